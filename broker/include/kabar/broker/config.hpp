@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace kabar::broker {
+
+/// Everything the broker can be told, each with its default. Checked once, by check_config(),
+/// before the broker starts.
+struct Config {
+  std::string listen_host = "127.0.0.1";  ///< an IP address (no DNS lookups) or "localhost"
+  std::uint16_t listen_port = 8080;       ///< 0 picks a free port (logged at startup)
+  unsigned io_threads = 0;                ///< shards, one I/O thread each; 0 = one per core
+  std::size_t max_message_bytes = 1 << 20;  ///< largest WebSocket message accepted (1009 above)
+  std::size_t max_article_bytes = 256 << 10;  ///< largest encoded article accepted for publish
+  std::size_t send_queue_bytes = 4 << 20;  ///< per connection; past it: close 4001 slow consumer
+  std::chrono::milliseconds handshake_timeout{10'000};  ///< HTTP request + WebSocket handshakes
+  std::chrono::milliseconds idle_timeout{60'000};  ///< a ping at half, closed at full silence
+  std::chrono::milliseconds shutdown_grace{1'500};  ///< closing handshakes on SIGTERM/SIGINT
+};
+
+/// Throws std::invalid_argument naming the first option with an impossible value.
+void check_config(const Config& config);
+
+}  // namespace kabar::broker

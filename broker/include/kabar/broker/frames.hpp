@@ -1,0 +1,31 @@
+#pragma once
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "kabar/v1/kabar.pb.h"
+
+/// Building the broker's outgoing bytes without re-encoding articles.
+namespace kabar::broker {
+
+/// Fields of a Delivery other than the article, which comes pre-encoded.
+struct DeliveryHeader {
+  std::string_view topic;
+  std::uint64_t offset = 0;
+  std::string_view epoch;
+  const google::protobuf::Timestamp* accepted_at = nullptr;
+};
+
+/// Appends one encoded ServerMessage{deliveries: [Delivery]} to `out`, splicing in
+/// `article_bytes` (an encoded Article) as Delivery.article: the article is encoded once per
+/// publish, whatever the number of topics and subscribers.
+void append_delivery(std::string& out, const DeliveryHeader& header,
+                     std::string_view article_bytes);
+
+/// One encoded ServerMessage holding only `reply`.
+[[nodiscard]] std::string encode_reply(const v1::Reply& reply);
+
+}  // namespace kabar::broker

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "kabar/broker/engine.hpp"
+
+namespace kabar::broker {
+
+/// The in-memory engine: offsets and epochs only, no history (the durable SQLite engine replaces
+/// it). Its epoch is drawn at random on start, since its history dies with the process.
+///
+/// Publishes are queued under a short lock and sequenced on the engine's own thread, which
+/// drains everything queued at that moment as one batch: one fan-out per batch, not per article.
+/// @note Thread-safe. Callbacks run on the engine's thread.
+class MemoryEngine final : public Engine {
+ public:
+  explicit MemoryEngine(BatchSink sink);
+  ~MemoryEngine() override;
+  MemoryEngine(const MemoryEngine&) = delete;
+  MemoryEngine& operator=(const MemoryEngine&) = delete;
+
+  void publish(v1::Article article, google::protobuf::Timestamp accepted_at,
+               PublishCallback done) override;
+  void positions(std::string pattern, PositionsCallback done) override;
+
+  [[nodiscard]] const std::string& epoch() const { return epoch_; }
+
+ private:
+  struct PendingPublish {
+    v1::Article article;
+    google::protobuf::Timestamp accepted_at;
+    PublishCallback done;
+  };
+
+  void drain();
+
+  const BatchSink sink_;
+  const std::string epoch_;
+
+  std::mutex mutex_;
+  std::vector<PendingPublish> pending_;  // guarded by mutex_
+
+  // Owned by the engine thread.
+  std::unordered_map<std::string, std::uint64_t> last_offsets_;
+  std::uint64_t next_sequence_ = 1;
+
+  boost::asio::io_context ioc_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+}  // namespace kabar::broker

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+
+#include "kabar/broker/config.hpp"
+
+namespace kabar::broker {
+
+/// The broker: a listener, one shard per I/O thread, and the engine.
+class Server {
+ public:
+  /// Binds the listening socket and starts the engine.
+  /// @throws std::system_error when the address cannot be bound, std::invalid_argument for a
+  /// configuration that check_config refuses.
+  explicit Server(Config config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  /// Serves until SIGINT or SIGTERM, then stops accepting, closes every connection with 1001
+  /// going away, waits for the closing handshakes up to Config::shutdown_grace, and returns.
+  void run();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kabar::broker

@@ -1,0 +1,58 @@
+#include "kabar/broker/fanout.hpp"
+
+#include "kabar/common/article.hpp"
+
+namespace kabar::broker {
+
+void Fanout::subscribe(Subscriber& subscriber, const std::string& pattern, v1::Filter filter) {
+  auto& subscriptions = by_subscriber_[&subscriber];
+  auto& slot = subscriptions[pattern];
+  if (slot) index_.remove(pattern, slot.get());
+  const bool filtered = filter.max_urgency() != 0 || !filter.languages().empty();
+  slot = std::make_unique<Subscription>(Subscription{&subscriber, std::move(filter), filtered});
+  index_.add(pattern, slot.get());
+}
+
+bool Fanout::unsubscribe(Subscriber& subscriber, const std::string& pattern) {
+  const auto it = by_subscriber_.find(&subscriber);
+  if (it == by_subscriber_.end()) return false;
+  const auto found = it->second.find(pattern);
+  if (found == it->second.end()) return false;
+  index_.remove(pattern, found->second.get());
+  it->second.erase(found);
+  if (it->second.empty()) by_subscriber_.erase(it);
+  return true;
+}
+
+void Fanout::remove(Subscriber& subscriber) {
+  const auto it = by_subscriber_.find(&subscriber);
+  if (it == by_subscriber_.end()) return;
+  for (const auto& [pattern, subscription] : it->second) index_.remove(pattern, subscription.get());
+  by_subscriber_.erase(it);
+}
+
+void Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) {
+  for (const auto& ref : batch->deliveries) {
+    index_.match(ref.topic, [&](Subscription* subscription) {
+      if (subscription->filtered &&
+          !filter_accepts(subscription->filter, ref.urgency, ref.language)) {
+        return;
+      }
+      auto& subscriber = *subscription->subscriber;
+      if (subscriber.last_sequence_ == ref.sequence) return;
+      subscriber.last_sequence_ = ref.sequence;
+      if (!subscriber.pending_flush_) {
+        subscriber.pending_flush_ = true;
+        to_flush_.push_back(&subscriber);
+      }
+      subscriber.enqueue(batch, ref);
+    });
+  }
+  for (auto* subscriber : to_flush_) {
+    subscriber->pending_flush_ = false;
+    subscriber->flush();
+  }
+  to_flush_.clear();
+}
+
+}  // namespace kabar::broker

@@ -1,0 +1,69 @@
+#include "kabar/broker/frames.hpp"
+
+namespace kabar::broker {
+namespace {
+
+// Protobuf wire format: tag = field number << 3 | wire type.
+constexpr std::uint8_t kVarint = 0;
+constexpr std::uint8_t kLengthDelimited = 2;
+
+constexpr char tag(std::uint32_t field, std::uint8_t wire_type) {
+  return static_cast<char>((field << 3) | wire_type);
+}
+
+void append_varint(std::string& out, std::uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+std::size_t varint_size(std::uint64_t value) {
+  std::size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+std::size_t field_size(std::size_t payload) { return 1 + varint_size(payload) + payload; }
+
+void append_bytes_field(std::string& out, std::uint32_t field, std::string_view bytes) {
+  out.push_back(tag(field, kLengthDelimited));
+  append_varint(out, bytes.size());
+  out.append(bytes);
+}
+
+}  // namespace
+
+void append_delivery(std::string& out, const DeliveryHeader& header,
+                     std::string_view article_bytes) {
+  const std::string accepted_at =
+      header.accepted_at != nullptr ? header.accepted_at->SerializeAsString() : std::string();
+  // Delivery fields: 1 topic, 2 offset, 3 epoch, 4 article, 5 accepted_at.
+  std::size_t delivery_size = field_size(header.topic.size()) + 1 + varint_size(header.offset) +
+                              field_size(article_bytes.size()) + field_size(accepted_at.size());
+  if (!header.epoch.empty()) delivery_size += field_size(header.epoch.size());
+
+  out.reserve(out.size() + field_size(delivery_size));
+  out.push_back(tag(2, kLengthDelimited));  // ServerMessage.deliveries
+  append_varint(out, delivery_size);
+  append_bytes_field(out, 1, header.topic);
+  out.push_back(tag(2, kVarint));
+  append_varint(out, header.offset);
+  if (!header.epoch.empty()) append_bytes_field(out, 3, header.epoch);
+  append_bytes_field(out, 4, article_bytes);
+  append_bytes_field(out, 5, accepted_at);
+}
+
+std::string encode_reply(const v1::Reply& reply) {
+  std::string out;
+  const std::string body = reply.SerializeAsString();
+  out.reserve(field_size(body.size()));
+  append_bytes_field(out, 1, body);  // ServerMessage.reply
+  return out;
+}
+
+}  // namespace kabar::broker

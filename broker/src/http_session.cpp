@@ -1,0 +1,142 @@
+#include "http_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "kabar/version.hpp"
+#include "ws_session.hpp"
+
+namespace kabar::broker {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+
+constexpr std::uint32_t kHeaderLimit = 8 * 1024;
+constexpr std::uint64_t kBodyLimit = 64 * 1024;  // no endpoint takes a body yet
+
+std::string remote_of(const boost::asio::ip::tcp::socket& socket) {
+  beast::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+// True when the comma-separated Sec-WebSocket-Protocol list offers kabar.v1.proto.
+bool offers_subprotocol(std::string_view offered) {
+  while (!offered.empty()) {
+    const auto comma = offered.find(',');
+    auto item = offered.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item == kSubprotocol) return true;
+    if (comma == std::string_view::npos) break;
+    offered.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard,
+                         BrokerContext& context)
+    : stream_(std::move(socket)),
+      shard_(shard),
+      context_(context),
+      label_{context.next_connection_id.fetch_add(1, std::memory_order_relaxed),
+             remote_of(stream_.socket())} {
+  shard_.connections.insert(this);
+}
+
+HttpSession::~HttpSession() { shard_.connections.erase(this); }
+
+void HttpSession::run() {
+  beast::error_code ignored;
+  stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  do_read();
+}
+
+void HttpSession::shut_down() { stream_.cancel(); }
+
+void HttpSession::do_read() {
+  parser_.emplace();
+  parser_->header_limit(kHeaderLimit);
+  parser_->body_limit(kBodyLimit);
+  stream_.expires_after(context_.config.handshake_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+}
+
+void HttpSession::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream || ec == boost::asio::error::operation_aborted) return;
+  if (ec == beast::error::timeout) {
+    spdlog::info("conn {} {} sent no complete HTTP request within {} ms: closed", label_.id,
+                 label_.remote, context_.config.handshake_timeout.count());
+    return;
+  }
+  if (ec == http::error::header_limit || ec == http::error::body_limit) {
+    return respond(http::status::request_header_fields_too_large,
+                   "request too large: " + ec.message() + "\n");
+  }
+  if (ec) {
+    spdlog::info("conn {} {} sent a bad HTTP request: {}", label_.id, label_.remote, ec.message());
+    return respond(http::status::bad_request, "bad HTTP request: " + ec.message() + "\n");
+  }
+  if (shard_.stopping) return respond(http::status::service_unavailable, "shutting down\n");
+
+  auto& request = parser_->get();
+  const auto target = request.target();
+  const auto path = target.substr(0, target.find('?'));
+  if (websocket::is_upgrade(request)) {
+    if (path != "/v1/ws") {
+      return respond(http::status::not_found, "no WebSocket endpoint here: use /v1/ws\n");
+    }
+    if (!offers_subprotocol(request[http::field::sec_websocket_protocol])) {
+      return respond(http::status::bad_request,
+                     "the WebSocket upgrade must ask for subprotocol kabar.v1.proto "
+                     "(header Sec-WebSocket-Protocol: kabar.v1.proto)\n");
+    }
+    auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, label_);
+    session->run(parser_->release());
+    return;
+  }
+  if (request.method() != http::verb::get) {
+    return respond(http::status::method_not_allowed, "only GET is served here\n");
+  }
+  if (path == "/healthz") return respond(http::status::ok, "ok\n");
+  if (path == "/v1/ws") {
+    return respond(http::status::upgrade_required,
+                   "/v1/ws is a WebSocket endpoint: upgrade with subprotocol kabar.v1.proto\n");
+  }
+  respond(http::status::not_found, "not found\n");
+}
+
+void HttpSession::respond(http::status status, std::string body) {
+  const bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
+                          status < http::status::bad_request;
+  auto& response = response_.emplace(status, 11);
+  response.set(http::field::server, kServerHeader);
+  response.set(http::field::content_type, "text/plain; charset=utf-8");
+  response.keep_alive(keep_alive);
+  response.body() = std::move(body);
+  response.prepare_payload();
+  http::async_write(stream_, response,
+                    beast::bind_front_handler(&HttpSession::on_write, shared_from_this(),
+                                              keep_alive));
+}
+
+void HttpSession::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+  response_.reset();
+  if (ec) return;
+  if (keep_alive) return do_read();
+  beast::error_code ignored;
+  stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace kabar::broker

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+#include <optional>
+
+#include "shard.hpp"
+
+namespace kabar::broker {
+
+/// A TCP connection before it is a WebSocket: reads HTTP requests (each within the handshake
+/// timeout), answers GET /healthz, and hands an upgrade at /v1/ws that asks for kabar.v1.proto
+/// to a WsSession. Anything else gets a precise HTTP error.
+/// @note Lives on its shard's thread.
+class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard, BrokerContext& context);
+  ~HttpSession() override;
+
+  void run();
+  void shut_down() override;
+
+ private:
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void respond(boost::beast::http::status status, std::string body);
+  void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
+
+  boost::beast::tcp_stream stream_;
+  Shard& shard_;
+  BrokerContext& context_;
+  ConnectionLabel label_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::optional<boost::beast::http::response<boost::beast::http::string_body>> response_;
+};
+
+}  // namespace kabar::broker

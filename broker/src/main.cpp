@@ -1,0 +1,101 @@
+// kabar-broker: the command line in front of kabar::broker::Server.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <exception>
+#include <thread>
+
+#include "kabar/broker/server.hpp"
+#include "kabar/version.hpp"
+
+namespace {
+
+// "HOST:PORT", "[v6]:PORT" or ":PORT".
+void parse_listen(const std::string& text, kabar::broker::Config& config) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) throw CLI::ValidationError("--listen", "expected HOST:PORT");
+  auto host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const auto port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535) {
+    throw CLI::ValidationError("--listen", "'" + port_text + "' is not a port number (0-65535)");
+  }
+  config.listen_host = host.empty() ? "0.0.0.0" : host;
+  config.listen_port = static_cast<std::uint16_t>(port);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kabar::broker::Config config;
+  CLI::App app{"kabar-broker: real-time news feed broker (WebSocket, kabar.v1 protobuf)"};
+  app.set_version_flag("--version", std::string(kabar::kVersion));
+  std::string listen = config.listen_host + ":" + std::to_string(config.listen_port);
+  app.add_option("--listen", listen, "address to listen on, HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--threads", config.io_threads, "I/O threads, one shard each (0: one per core)")
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", config.max_message_bytes,
+                 "largest WebSocket message accepted; larger closes with 1009")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20));
+  app.add_option("--max-article-bytes", config.max_article_bytes,
+                 "largest encoded article accepted for publishing")
+      ->capture_default_str();
+  app.add_option("--send-queue-bytes", config.send_queue_bytes,
+                 "bytes queued per connection before it is closed as a slow consumer (4001)")
+      ->capture_default_str();
+  auto milliseconds = [](std::chrono::milliseconds& target) {
+    return [&target](std::int64_t ms) { target = std::chrono::milliseconds(ms); };
+  };
+  app.add_option_function<std::int64_t>("--handshake-timeout-ms",
+                                        milliseconds(config.handshake_timeout),
+                                        "time allowed for the HTTP request and handshakes")
+      ->default_str(std::to_string(config.handshake_timeout.count()));
+  app.add_option_function<std::int64_t>("--idle-timeout-ms", milliseconds(config.idle_timeout),
+                                        "silence after which a peer is pinged (half) and dropped")
+      ->default_str(std::to_string(config.idle_timeout.count()));
+  app.add_option_function<std::int64_t>("--shutdown-grace-ms",
+                                        milliseconds(config.shutdown_grace),
+                                        "time allowed for closing handshakes on SIGINT/SIGTERM")
+      ->default_str(std::to_string(config.shutdown_grace.count()));
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    parse_listen(listen, config);
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    kabar::broker::Server server(config);
+    const auto endpoint = server.local_endpoint();
+    const auto threads =
+        config.io_threads != 0 ? config.io_threads : std::max(1U, std::thread::hardware_concurrency());
+    // Tests and scripts read the port from this line: keep its shape.
+    spdlog::info("kabar-broker {} listening on {}:{} (ws://{}:{}/v1/ws), {} I/O threads",
+                 kabar::kVersion, endpoint.address().to_string(), endpoint.port(),
+                 endpoint.address().to_string(), endpoint.port(), threads);
+    server.run();
+    return 0;
+  } catch (const CLI::ValidationError& e) {
+    spdlog::error("{}", e.what());
+  } catch (const std::system_error& e) {
+    spdlog::error("cannot start: {}", e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+  }
+  return 1;
+}

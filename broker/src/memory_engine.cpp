@@ -1,0 +1,93 @@
+#include "kabar/broker/memory_engine.hpp"
+
+#include <boost/asio/post.hpp>
+#include <random>
+
+#include "kabar/broker/frames.hpp"
+#include "kabar/common/topic.hpp"
+
+namespace kabar::broker {
+namespace {
+
+std::string random_epoch() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint32_t> hex(0, 15);
+  std::string epoch = "mem-";
+  for (int i = 0; i < 16; ++i) epoch.push_back("0123456789abcdef"[hex(device)]);
+  return epoch;
+}
+
+}  // namespace
+
+MemoryEngine::MemoryEngine(BatchSink sink)
+    : sink_(std::move(sink)),
+      epoch_(random_epoch()),
+      work_(boost::asio::make_work_guard(ioc_)),
+      thread_([this] { ioc_.run(); }) {}
+
+MemoryEngine::~MemoryEngine() {
+  work_.reset();
+  thread_.join();
+}
+
+void MemoryEngine::publish(v1::Article article, google::protobuf::Timestamp accepted_at,
+                           PublishCallback done) {
+  bool drain_scheduled = false;
+  {
+    std::lock_guard lock(mutex_);
+    drain_scheduled = !pending_.empty();
+    pending_.push_back({std::move(article), accepted_at, std::move(done)});
+  }
+  if (!drain_scheduled) boost::asio::post(ioc_, [this] { drain(); });
+}
+
+void MemoryEngine::drain() {
+  std::vector<PendingPublish> publishes;
+  {
+    std::lock_guard lock(mutex_);
+    publishes.swap(pending_);
+  }
+  auto batch = std::make_shared<DeliveryBatch>();
+  std::vector<PublishOutcome> outcomes(publishes.size());
+  std::string article_bytes;
+  for (std::size_t i = 0; i < publishes.size(); ++i) {
+    const auto& article = publishes[i].article;
+    auto& result = outcomes[i].result;
+    result.set_id(article.id());
+    result.set_version(article.version());
+    result.set_epoch(epoch_);
+    article.SerializeToString(&article_bytes);
+    for (const auto& topic : article.topics()) {
+      const auto offset = ++last_offsets_[topic];
+      auto* topic_offset = result.add_offsets();
+      topic_offset->set_topic(topic);
+      topic_offset->set_offset(offset);
+
+      const auto begin = batch->bytes.size();
+      append_delivery(batch->bytes, {topic, offset, epoch_, &publishes[i].accepted_at},
+                      article_bytes);
+      batch->deliveries.push_back({topic, offset, next_sequence_++, article.urgency(),
+                                   article.language(), begin, batch->bytes.size() - begin});
+    }
+  }
+  if (!batch->deliveries.empty()) sink_(std::move(batch));
+  for (std::size_t i = 0; i < publishes.size(); ++i) publishes[i].done(std::move(outcomes[i]));
+}
+
+void MemoryEngine::positions(std::string pattern, PositionsCallback done) {
+  boost::asio::post(ioc_, [this, pattern = std::move(pattern), done = std::move(done)] {
+    std::vector<v1::TopicPosition> found;
+    for (const auto& [topic, offset] : last_offsets_) {
+      if (!topic_matches(pattern, topic)) continue;
+      auto& position = found.emplace_back();
+      position.set_topic(topic);
+      position.mutable_position()->set_offset(offset);
+      position.mutable_position()->set_epoch(epoch_);
+    }
+    std::sort(found.begin(), found.end(),
+              [](const auto& a, const auto& b) { return a.topic() < b.topic(); });
+    done(std::move(found));
+  });
+}
+
+}  // namespace kabar::broker

@@ -1,0 +1,162 @@
+#include "kabar/broker/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "http_session.hpp"
+#include "kabar/broker/memory_engine.hpp"
+#include "shard.hpp"
+
+namespace kabar::broker {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+void check_config(const Config& config) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (config.max_message_bytes < 1024) fail("--max-message-bytes must be at least 1024");
+  if (config.max_article_bytes > config.max_message_bytes) {
+    fail("--max-article-bytes must not exceed --max-message-bytes");
+  }
+  if (config.send_queue_bytes < config.max_message_bytes) {
+    fail("--send-queue-bytes must be at least --max-message-bytes");
+  }
+  if (config.handshake_timeout.count() <= 0) fail("--handshake-timeout must be positive");
+  if (config.idle_timeout.count() <= 0) fail("--idle-timeout must be positive");
+  if (config.io_threads > 256) fail("--threads must be at most 256");
+}
+
+namespace {
+
+tcp::endpoint resolve_listen(const Config& config) {
+  // Never DNS: an address literal, or localhost.
+  const auto host = config.listen_host == "localhost" ? std::string("127.0.0.1")
+                                                      : config.listen_host;
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(host, ec);
+  if (ec) {
+    throw std::invalid_argument("--listen host '" + config.listen_host +
+                                "' is not an IP address (names are not resolved)");
+  }
+  return {address, config.listen_port};
+}
+
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(Config c)
+      : config(std::move(c)),
+        shards(config.io_threads != 0 ? config.io_threads
+                                      : std::max(1U, std::thread::hardware_concurrency())),
+        engine([this](std::shared_ptr<const DeliveryBatch> batch) { fan_out(std::move(batch)); }),
+        context{config, engine},
+        acceptor(shards.front().ioc) {
+    const auto endpoint = resolve_listen(config);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+  }
+
+  // Engine thread: hand the batch to every shard once.
+  void fan_out(std::shared_ptr<const DeliveryBatch> batch) {
+    for (auto& shard : shards) {
+      net::post(shard.ioc, [&shard, batch] { shard.fanout.dispatch(batch); });
+    }
+  }
+
+  void do_accept() {
+    auto& shard = shards[next_shard];
+    next_shard = (next_shard + 1) % shards.size();
+    acceptor.async_accept(shard.ioc, [this, &shard](boost::system::error_code ec,
+                                                    tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (ec) {
+        spdlog::warn("accept failed: {}", ec.message());  // e.g. out of file descriptors
+      } else {
+        net::post(shard.ioc, [this, &shard, socket = std::move(socket)]() mutable {
+          std::make_shared<HttpSession>(std::move(socket), shard, context)->run();
+        });
+      }
+      do_accept();
+    });
+  }
+
+  void run() {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::size_t running = shards.size();
+    std::vector<std::thread> threads;
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+    for (auto& shard : shards) {
+      work.push_back(net::make_work_guard(shard.ioc));
+      threads.emplace_back([&shard, &mutex, &cv, &running] {
+        shard.ioc.run();
+        std::lock_guard lock(mutex);
+        --running;
+        cv.notify_all();
+      });
+    }
+    net::post(shards.front().ioc, [this] { do_accept(); });
+
+    net::io_context signals_ioc(1);
+    net::signal_set signals(signals_ioc, SIGINT, SIGTERM);
+    signals.async_wait([](boost::system::error_code, int signal) {
+      spdlog::info("received {}: shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    });
+    signals_ioc.run();
+
+    // Stop accepting, then ask every connection to close; each shard's run() returns when its
+    // last connection is gone.
+    net::post(shards.front().ioc, [this] { acceptor.close(); });
+    for (auto& shard : shards) {
+      net::post(shard.ioc, [&shard] {
+        shard.stopping = true;
+        const std::vector<Connection*> connections(shard.connections.begin(),
+                                                   shard.connections.end());
+        for (auto* connection : connections) connection->shut_down();
+      });
+    }
+    work.clear();
+    {
+      std::unique_lock lock(mutex);
+      if (!cv.wait_for(lock, config.shutdown_grace, [&] { return running == 0; })) {
+        spdlog::warn("closing handshakes still open after {} ms: dropping them",
+                     config.shutdown_grace.count());
+        for (auto& shard : shards) shard.ioc.stop();
+      }
+    }
+    for (auto& thread : threads) thread.join();
+    spdlog::info("stopped");
+  }
+
+  const Config config;
+  std::vector<Shard> shards;
+  MemoryEngine engine;  // after shards: its batches reference them; destroyed first
+  BrokerContext context;
+  tcp::acceptor acceptor;
+  std::size_t next_shard = 0;  // touched only by the accepting shard's thread
+};
+
+Server::Server(Config config) {
+  check_config(config);
+  impl_ = std::make_unique<Impl>(std::move(config));
+}
+
+Server::~Server() = default;
+
+tcp::endpoint Server::local_endpoint() const { return impl_->acceptor.local_endpoint(); }
+
+void Server::run() { impl_->run(); }
+
+}  // namespace kabar::broker

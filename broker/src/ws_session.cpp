@@ -1,0 +1,330 @@
+#include "ws_session.hpp"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "kabar/broker/frames.hpp"
+#include "kabar/common/article.hpp"
+#include "kabar/common/topic.hpp"
+#include "kabar/version.hpp"
+
+namespace kabar::broker {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace websocket = beast::websocket;
+using google::protobuf::util::TimeUtil;
+
+WsSession::WsSession(beast::tcp_stream&& stream, Shard& shard, BrokerContext& context,
+                     ConnectionLabel label)
+    : ws_(std::move(stream)), shard_(shard), context_(context), label_(std::move(label)) {
+  shard_.connections.insert(this);
+}
+
+WsSession::~WsSession() {
+  shard_.fanout.remove(*this);
+  shard_.connections.erase(this);
+}
+
+void WsSession::run(http::request<http::string_body> request) {
+  const auto& config = context_.config;
+  beast::get_lowest_layer(ws_).expires_never();  // the WebSocket timeouts take over
+  websocket::stream_base::timeout timeout{};
+  timeout.handshake_timeout = config.handshake_timeout;
+  timeout.idle_timeout = config.idle_timeout;
+  timeout.keep_alive_pings = true;
+  ws_.set_option(timeout);
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+    response.set(http::field::server, kServerHeader);
+    response.set(http::field::sec_websocket_protocol, kSubprotocol);
+  }));
+  ws_.read_message_max(config.max_message_bytes);
+  ws_.auto_fragment(false);  // a batch goes out as one frame, one send
+  ws_.binary(true);
+  ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+}
+
+void WsSession::on_accept(beast::error_code ec) {
+  if (ec) return finish("WebSocket handshake failed: " + ec.message());
+  if (closing_) return finish("broker shutting down");
+  open_ = true;
+  spdlog::info("conn {} {} WebSocket open", label_.id, label_.remote);
+  do_read();
+}
+
+void WsSession::do_read() {
+  ws_.async_read(read_buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+}
+
+void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
+  if (ec == websocket::error::closed) {
+    const auto& reason = ws_.reason();
+    return finish(fmt::format("closed by peer ({}{}{})", reason.code,
+                              reason.reason.empty() ? "" : " ", reason.reason.c_str()));
+  }
+  if (ec == websocket::error::message_too_big) {
+    spdlog::warn("conn {} {} sent a message over {} bytes: closed with 1009", label_.id,
+                 label_.remote, context_.config.max_message_bytes);
+    return finish("message too big");
+  }
+  if (ec) return finish(ec.message());
+  if (closing_) return;
+
+  if (!ws_.got_binary()) {
+    read_buffer_.consume(bytes);
+    return close(CloseCode::kUnsupportedData,
+                 "text frames are not accepted on kabar.v1.proto: send binary protobuf");
+  }
+  v1::ClientMessage message;
+  const bool parsed =
+      message.ParseFromArray(read_buffer_.data().data(), static_cast<int>(read_buffer_.size()));
+  read_buffer_.consume(bytes);
+  if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
+  if (!parsed) return close(CloseCode::kProtocolError, "frame is not a kabar.v1.ClientMessage");
+
+  handle(message);
+  if (!closing_) do_read();
+}
+
+void WsSession::handle(v1::ClientMessage& message) {
+  const auto id = message.id();
+  switch (message.request_case()) {
+    case v1::ClientMessage::REQUEST_NOT_SET:
+      return send_error(id, v1::Error::BAD_REQUEST,
+                        "ClientMessage has no request: set one of connect, subscribe, "
+                        "unsubscribe, publish or ping");
+    case v1::ClientMessage::kConnect: {
+      if (connected_) {
+        return send_error(id, v1::Error::BAD_REQUEST, "already connected: send Connect once");
+      }
+      connected_ = true;
+      client_name_ = message.connect().client_name().substr(0, 100);
+      spdlog::info("conn {} {} connected as '{}'", label_.id, label_.remote, client_name_);
+      v1::Reply reply;
+      reply.set_id(id);
+      auto* result = reply.mutable_connect();
+      result->set_session_id(std::to_string(label_.id));
+      result->set_broker_version(std::string(kVersion));
+      result->set_max_message_bytes(static_cast<std::uint32_t>(context_.config.max_message_bytes));
+      return send_reply(reply);
+    }
+    default:
+      break;
+  }
+  if (!connected_) {
+    return send_error(id, v1::Error::UNAUTHORIZED,
+                      "the first request on a connection must be Connect");
+  }
+  switch (message.request_case()) {
+    case v1::ClientMessage::kSubscribe:
+      return handle_subscribe(id, message.subscribe());
+    case v1::ClientMessage::kUnsubscribe: {
+      if (!shard_.fanout.unsubscribe(*this, message.unsubscribe().topic())) {
+        return send_error(id, v1::Error::NOT_FOUND,
+                          "not subscribed to '" + message.unsubscribe().topic().substr(0, 600) +
+                              "' (unsubscribe names exactly the string subscribed)");
+      }
+      v1::Reply reply;
+      reply.set_id(id);
+      reply.mutable_unsubscribe();
+      return send_reply(reply);
+    }
+    case v1::ClientMessage::kPublish:
+      return handle_publish(id, *message.mutable_publish());
+    case v1::ClientMessage::kPing: {
+      v1::Reply reply;
+      reply.set_id(id);
+      *reply.mutable_pong()->mutable_broker_time() = TimeUtil::GetCurrentTime();
+      return send_reply(reply);
+    }
+    default:
+      return;  // handled above
+  }
+}
+
+void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request) {
+  const auto& topic = request.topic();
+  if (auto error = pattern_error(topic)) {
+    return send_error(id, v1::Error::BAD_REQUEST,
+                      "subscribe.topic '" + topic.substr(0, 600) + "': " + *error);
+  }
+  if (auto error = filter_error(request.filter())) {
+    return send_error(id, v1::Error::BAD_REQUEST, "subscribe." + *error);
+  }
+  if (request.has_since()) {
+    return send_error(id, v1::Error::UNAVAILABLE,
+                      "recovery from a position (subscribe.since) is not available yet: this "
+                      "broker keeps no history; subscribe without since for new articles");
+  }
+  shard_.fanout.subscribe(*this, topic, request.filter());
+  // The engine answers on its own thread; the reply is built back on this shard, where the last
+  // reference to the session may then be released.
+  context_.engine.positions(topic, [self = shared_from_this(), id](auto positions) mutable {
+    auto executor = self->ws_.get_executor();
+    net::post(executor, [self = std::move(self), id, positions = std::move(positions)] {
+      v1::Reply reply;
+      reply.set_id(id);
+      auto* result = reply.mutable_subscribe();
+      for (const auto& position : positions) *result->add_positions() = position;
+      self->send_reply(reply);
+    });
+  });
+}
+
+void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
+  if (!request.has_article()) {
+    return send_error(id, v1::Error::BAD_REQUEST, "publish.article is required");
+  }
+  v1::Article article = std::move(*request.mutable_article());
+  if (auto rejection = validate_article(article, context_.config.max_article_bytes)) {
+    return send_error(id, rejection->code, std::move(rejection->message));
+  }
+  context_.engine.publish(
+      std::move(article), TimeUtil::GetCurrentTime(),
+      [self = shared_from_this(), id](PublishOutcome outcome) mutable {
+        auto executor = self->ws_.get_executor();
+        net::post(executor, [self = std::move(self), id, outcome = std::move(outcome)]() mutable {
+          if (outcome.rejection) {
+            return self->send_error(id, outcome.rejection->code,
+                                    std::move(outcome.rejection->message));
+          }
+          v1::Reply reply;
+          reply.set_id(id);
+          *reply.mutable_publish() = std::move(outcome.result);
+          self->send_reply(reply);
+        });
+      });
+}
+
+void WsSession::send_error(std::uint32_t id, v1::Error::Code code, std::string message) {
+  spdlog::info("conn {} {} request {} refused: {}", label_.id, label_.remote, id, message);
+  v1::Reply reply;
+  reply.set_id(id);
+  reply.mutable_error()->set_code(code);
+  reply.mutable_error()->set_message(std::move(message));
+  send_reply(reply);
+}
+
+void WsSession::send_reply(const v1::Reply& reply) {
+  if (closing_) return;
+  auto bytes = std::make_shared<const std::string>(encode_reply(reply));
+  const auto* data = bytes->data();
+  const auto size = bytes->size();
+  push({std::move(bytes), data, size, true});
+  flush();
+}
+
+void WsSession::enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) {
+  if (closing_) return;
+  const char* data = batch->bytes.data() + ref.begin;
+  if (!queue_.empty()) {  // extend the previous run of the same batch: one buffer, no refcount
+    auto& last = queue_.back();
+    if (!last.is_reply && last.owner.get() == batch.get() && last.data + last.size == data) {
+      last.size += ref.size;
+      queued_bytes_ += ref.size;
+      return check_queue_limit();
+    }
+  }
+  push({batch, data, ref.size, false});
+}
+
+void WsSession::push(Chunk chunk) {
+  queued_bytes_ += chunk.size;
+  queue_.push_back(std::move(chunk));
+  check_queue_limit();
+}
+
+void WsSession::check_queue_limit() {
+  if (queued_bytes_ <= context_.config.send_queue_bytes || closing_) return;
+  // Called from inside Fanout::dispatch, which must not be re-entered: close from a fresh handler.
+  closing_ = true;
+  queue_.clear();
+  spdlog::warn("conn {} {} is a slow consumer: {} bytes queued, limit {}: closing with 4001",
+               label_.id, label_.remote, queued_bytes_, context_.config.send_queue_bytes);
+  net::post(ws_.get_executor(), [self = shared_from_this()] {
+    self->begin_close(CloseCode::kSlowConsumer, "slow consumer: send queue over its limit");
+  });
+}
+
+void WsSession::flush() {
+  if (!writing_ && !closing_ && !queue_.empty()) do_write();
+}
+
+void WsSession::do_write() {
+  // One WebSocket message: everything queued, but at most one reply (two would merge).
+  std::size_t cut = 0;
+  bool has_reply = false;
+  for (; cut < queue_.size(); ++cut) {
+    if (queue_[cut].is_reply) {
+      if (has_reply) break;
+      has_reply = true;
+    }
+  }
+  if (cut == queue_.size()) {
+    in_flight_.swap(queue_);
+  } else {
+    const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(cut);
+    in_flight_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+    queue_.erase(queue_.begin(), end);
+  }
+  write_buffers_.clear();
+  for (const auto& chunk : in_flight_) write_buffers_.emplace_back(chunk.data, chunk.size);
+  writing_ = true;
+  ws_.async_write(write_buffers_,
+                  beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+}
+
+void WsSession::on_write(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  for (const auto& chunk : in_flight_) queued_bytes_ -= chunk.size;
+  in_flight_.clear();
+  if (ec) return finish("write failed: " + ec.message());
+  flush();
+}
+
+void WsSession::shut_down() {
+  if (!open_) {  // still in the handshake: nothing to say goodbye on
+    closing_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    return;
+  }
+  close(CloseCode::kGoingAway, "broker shutting down");
+}
+
+void WsSession::close(CloseCode code, std::string_view reason) {
+  if (closing_) return;
+  closing_ = true;
+  begin_close(code, reason);
+}
+
+void WsSession::begin_close(CloseCode code, std::string_view reason) {
+  if (finished_) return;
+  shard_.fanout.remove(*this);
+  queue_.clear();
+  spdlog::info("conn {} {} closing: {} ({})", label_.id, label_.remote, static_cast<int>(code),
+               reason);
+  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+                  beast::bind_front_handler(&WsSession::on_close, shared_from_this()));
+}
+
+void WsSession::on_close(beast::error_code ec) {
+  finish(ec ? "closing handshake failed: " + ec.message() : std::string("closed"));
+}
+
+void WsSession::finish(std::string_view why) {
+  if (finished_) return;
+  finished_ = true;
+  closing_ = true;
+  shard_.fanout.remove(*this);
+  queue_.clear();
+  spdlog::info("conn {} {} ended: {}", label_.id, label_.remote, why);
+}
+
+}  // namespace kabar::broker

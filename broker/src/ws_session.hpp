@@ -1,0 +1,87 @@
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kabar/common/close_code.hpp"
+#include "shard.hpp"
+
+namespace kabar::broker {
+
+/// One kabar.v1.proto WebSocket connection.
+///
+/// Lives on its shard's thread; its lifetime rides on its pending operations (every handler
+/// holds shared_from_this()). Reads one frame at a time; writes with one write in flight, each
+/// write a single WebSocket message gathering everything queued since the last one: any number
+/// of deliveries and at most one reply.
+class WsSession final : public Subscriber,
+                        public Connection,
+                        public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(boost::beast::tcp_stream&& stream, Shard& shard, BrokerContext& context,
+            ConnectionLabel label);
+  ~WsSession() override;
+
+  /// Completes the upgrade that `request` asked for, then serves.
+  void run(boost::beast::http::request<boost::beast::http::string_body> request);
+
+  void enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) override;
+  void flush() override;
+  void shut_down() override;
+
+ private:
+  // Bytes to send, kept alive by their owner: a delivery batch or an encoded reply.
+  struct Chunk {
+    std::shared_ptr<const void> owner;
+    const char* data = nullptr;
+    std::size_t size = 0;
+    bool is_reply = false;
+  };
+
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void handle(v1::ClientMessage& message);
+  void handle_subscribe(std::uint32_t id, const v1::Subscribe& request);
+  void handle_publish(std::uint32_t id, v1::Publish& request);
+  void send_reply(const v1::Reply& reply);
+  void send_error(std::uint32_t id, v1::Error::Code code, std::string message);
+  void push(Chunk chunk);
+  void check_queue_limit();
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void close(CloseCode code, std::string_view reason);
+  void begin_close(CloseCode code, std::string_view reason);
+  void on_close(boost::beast::error_code ec);
+  void finish(std::string_view why);
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  Shard& shard_;
+  BrokerContext& context_;
+  const ConnectionLabel label_;
+  boost::beast::flat_buffer read_buffer_;
+  std::string client_name_;
+
+  std::vector<Chunk> queue_;      // waiting for the next write
+  std::vector<Chunk> in_flight_;  // owned by the write in flight
+  std::vector<boost::asio::const_buffer> write_buffers_;
+  std::size_t queued_bytes_ = 0;  // queue_ + in_flight_, bounded by config.send_queue_bytes
+
+  // A large message grows the read buffer; past this it is given back after the message.
+  static constexpr std::size_t kKeptReadBufferBytes = 64 * 1024;
+
+  bool open_ = false;       // the WebSocket handshake completed
+  bool connected_ = false;  // a Connect was accepted
+  bool writing_ = false;
+  bool closing_ = false;    // no more reads, writes or deliveries
+  bool finished_ = false;
+};
+
+}  // namespace kabar::broker

@@ -1,0 +1,135 @@
+// kabar-sub: subscribes to topics or patterns and prints each article as it arrives.
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+#include <mutex>
+
+#include "cli.hpp"
+#include "kabar/client/client.hpp"
+#include "kabar/version.hpp"
+
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// "international#3 urgency=1 lang=id 2025-04-28T06:30:00Z urn:...:pakistan v1 | Headline"
+std::string readable(const kabar::v1::Delivery& delivery) {
+  const auto& article = delivery.article();
+  std::string line = delivery.topic() + "#" + std::to_string(delivery.offset());
+  line += " urgency=" + (article.urgency() == 0 ? std::string("-") : std::to_string(article.urgency()));
+  line += " lang=" + (article.language().empty() ? std::string("-") : article.language());
+  if (article.has_version_created()) line += " " + TimeUtil::ToString(article.version_created());
+  line += " " + article.id() + " v" + std::to_string(article.version());
+  if (article.version() > 1) line += " (correction)";
+  if (article.pubstatus() == kabar::v1::PUB_STATUS_CANCELED) line += " RETRACTED";
+  line += " | " + (article.headline().empty() ? article.body().substr(0, 120) : article.headline());
+  return line;
+}
+
+std::string json(const kabar::v1::Delivery& delivery) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(delivery, &out, options);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kabar::client::Options options;
+  options.client_name = "kabar-sub";
+  std::vector<std::string> topics;
+  std::uint32_t max_urgency = 0;
+  std::vector<std::string> languages;
+  bool as_json = false;
+  std::uint64_t count = 0;
+  std::uint64_t since = 0;
+  std::string epoch;
+  int timeout_ms = 10'000;
+
+  CLI::App app{"kabar-sub: print the articles a kabar broker delivers, as they arrive"};
+  app.set_version_flag("--version", std::string(kabar::kVersion));
+  app.add_option("--url", options.url, "broker WebSocket URL")->capture_default_str();
+  app.add_option("--topic,-t", topics,
+                 "topic or pattern ('*' one segment, trailing '>' the rest); repeat for several")
+      ->required();
+  app.add_option("--max-urgency", max_urgency,
+                 "only articles of IPTC urgency 1..N (2: flash and urgent only)")
+      ->check(CLI::Range(1, 9));
+  app.add_option("--language", languages, "only articles in this language (repeat for several)");
+  app.add_flag("--json", as_json, "one JSON object per line (protobuf JSON mapping of Delivery)");
+  app.add_option("--count,-n", count, "exit after N articles")->check(CLI::PositiveNumber);
+  auto* since_option = app.add_option("--since", since, "recover articles after this offset");
+  app.add_option("--epoch", epoch, "the epoch that offset belongs to")->needs(since_option);
+  app.add_option("--token", options.token, "auth token sent in Connect");
+  app.add_option("--timeout-ms", timeout_ms, "give up connecting or subscribing after this")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    const std::chrono::milliseconds timeout(timeout_ms);
+    kabar::cli::IoThread io;
+    kabar::client::Client client(io.context(), options);
+
+    // The first of: --count reached (0), SIGINT/SIGTERM (0), the connection lost (1).
+    std::promise<int> outcome;
+    std::once_flag decided;
+    auto decide = [&](int status, const std::string& message) {
+      std::call_once(decided, [&] {
+        if (!message.empty()) kabar::cli::report("kabar-sub", message);
+        outcome.set_value(status);
+      });
+    };
+    client.on_close([&](const kabar::client::CloseInfo& info) {
+      if (info.by_client) return;
+      decide(1, "connection closed" +
+                    (info.code != 0 ? " by the broker (" + std::to_string(info.code) + ")" : "") +
+                    ": " + info.reason);
+    });
+    boost::asio::signal_set signals(io.context(), SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int) {
+      if (!ec) decide(0, "");
+    });
+
+    auto connected = client.connect();
+    kabar::cli::await(connected, timeout, "connect to " + options.url);
+
+    std::atomic<std::uint64_t> received = 0;
+    auto on_delivery = [&](const kabar::v1::Delivery& delivery) {
+      if (count != 0 && received >= count) return;
+      std::cout << (as_json ? json(delivery) : readable(delivery)) << std::endl;
+      if (++received == count) decide(0, "");
+    };
+    for (const auto& topic : topics) {
+      kabar::v1::Subscribe request;
+      request.set_topic(topic);
+      request.mutable_filter()->set_max_urgency(max_urgency);
+      for (const auto& language : languages) request.mutable_filter()->add_languages(language);
+      if (since_option->count() > 0) {
+        request.mutable_since()->set_offset(since);
+        request.mutable_since()->set_epoch(epoch);
+      }
+      auto subscribed = client.subscribe(std::move(request), on_delivery);
+      kabar::cli::await(subscribed, timeout, "subscribe to " + topic);
+      std::cerr << "kabar-sub: subscribed to " << topic << std::endl;
+    }
+
+    const int status = outcome.get_future().get();
+    signals.cancel();
+    std::promise<void> closed;
+    client.close([&closed] { closed.set_value(); });
+    closed.get_future().wait_for(timeout);
+    return status;
+  } catch (const std::exception& e) {
+    return kabar::cli::report("kabar-sub", e.what());
+  }
+}

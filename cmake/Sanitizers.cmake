@@ -1,0 +1,7 @@
+# AddressSanitizer + UndefinedBehaviorSanitizer, on every target of the build when enabled.
+add_library(kabar_sanitizers INTERFACE)
+if(KABAR_SANITIZERS)
+  set(_kabar_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_compile_options(kabar_sanitizers INTERFACE ${_kabar_san})
+  target_link_options(kabar_sanitizers INTERFACE ${_kabar_san})
+endif()

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kabar/v1/kabar.pb.h"
+
+/// What makes an article publishable, and which subscribers want it.
+/// @note Pure functions: safe from any thread.
+namespace kabar {
+
+inline constexpr std::size_t kMaxArticleIdLength = 1024;
+inline constexpr std::size_t kMaxTopicsPerArticle = 16;
+inline constexpr std::uint32_t kMaxUrgency = 9;
+
+/// A request the broker refuses, with the code and the sentence the client is told.
+struct Rejection {
+  v1::Error::Code code = v1::Error::BAD_REQUEST;
+  std::string message;
+};
+
+/// Checks `article` for publishing and normalises it (version 0 becomes 1).
+/// `max_bytes` bounds the encoded article. nullopt when it may be published.
+[[nodiscard]] std::optional<Rejection> validate_article(v1::Article& article,
+                                                        std::size_t max_bytes);
+
+/// Why `filter` is invalid, or nullopt.
+[[nodiscard]] std::optional<std::string> filter_error(const v1::Filter& filter);
+
+/// True when an article of this urgency and language passes `filter`.
+/// Urgency 0 (not set) passes only when the filter has no urgency condition.
+[[nodiscard]] bool filter_accepts(const v1::Filter& filter, std::uint32_t urgency,
+                                  std::string_view language);
+
+}  // namespace kabar
