@@ -12,6 +12,7 @@
 
 #include "kabar/common/close_code.hpp"
 #include "shard.hpp"
+#include "tcp_stream.hpp"
 
 namespace kabar::broker {
 
@@ -62,7 +63,7 @@ class WsSession final : public Subscriber,
   void on_close(boost::beast::error_code ec);
   void finish(std::string_view why);
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<TcpStream> ws_;
   Shard& shard_;
   BrokerContext& context_;
   const ConnectionLabel label_;

@@ -75,40 +75,40 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
-  try {
-    const std::chrono::milliseconds timeout(timeout_ms);
-    kabar::cli::IoThread io;
-    kabar::client::Client client(io.context(), options);
+  // The first of: --count reached (0), SIGINT/SIGTERM (0), an error or the connection lost (1).
+  // Declared before the I/O thread so that its handlers can never outlive it.
+  std::promise<int> outcome;
+  std::once_flag decided;
+  auto decide = [&](int status, const std::string& message) {
+    std::call_once(decided, [&] {
+      if (!message.empty()) kabar::cli::report("kabar-sub", message);
+      outcome.set_value(status);
+    });
+  };
+  std::atomic<std::uint64_t> received = 0;
+  auto on_delivery = [&](const kabar::v1::Delivery& delivery) {
+    if (count != 0 && received >= count) return;
+    std::cout << (as_json ? json(delivery) : readable(delivery)) << std::endl;
+    if (++received == count) decide(0, "");
+  };
 
-    // The first of: --count reached (0), SIGINT/SIGTERM (0), the connection lost (1).
-    std::promise<int> outcome;
-    std::once_flag decided;
-    auto decide = [&](int status, const std::string& message) {
-      std::call_once(decided, [&] {
-        if (!message.empty()) kabar::cli::report("kabar-sub", message);
-        outcome.set_value(status);
-      });
-    };
-    client.on_close([&](const kabar::client::CloseInfo& info) {
+  const std::chrono::milliseconds timeout(timeout_ms);
+  kabar::cli::IoThread io;
+  std::unique_ptr<kabar::client::Client> client;
+  boost::asio::signal_set signals(io.context(), SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (!ec) decide(0, "");
+  });
+  try {
+    client = std::make_unique<kabar::client::Client>(io.context(), options);
+    client->on_close([&](const kabar::client::CloseInfo& info) {
       if (info.by_client) return;
       decide(1, "connection closed" +
                     (info.code != 0 ? " by the broker (" + std::to_string(info.code) + ")" : "") +
                     ": " + info.reason);
     });
-    boost::asio::signal_set signals(io.context(), SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int) {
-      if (!ec) decide(0, "");
-    });
-
-    auto connected = client.connect();
+    auto connected = client->connect();
     kabar::cli::await(connected, timeout, "connect to " + options.url);
-
-    std::atomic<std::uint64_t> received = 0;
-    auto on_delivery = [&](const kabar::v1::Delivery& delivery) {
-      if (count != 0 && received >= count) return;
-      std::cout << (as_json ? json(delivery) : readable(delivery)) << std::endl;
-      if (++received == count) decide(0, "");
-    };
     for (const auto& topic : topics) {
       kabar::v1::Subscribe request;
       request.set_topic(topic);
@@ -118,18 +118,20 @@ int main(int argc, char** argv) {
         request.mutable_since()->set_offset(since);
         request.mutable_since()->set_epoch(epoch);
       }
-      auto subscribed = client.subscribe(std::move(request), on_delivery);
+      auto subscribed = client->subscribe(std::move(request), on_delivery);
       kabar::cli::await(subscribed, timeout, "subscribe to " + topic);
       std::cerr << "kabar-sub: subscribed to " << topic << std::endl;
     }
-
-    const int status = outcome.get_future().get();
-    signals.cancel();
-    std::promise<void> closed;
-    client.close([&closed] { closed.set_value(); });
-    closed.get_future().wait_for(timeout);
-    return status;
   } catch (const std::exception& e) {
-    return kabar::cli::report("kabar-sub", e.what());
+    decide(1, e.what());
   }
+
+  const int status = outcome.get_future().get();
+  signals.cancel();
+  if (client) {
+    std::promise<void> closed;
+    client->close([&closed] { closed.set_value(); });
+    closed.get_future().wait_for(timeout);
+  }
+  return status;
 }

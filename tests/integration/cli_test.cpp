@@ -1,0 +1,108 @@
+// kabar-pub and kabar-sub as a newsroom would run them, against the real broker.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "broker.hpp"
+
+namespace kabar::test {
+namespace {
+
+std::string fixture(const std::string& name) { return fixtures_dir() + "/" + name; }
+
+TEST(Cli, PublishedFixtureArrivesInKabarSub) {
+  BrokerProcess broker;
+  Process sub({sub_path(), "--url", broker.url(), "--topic", "international", "--count", "2"});
+  ASSERT_TRUE(sub.wait_for_output("", 0ms) || true);
+  // kabar-sub says on stderr when it is subscribed.
+  const auto deadline = Clock::now() + 10s;
+  while (sub.err().find("subscribed to international") == std::string::npos &&
+         Clock::now() < deadline) {
+    sub.wait_for_output("\n", 50ms);
+  }
+  ASSERT_NE(sub.err().find("subscribed to international"), std::string::npos) << sub.err();
+
+  const auto pub = run({pub_path(), "--url", broker.url(), "--topic", "international", "--topic",
+                        "defense", "--file", fixture("korea-utara-pasukan-rusia.json"), "--file",
+                        fixture("pakistan-ancam-india.json")});
+  EXPECT_EQ(pub.status, 0) << pub.err;
+  EXPECT_NE(pub.out.find("published urn:example:ikolom:2025-04-28:korea-utara-pasukan-rusia v1 "
+                         "to international#1 defense#1"),
+            std::string::npos)
+      << pub.out;
+
+  ASSERT_EQ(sub.wait(10s), 0) << sub.err();
+  EXPECT_NE(sub.out().find("international#1 urgency=3 lang=id"), std::string::npos) << sub.out();
+  EXPECT_NE(sub.out().find("| Korea Utara Akui Kirim Pasukan Tempur ke Rusia"), std::string::npos);
+  EXPECT_NE(sub.out().find("international#2 urgency=1"), std::string::npos);
+}
+
+TEST(Cli, KabarSubJsonPrintsOneDeliveryObjectPerLine) {
+  BrokerProcess broker;
+  Process sub({sub_path(), "--url", broker.url(), "-t", "defense.>", "--json", "-n", "1"});
+  const auto deadline = Clock::now() + 10s;
+  while (sub.err().find("subscribed") == std::string::npos && Clock::now() < deadline) {
+    sub.wait_for_output("\n", 50ms);
+  }
+  const auto pub = run({pub_path(), "--url", broker.url(), "-t", "defense.asia", "--headline",
+                        "Latihan gabungan \xE2\x80\x93 Laut Natuna", "--urgency", "2", "--id",
+                        "urn:test:cli"});
+  ASSERT_EQ(pub.status, 0) << pub.err;
+  ASSERT_EQ(sub.wait(10s), 0) << sub.err();
+  const auto line = sub.out().substr(0, sub.out().find('\n'));
+  const auto json = nlohmann::json::parse(line);
+  EXPECT_EQ(json["topic"], "defense.asia");
+  EXPECT_EQ(json["offset"], "1");
+  EXPECT_EQ(json["article"]["headline"], "Latihan gabungan \xE2\x80\x93 Laut Natuna");
+  EXPECT_EQ(json["article"]["urgency"], 2);
+}
+
+TEST(Cli, KabarPubExplainsBadInputAndExitsNonZero) {
+  BrokerProcess broker;
+  const auto bad_topic = run({pub_path(), "--url", broker.url(), "-t", "Sports", "--headline", "x"});
+  EXPECT_NE(bad_topic.status, 0);
+  EXPECT_NE(bad_topic.err.find("'Sports': segment 1 must start with a lowercase letter or digit"),
+            std::string::npos)
+      << bad_topic.err;
+
+  const auto missing = run({pub_path(), "--url", broker.url(), "-t", "a"});
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.err.find("give --file, or --headline"), std::string::npos) << missing.err;
+
+  const auto not_json = run({pub_path(), "--url", broker.url(), "-t", "a", "-f",
+                             fixture("topics.tsv")});
+  EXPECT_NE(not_json.status, 0);
+  EXPECT_NE(not_json.err.find("topics.tsv: not valid JSON"), std::string::npos) << not_json.err;
+
+  const auto no_broker = run({pub_path(), "--url", "ws://127.0.0.1:1/v1/ws", "-t", "a",
+                              "--headline", "x"});
+  EXPECT_NE(no_broker.status, 0);
+  EXPECT_NE(no_broker.err.find("cannot connect"), std::string::npos) << no_broker.err;
+}
+
+TEST(Cli, KabarSubRefusesABadPatternAndSinceWithClearErrors) {
+  BrokerProcess broker;
+  const auto bad = run({sub_path(), "--url", broker.url(), "-t", "defense.>.asia"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("'>' may only be the last segment"), std::string::npos) << bad.err;
+  const auto since = run({sub_path(), "--url", broker.url(), "-t", "a", "--since", "3", "--epoch", "e"});
+  EXPECT_NE(since.status, 0);
+  EXPECT_NE(since.err.find("UNAVAILABLE"), std::string::npos) << since.err;
+}
+
+TEST(Cli, EveryProgramHasHelpAndRefusesUnknownFlags) {
+  for (const auto& program : {broker_path(), pub_path(), sub_path()}) {
+    const auto help = run({program, "--help"});
+    EXPECT_EQ(help.status, 0) << program;
+    EXPECT_NE(help.out.find("--help"), std::string::npos) << program;
+    const auto unknown = run({program, "--topic", "a", "--no-such-flag"});
+    EXPECT_NE(unknown.status, 0) << program;
+    EXPECT_NE(unknown.err.find("--no-such-flag"), std::string::npos) << program << unknown.err;
+  }
+  const auto bad_listen = run({broker_path(), "--listen", "example.com:80"});
+  EXPECT_EQ(bad_listen.status, 1);
+  EXPECT_NE(bad_listen.out.find("is not an IP address"), std::string::npos) << bad_listen.out;
+}
+
+}  // namespace
+}  // namespace kabar::test

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+
+namespace kabar::test {
+
+/// The real kabar-broker binary on a free loopback port. The destructor stops it with SIGTERM
+/// and, from a test body, stop() checks that it exits 0 within its grace period.
+class BrokerProcess {
+ public:
+  explicit BrokerProcess(std::vector<std::string> extra_args = {});
+  ~BrokerProcess();
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::string url() const;  // ws://127.0.0.1:PORT/v1/ws
+  Process& process() { return process_; }
+
+  /// SIGTERM, then the exit status, or -1 when it has not exited within `timeout`.
+  int stop(std::chrono::milliseconds timeout = 2s);
+
+ private:
+  Process process_;
+  std::uint16_t port_ = 0;
+};
+
+/// Where the binaries under test and the fixtures are (set by CMake).
+std::string broker_path();
+std::string pub_path();
+std::string sub_path();
+std::string fixtures_dir();
+
+}  // namespace kabar::test

@@ -1,0 +1,145 @@
+#include "raw_ws.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <stdexcept>
+
+namespace kabar::test {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+
+namespace {
+
+tcp::endpoint loopback(std::uint16_t port) { return {net::ip::make_address("127.0.0.1"), port}; }
+
+}  // namespace
+
+struct RawWebSocket::Impl {
+  net::io_context ioc;
+  websocket::stream<tcp::socket> ws{ioc};
+  beast::flat_buffer buffer;
+  std::uint32_t next_id = 1;
+};
+
+RawWebSocket::RawWebSocket(std::uint16_t port, const std::string& subprotocol)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->ws.next_layer().connect(loopback(port));
+  impl_->ws.set_option(websocket::stream_base::decorator([subprotocol](websocket::request_type& r) {
+    if (!subprotocol.empty()) r.set(http::field::sec_websocket_protocol, subprotocol);
+  }));
+  impl_->ws.handshake("127.0.0.1:" + std::to_string(port), "/v1/ws");
+  impl_->ws.auto_fragment(false);
+}
+
+RawWebSocket::~RawWebSocket() = default;
+
+// Write errors are left for read() to report: the broker may close while a bad frame is sent.
+void RawWebSocket::send_binary(const std::string& bytes) {
+  impl_->ws.binary(true);
+  beast::error_code ignored;
+  impl_->ws.write(net::buffer(bytes), ignored);
+}
+
+void RawWebSocket::send_text(const std::string& text) {
+  impl_->ws.text(true);
+  impl_->ws.write(net::buffer(text));
+}
+
+RawFrame RawWebSocket::read(std::chrono::milliseconds timeout) {
+  RawFrame frame;
+  bool done = false;
+  beast::error_code result;
+  impl_->ws.async_read(impl_->buffer, [&](beast::error_code ec, std::size_t) {
+    result = ec;
+    done = true;
+  });
+  impl_->ioc.restart();
+  impl_->ioc.run_for(timeout);
+  if (!done) {
+    impl_->ws.next_layer().cancel();
+    impl_->ioc.restart();
+    impl_->ioc.run();
+    frame.timed_out = true;
+    return frame;
+  }
+  // A close frame may arrive with an error after it (the broker hangs up while the reply to
+  // its close is being written): the close code it sent is what counts.
+  if (result == websocket::error::closed || (result && impl_->ws.reason().code != 0)) {
+    frame.closed = true;
+    frame.close_code = static_cast<std::uint16_t>(impl_->ws.reason().code);
+    frame.close_reason = std::string(impl_->ws.reason().reason.c_str());
+    return frame;
+  }
+  if (result) throw std::runtime_error("read failed: " + result.message());
+  if (!frame.message.ParseFromString(beast::buffers_to_string(impl_->buffer.data()))) {
+    throw std::runtime_error("the broker sent a frame that is not a ServerMessage");
+  }
+  impl_->buffer.consume(impl_->buffer.size());
+  return frame;
+}
+
+v1::Reply RawWebSocket::connect() {
+  v1::ClientMessage message;
+  message.set_id(impl_->next_id++);
+  message.mutable_connect()->set_client_name("raw-test");
+  send(message);
+  const auto frame = read();
+  if (!frame.message.has_reply()) throw std::runtime_error("no reply to Connect");
+  return frame.message.reply();
+}
+
+bool RawWebSocket::wait_until_dropped(std::chrono::milliseconds timeout) {
+  auto& socket = impl_->ws.next_layer();
+  std::array<char, 4096> bytes{};
+  bool dropped = false;
+  std::function<void(beast::error_code, std::size_t)> on_read;
+  on_read = [&](beast::error_code ec, std::size_t) {
+    if (ec) {
+      dropped = true;
+      return;
+    }
+    socket.async_read_some(net::buffer(bytes), on_read);
+  };
+  socket.async_read_some(net::buffer(bytes), on_read);
+  impl_->ioc.restart();
+  impl_->ioc.run_for(timeout);
+  if (!dropped) {
+    socket.cancel();
+    impl_->ioc.restart();
+    impl_->ioc.run();
+  }
+  return dropped;
+}
+
+HttpResult http_get(std::uint16_t port, const std::string& target,
+                    const std::string& upgrade_protocol, bool upgrade) {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(loopback(port));
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  if (upgrade) {
+    request.set(http::field::connection, "Upgrade");
+    request.set(http::field::upgrade, "websocket");
+    request.set(http::field::sec_websocket_version, "13");
+    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+    if (!upgrade_protocol.empty()) {
+      request.set(http::field::sec_websocket_protocol, upgrade_protocol);
+    }
+  }
+  http::write(socket, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(socket, buffer, response);
+  return {static_cast<int>(response.result_int()), response.body()};
+}
+
+}  // namespace kabar::test

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kabar/v1/kabar.pb.h"
+
+namespace kabar::test {
+
+using namespace std::chrono_literals;
+
+/// What a raw read saw: a broker message, or the close frame that ended the connection.
+struct RawFrame {
+  bool closed = false;
+  std::uint16_t close_code = 0;
+  std::string close_reason;
+  bool timed_out = false;
+  v1::ServerMessage message;
+};
+
+/// A WebSocket client that sends whatever bytes a test wants (text frames, garbage, oversized
+/// frames) to the real broker. Every wait is bounded.
+class RawWebSocket {
+ public:
+  explicit RawWebSocket(std::uint16_t port, const std::string& subprotocol = "kabar.v1.proto");
+  ~RawWebSocket();
+
+  void send_binary(const std::string& bytes);
+  void send_text(const std::string& text);
+  void send(const v1::ClientMessage& message) { send_binary(message.SerializeAsString()); }
+
+  /// The next message (or the close), within `timeout`.
+  RawFrame read(std::chrono::milliseconds timeout = 5s);
+
+  /// Sends Connect and returns its reply.
+  v1::Reply connect();
+
+  /// Reads raw TCP bytes, answering nothing (not even pings), until the broker drops the
+  /// connection: true when it did within `timeout`.
+  bool wait_until_dropped(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+/// One HTTP/1.1 GET; `upgrade_protocol` non-empty makes it a WebSocket upgrade offering it.
+HttpResult http_get(std::uint16_t port, const std::string& target,
+                    const std::string& upgrade_protocol = "", bool upgrade = false);
+
+}  // namespace kabar::test

@@ -1,0 +1,75 @@
+#include "kabar/broker/memory_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+
+namespace kabar::broker {
+namespace {
+
+using namespace std::chrono_literals;
+
+v1::Article article(const std::string& id, std::initializer_list<const char*> topics) {
+  v1::Article a;
+  a.set_id(id);
+  a.set_version(1);
+  a.set_headline("h");
+  for (const char* topic : topics) a.add_topics(topic);
+  return a;
+}
+
+TEST(MemoryEngine, AssignsConsecutiveOffsetsPerTopicAndHandsEveryDeliveryToTheSink) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::string> delivered;
+  MemoryEngine engine([&](std::shared_ptr<const DeliveryBatch> batch) {
+    std::lock_guard lock(mutex);
+    for (const auto& ref : batch->deliveries) {
+      delivered.push_back(ref.topic + "#" + std::to_string(ref.offset));
+    }
+    cv.notify_all();
+  });
+  std::vector<std::future<PublishOutcome>> outcomes;
+  for (int i = 0; i < 3; ++i) {
+    auto promise = std::make_shared<std::promise<PublishOutcome>>();
+    outcomes.push_back(promise->get_future());
+    engine.publish(article("a" + std::to_string(i), {"international", "defense"}), {},
+                   [promise](PublishOutcome outcome) { promise->set_value(std::move(outcome)); });
+  }
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    ASSERT_EQ(outcomes[i].wait_for(5s), std::future_status::ready);
+    const auto outcome = outcomes[i].get();
+    ASSERT_FALSE(outcome.rejection);
+    ASSERT_EQ(outcome.result.offsets_size(), 2);
+    EXPECT_EQ(outcome.result.offsets(0).topic(), "international");
+    EXPECT_EQ(outcome.result.offsets(0).offset(), i + 1);
+    EXPECT_EQ(outcome.result.offsets(1).offset(), i + 1);
+    EXPECT_EQ(outcome.result.epoch(), engine.epoch());
+  }
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return delivered.size() == 6; }));
+  EXPECT_EQ(delivered.front(), "international#1");
+  EXPECT_EQ(delivered.back(), "defense#3");
+}
+
+TEST(MemoryEngine, ReportsPositionsOfTheTopicsAPatternMatches) {
+  MemoryEngine engine([](auto) {});
+  std::promise<void> published;
+  engine.publish(article("a", {"defense.asia", "defense.europe", "sports"}), {},
+                 [&](PublishOutcome) { published.set_value(); });
+  ASSERT_EQ(published.get_future().wait_for(5s), std::future_status::ready);
+  std::promise<std::vector<v1::TopicPosition>> positions;
+  engine.positions("defense.>", [&](auto found) { positions.set_value(std::move(found)); });
+  auto future = positions.get_future();
+  ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
+  const auto found = future.get();
+  ASSERT_EQ(found.size(), 2U);
+  EXPECT_EQ(found[0].topic(), "defense.asia");
+  EXPECT_EQ(found[0].position().offset(), 1U);
+  EXPECT_EQ(found[0].position().epoch(), engine.epoch());
+}
+
+}  // namespace
+}  // namespace kabar::broker

@@ -1,0 +1,91 @@
+#include "kabar/common/ninjs.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace kabar {
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(KABAR_FIXTURES_DIR) + "/" + name, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(NinjsMapping, MapsTheKoreaFixtureFieldByField) {
+  const auto article = article_from_ninjs(fixture("korea-utara-pasukan-rusia.json"));
+  EXPECT_EQ(article.id(), "urn:example:ikolom:2025-04-28:korea-utara-pasukan-rusia");
+  EXPECT_EQ(article.version(), 1U);
+  EXPECT_EQ(article.headline(), "Korea Utara Akui Kirim Pasukan Tempur ke Rusia");
+  EXPECT_EQ(article.summary().rfind("Korea Utara untuk pertama kalinya", 0), 0U);
+  // UTF-8 intact: the en dash and the curly quotes of the body.
+  EXPECT_NE(article.body().find("INTERNASIONAL \xE2\x80\x93 Korea Utara"), std::string::npos);
+  EXPECT_NE(article.body().find("\xE2\x80\x9Cpersahabatan militer"), std::string::npos);
+  EXPECT_EQ(article.language(), "id");
+  EXPECT_EQ(article.urgency(), 3U);
+  EXPECT_EQ(article.byline(), "IKOLOM.NEWS");
+  EXPECT_EQ(article.located(), "Internasional");
+  ASSERT_EQ(article.keywords_size(), 6);
+  EXPECT_EQ(article.keywords(4), "Kim Jong Un");
+  EXPECT_EQ(article.pubstatus(), v1::PUB_STATUS_USABLE);
+  // 14:00 at +07:00 is 07:00 UTC.
+  EXPECT_EQ(article.first_created().seconds(), 1745823600);
+  EXPECT_TRUE(article.topics().empty()) << "topics come from the publisher, not from ninjs";
+}
+
+TEST(NinjsMapping, MapsTheCorrectionAsVersionTwoWithItsEdNote) {
+  const auto article = article_from_ninjs(fixture("korea-utara-pasukan-rusia.v2.json"));
+  EXPECT_EQ(article.version(), 2U);
+  EXPECT_EQ(article.headline(), "Korea Utara Akui Kirim 14.000 Pasukan Tempur ke Rusia");
+  EXPECT_FALSE(article.ednote().empty());
+  EXPECT_GT(article.version_created().seconds(), article.first_created().seconds());
+}
+
+TEST(NinjsMapping, MapsAHeadlineOnlyFlash) {
+  const auto article = article_from_ninjs(fixture("pakistan-ancam-india.json"));
+  EXPECT_EQ(article.urgency(), 1U);
+  EXPECT_TRUE(article.body().empty());
+  EXPECT_FALSE(article.headline().empty());
+}
+
+TEST(NinjsMapping, MapsPubstatusEmbargoSourceAndCanonicalLink) {
+  const auto article = article_from_ninjs(R"({
+    "uri": "urn:x", "version": 3, "pubstatus": "canceled",
+    "embargoed": "2030-01-01T00:00:00Z", "headline": "h",
+    "infosources": [{"name": "Antara"}],
+    "links": [{"rel": "alternate", "href": "a"}, {"rel": "canonical", "href": "https://x/1"}]})");
+  EXPECT_EQ(article.version(), 3U);
+  EXPECT_EQ(article.pubstatus(), v1::PUB_STATUS_CANCELED);
+  EXPECT_EQ(article.embargoed().seconds(), 1893456000);
+  EXPECT_EQ(article.headline(), "h");
+  EXPECT_EQ(article.source(), "Antara");
+  EXPECT_EQ(article.url(), "https://x/1");
+}
+
+TEST(NinjsMapping, RefusesBadDocumentsNamingTheField) {
+  auto message = [](const char* json) -> std::string {
+    try {
+      (void)article_from_ninjs(json);
+    } catch (const NinjsError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(message(R"({"uri": "u", "urgency": 12})"),
+            "ninjs field 'urgency' must be a whole number from 1 to 9");
+  EXPECT_EQ(message(R"({"uri": "u", "version": "two"})"),
+            "ninjs field 'version' 'two' is not a whole number");
+  EXPECT_EQ(message(R"({"uri": "u", "firstcreated": "yesterday"})"),
+            "ninjs field 'firstcreated' 'yesterday' is not an RFC 3339 date-time");
+  EXPECT_EQ(message(R"({"uri": "u", "pubstatus": "gone"})"),
+            "ninjs field 'pubstatus' 'gone' is not usable, withheld or canceled");
+  EXPECT_EQ(message(R"({"headline": "h"})"), "ninjs field 'uri' is required");
+  EXPECT_EQ(message("[1]"), "a ninjs document must be a JSON object");
+  EXPECT_EQ(message("{").rfind("not valid JSON", 0), 0U);
+}
+
+}  // namespace
+}  // namespace kabar
