@@ -2,7 +2,6 @@
 
 #include <signal.h>
 
-#include <regex>
 #include <stdexcept>
 
 namespace kabar::test {
@@ -22,12 +21,12 @@ BrokerProcess::BrokerProcess(std::vector<std::string> extra_args)
   if (!process_.wait_for_output("I/O threads", 10s)) {
     throw std::runtime_error("kabar-broker did not start: " + process_.out() + process_.err());
   }
-  std::smatch match;
-  static const std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
-  if (!std::regex_search(process_.out(), match, listening)) {
+  const std::string marker = "listening on 127.0.0.1:";
+  const auto at = process_.out().find(marker);
+  if (at == std::string::npos) {
     throw std::runtime_error("kabar-broker printed no port: " + process_.out());
   }
-  port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
+  port_ = static_cast<std::uint16_t>(std::stoi(process_.out().substr(at + marker.size())));
 }
 
 BrokerProcess::~BrokerProcess() { stop(); }
