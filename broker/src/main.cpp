@@ -1,5 +1,6 @@
 // kabar-broker: the command line in front of kabar::broker::Server.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
@@ -28,6 +29,15 @@ void parse_listen(const std::string& text, kabar::broker::Config& config) {
   }
   config.listen_host = host.empty() ? "0.0.0.0" : host;
   config.listen_port = static_cast<std::uint16_t>(port);
+}
+
+// Every connection is a file descriptor: take the whole hard limit, not the default 1024.
+void raise_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 }  // namespace
@@ -78,6 +88,7 @@ int main(int argc, char** argv) {
 
   try {
     parse_listen(listen, config);
+    raise_file_limit();
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     kabar::broker::Server server(config);

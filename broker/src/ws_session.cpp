@@ -312,6 +312,11 @@ void WsSession::begin_close(CloseCode code, std::string_view reason) {
                reason);
   ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
                   beast::bind_front_handler(&WsSession::on_close, shared_from_this()));
+  close_deadline_ = std::make_unique<net::steady_timer>(ws_.get_executor(), kCloseDeadline);
+  close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->finished_) return;
+    beast::get_lowest_layer(self->ws_).close();  // the pending write and close fail now
+  });
 }
 
 void WsSession::on_close(beast::error_code ec) {
@@ -322,6 +327,7 @@ void WsSession::finish(std::string_view why) {
   if (finished_) return;
   finished_ = true;
   closing_ = true;
+  if (close_deadline_) close_deadline_->cancel();
   shard_.fanout.remove(*this);
   queue_.clear();
   spdlog::info("conn {} {} ended: {}", label_.id, label_.remote, why);

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -74,6 +76,11 @@ class WsSession final : public Subscriber,
   std::vector<Chunk> in_flight_;  // owned by the write in flight
   std::vector<boost::asio::const_buffer> write_buffers_;
   std::size_t queued_bytes_ = 0;  // queue_ + in_flight_, bounded by config.send_queue_bytes
+
+  // A peer gets this long to complete a closing handshake; a slow consumer, whose socket is full,
+  // never will, so past it the connection is dropped.
+  static constexpr std::chrono::seconds kCloseDeadline{1};
+  std::unique_ptr<boost::asio::steady_timer> close_deadline_;  // only while closing
 
   // A large message grows the read buffer; past this it is given back after the message.
   static constexpr std::size_t kKeptReadBufferBytes = 64 * 1024;

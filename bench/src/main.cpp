@@ -1,0 +1,520 @@
+// kabar-bench: load tests a kabar broker over loopback (SPEC section 6).
+//
+// One thread, one io_context, lean connections (connection.hpp): the bench must cost less CPU
+// than what it measures. Every run is bounded in time and count.
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "connection.hpp"
+#include "histogram.hpp"
+#include "wire.hpp"
+
+namespace kabar::bench {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+struct Options {
+  std::string scenario;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::uint32_t subscribers = 100;
+  std::uint32_t publishers = 1;
+  std::uint32_t topics = 1;
+  std::uint32_t topics_per_subscriber = 1;
+  std::size_t payload = 1024;
+  double rate = 0;            // articles/s over all publishers; 0 = closed loop
+  std::uint32_t window = 16;  // closed loop: articles in flight
+  double duration = 5;        // measured seconds
+  double warmup = 1;
+  std::uint32_t source_addresses = 0;  // 127.0.0.1..N; 0 = enough for the connection count
+  std::uint32_t connect_concurrency = 512;
+  bool flash = true;  // connections scenario: one article to everyone at the end
+  int broker_pid = 0;
+  bool json = false;
+};
+
+// CPU seconds of a process (user + system), from /proc.
+std::optional<double> process_cpu_seconds(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return std::nullopt;
+  const auto close_paren = text.rfind(')');
+  std::istringstream fields(text.substr(close_paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::optional<double> process_rss_kib(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6));
+  }
+  return std::nullopt;
+}
+
+double self_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+void raise_file_limit(std::uint64_t wanted) {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur >= wanted) return;
+  limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(wanted, limit.rlim_max));
+  if (limit.rlim_cur < wanted) limit.rlim_max = limit.rlim_cur = wanted;  // root may raise both
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+std::string si(double value) {
+  char text[32];
+  if (value >= 1e6) {
+    std::snprintf(text, sizeof text, "%.2fM", value / 1e6);
+  } else if (value >= 1e3) {
+    std::snprintf(text, sizeof text, "%.1fk", value / 1e3);
+  } else {
+    std::snprintf(text, sizeof text, "%.0f", value);
+  }
+  return text;
+}
+
+std::string ms(std::uint64_t ns) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f ms", static_cast<double>(ns) / 1e6);
+  return text;
+}
+
+/// Subscribers, publishers and the bookkeeping that checks every delivery.
+class Run final : public ConnectionEvents {
+ public:
+  explicit Run(Options options) : o_(std::move(options)), timer_(ioc_) {
+    const std::uint64_t connections = std::uint64_t{o_.subscribers} + o_.publishers;
+    raise_file_limit(connections + 1024);
+    addresses_ = o_.source_addresses != 0
+                     ? o_.source_addresses
+                     : static_cast<std::uint32_t>(connections / 20'000 + 1);
+    broker_ = {net::ip::make_address(o_.host), o_.port};
+    expected_.assign(std::size_t{o_.subscribers} * o_.topics_per_subscriber, 0);
+    subscribers_per_topic_ = static_cast<double>(o_.subscribers) * o_.topics_per_subscriber /
+                             o_.topics;
+    published_per_topic_.assign(o_.topics, 0);
+    topic_names_.reserve(o_.topics);
+    for (std::uint32_t t = 0; t < o_.topics; ++t) {
+      topic_names_.push_back(o_.scenario == "connections" ? "bench.idle"
+                                                         : "bench.t" + std::to_string(t));
+    }
+  }
+
+  int run() {
+    started_ = Clock::now();
+    if (o_.broker_pid != 0) rss_before_ = process_rss_kib(o_.broker_pid);
+    const auto total = o_.subscribers + o_.publishers;
+    connections_.reserve(total);
+    for (std::uint32_t i = 0; i < total; ++i) {
+      connections_.push_back(std::make_unique<Connection>(ioc_, *this, i));
+    }
+    while (next_to_start_ < std::min(total, o_.connect_concurrency)) start_next();
+    tick();
+    // Bounded: connecting may take at most 120 s plus the run.
+    ioc_.run_for(std::chrono::seconds(120) +
+                 std::chrono::milliseconds(static_cast<long>((o_.warmup + o_.duration + 10) * 1000)));
+    return report();
+  }
+
+ private:
+  bool is_publisher(const Connection& c) const { return c.index() >= o_.subscribers; }
+
+  void start_next() {
+    const auto i = next_to_start_++;
+    const auto octet = 1 + (i % addresses_);
+    const auto local = net::ip::make_address_v4("127.0.0." + std::to_string(octet));
+    connections_[i]->start(broker_, local);
+  }
+
+  void on_open(Connection& c) override {
+    c.send(encode_connect(1, is_publisher(c) ? "bench-pub" : "bench-sub"));
+    if (is_publisher(c)) return;
+    for (std::uint32_t m = 0; m < o_.topics_per_subscriber; ++m) {
+      c.send(encode_subscribe(2 + m, topic_names_[(c.index() + m) % o_.topics]));
+    }
+  }
+
+  void on_message(Connection& c, std::string_view payload) override {
+    const bool ok = read_server_message(
+        payload, [&](const DeliveryView& d) { on_delivery(c, d); },
+        [&](const ReplyView& r) { on_reply(c, r); });
+    if (!ok) ++errors_;
+  }
+
+  void on_closed(Connection& c, std::string_view why) override {
+    if (stopping_) return;
+    ++disconnects_;
+    if (disconnect_samples_ < 5) {
+      ++disconnect_samples_;
+      std::cerr << "kabar-bench: connection " << c.index() << ": " << why << '\n';
+    }
+    if (!all_ready_) ready_check();
+  }
+
+  void on_reply(Connection& c, const ReplyView& r) {
+    if (r.error) {
+      ++errors_;
+      if (error_samples_++ < 5) std::cerr << "kabar-bench: error reply: " << r.error_message << '\n';
+      return;
+    }
+    if (is_publisher(c)) {
+      if (r.id == 1) {
+        ++ready_;
+        ready_check();
+        return;
+      }
+      const auto it = publish_sent_.find(r.id);
+      if (it != publish_sent_.end()) {
+        if (measuring_) ack_latency_.record(static_cast<std::uint64_t>(now_ns() - it->second));
+        publish_sent_.erase(it);
+      }
+      ++acked_;
+      return;
+    }
+    if (r.id == 1 + o_.topics_per_subscriber) {  // the last Subscribe of this subscriber
+      ++ready_;
+      ready_check();
+      if (next_to_start_ < connections_.size()) start_next();
+    }
+  }
+
+  void on_delivery(Connection& c, const DeliveryView& d) {
+    ++received_;
+    if (measuring_) {
+      ++received_measured_;
+      latency_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ns() - d.sent_ns)));
+    }
+    if (flash_sent_ns_ != 0) {
+      flash_last_ns_ = now_ns();
+      ++flash_received_;
+    }
+    // Offsets must follow each other per (subscriber, topic): no gap, no duplicate.
+    std::uint32_t topic = 0;
+    if (d.topic.size() > 7 && d.topic.substr(0, 7) == "bench.t") {
+      topic = static_cast<std::uint32_t>(std::stoul(std::string(d.topic.substr(7))));
+    }
+    const auto slot = (topic + o_.topics - c.index() % o_.topics) % o_.topics;
+    auto& expected = expected_[std::size_t{c.index()} * o_.topics_per_subscriber +
+                               std::min(slot, o_.topics_per_subscriber - 1)];
+    if (expected != 0 && d.offset != expected) {
+      if (d.offset < expected) {
+        ++duplicates_;
+      } else {
+        gaps_ += d.offset - expected;
+      }
+    }
+    expected = d.offset + 1;
+    publish_more();
+  }
+
+  void ready_check() {
+    if (all_ready_) return;
+    if (ready_ + disconnects_ < connections_.size()) return;
+    all_ready_ = true;
+    ready_at_ = Clock::now();
+    if (o_.broker_pid != 0) rss_ready_ = process_rss_kib(o_.broker_pid);
+    if (o_.scenario == "connections") {
+      if (!o_.flash) return finish();
+      flash_sent_ns_ = now_ns();
+      publish(0);
+      return;
+    }
+    phase_started_ = Clock::now();
+    publish_more();
+  }
+
+  void publish(std::uint32_t topic) {
+    const auto p = o_.subscribers + (publish_count_ % o_.publishers);
+    const auto id = ++next_request_id_;
+    const auto sent = now_ns();
+    if (measuring_) publish_sent_[id] = sent;
+    connections_[p]->send(encode_publish(id, topic_names_[topic], o_.payload, sent));
+    ++published_per_topic_[topic];
+    ++publish_count_;
+    if (measuring_) ++published_measured_;
+  }
+
+  // Closed loop: keep `window` articles' deliveries outstanding.
+  void publish_more() {
+    if (!all_ready_ || publishing_done_ || o_.rate > 0 || o_.scenario == "connections") return;
+    const double limit = o_.window * subscribers_per_topic_;
+    while (static_cast<double>(publish_count_) * subscribers_per_topic_ -
+               static_cast<double>(received_) < limit) {
+      publish(static_cast<std::uint32_t>(publish_count_ % o_.topics));
+    }
+  }
+
+  void tick() {
+    timer_.expires_after(std::chrono::milliseconds(o_.rate > 0 ? 1 : 100));
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      on_tick();
+      if (!finished_) tick();
+    });
+  }
+
+  void on_tick() {
+    const auto now = Clock::now();
+    if (!all_ready_) {
+      if (now - last_progress_ >= std::chrono::seconds(1)) {
+        last_progress_ = now;
+        if (!o_.json) {
+          std::cerr << "connecting: " << ready_ << "/" << connections_.size() << " ready, "
+                    << disconnects_ << " failed\n";
+        }
+      }
+      return;
+    }
+    if (o_.scenario == "connections") {
+      if (flash_received_ >= o_.subscribers - std::min<std::uint64_t>(disconnects_, o_.subscribers) ||
+          now - ready_at_ > std::chrono::seconds(10)) {
+        finish();
+      }
+      return;
+    }
+    const double elapsed = std::chrono::duration<double>(now - phase_started_).count();
+    if (!measuring_ && !publishing_done_ && elapsed >= o_.warmup) {
+      measuring_ = true;
+      measure_started_ = now;
+      self_cpu_start_ = self_cpu_seconds();
+      if (o_.broker_pid != 0) broker_cpu_start_ = process_cpu_seconds(o_.broker_pid);
+    }
+    if (o_.rate > 0 && !publishing_done_) {
+      // Publish what is due by now at the requested rate.
+      const double due = o_.rate * elapsed;
+      while (static_cast<double>(publish_count_) < due) {
+        publish(static_cast<std::uint32_t>(publish_count_ % o_.topics));
+      }
+    }
+    if (measuring_ && !publishing_done_ && elapsed >= o_.warmup + o_.duration) {
+      measuring_ = false;
+      publishing_done_ = true;
+      measure_seconds_ = std::chrono::duration<double>(now - measure_started_).count();
+      self_cpu_ = self_cpu_seconds() - self_cpu_start_;
+      if (o_.broker_pid != 0 && broker_cpu_start_) {
+        broker_cpu_ = *process_cpu_seconds(o_.broker_pid) - *broker_cpu_start_;
+      }
+      drain_deadline_ = now + std::chrono::seconds(5);
+    }
+    if (publishing_done_ && (all_delivered() || now >= drain_deadline_)) return finish();
+    if (now - last_progress_ >= std::chrono::seconds(1) && !o_.json) {
+      last_progress_ = now;
+      const double window = std::chrono::duration<double>(now - last_progress_at_).count();
+      last_progress_at_ = now;
+      const auto delta = received_ - last_received_;
+      last_received_ = received_;
+      std::fprintf(stderr, "[%5.1fs] %s deliveries/s  p99 %s  connections %zu%s\n", elapsed,
+                   si(static_cast<double>(delta) / window).c_str(),
+                   ms(latency_.quantile(0.99)).c_str(), connections_.size() - disconnects_,
+                   measuring_ ? "" : "  (warm-up)");
+    }
+  }
+
+  bool all_delivered() const {
+    return static_cast<double>(received_) >=
+           static_cast<double>(publish_count_) * subscribers_per_topic_;
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    stopping_ = true;
+    finished_at_ = Clock::now();
+    for (auto& c : connections_) c->close();
+    ioc_.stop();
+  }
+
+  int report() {
+    const auto expected_total = static_cast<double>(publish_count_) * subscribers_per_topic_;
+    const auto lost = all_ready_ ? std::max(0.0, expected_total - static_cast<double>(received_)) : 0;
+    const bool timed_out = !finished_;
+    const double deliveries_per_s =
+        measure_seconds_ > 0 ? static_cast<double>(received_measured_) / measure_seconds_ : 0;
+    const double publishes_per_s =
+        measure_seconds_ > 0 ? static_cast<double>(published_measured_) / measure_seconds_ : 0;
+    const double setup_s = std::chrono::duration<double>(ready_at_ - started_).count();
+    const auto failures = errors_ + disconnects_ + gaps_ + duplicates_ +
+                          static_cast<std::uint64_t>(lost) + (timed_out ? 1 : 0);
+
+    if (o_.json) {
+      std::printf(
+          "{\"scenario\":\"%s\",\"subscribers\":%u,\"publishers\":%u,\"topics\":%u,"
+          "\"payload_bytes\":%zu,\"deliveries_per_s\":%.0f,\"publishes_per_s\":%.0f,"
+          "\"latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},"
+          "\"ack_latency_ns\":{\"p50\":%lu,\"p99\":%lu},\"errors\":%lu,\"disconnects\":%lu,"
+          "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%.0f,\"bench_cpu\":%.3f,\"broker_cpu\":%.3f,"
+          "\"setup_s\":%.3f,\"broker_rss_kib_per_connection\":%.3f,\"flash_last_ms\":%.3f}\n",
+          o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload,
+          deliveries_per_s, publishes_per_s, latency_.quantile(0.5), latency_.quantile(0.9),
+          latency_.quantile(0.99), latency_.quantile(0.999), latency_.max(),
+          ack_latency_.quantile(0.5), ack_latency_.quantile(0.99), errors_, disconnects_, gaps_,
+          duplicates_, lost, measure_seconds_ > 0 ? self_cpu_ / measure_seconds_ : 0,
+          measure_seconds_ > 0 ? broker_cpu_ / measure_seconds_ : 0, setup_s,
+          rss_per_connection(), flash_ms());
+    } else {
+      std::printf("\nkabar-bench %s: %u subscribers, %u publishers, %u topics, %zu-byte bodies\n",
+                  o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload);
+      std::printf("  setup            %.2f s (%s connect+subscribe/s)\n", setup_s,
+                  si(setup_s > 0 ? o_.subscribers / setup_s : 0).c_str());
+      if (o_.scenario != "connections") {
+        std::printf("  deliveries/s     %s\n", si(deliveries_per_s).c_str());
+        std::printf("  publishes/s      %s\n", si(publishes_per_s).c_str());
+        std::printf("  latency          p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
+                    ms(latency_.quantile(0.5)).c_str(), ms(latency_.quantile(0.9)).c_str(),
+                    ms(latency_.quantile(0.99)).c_str(), ms(latency_.quantile(0.999)).c_str(),
+                    ms(latency_.max()).c_str());
+        std::printf("  publish ack      p50 %s  p99 %s\n", ms(ack_latency_.quantile(0.5)).c_str(),
+                    ms(ack_latency_.quantile(0.99)).c_str());
+        std::printf("  cpu (cores)      bench %.2f", measure_seconds_ > 0 ? self_cpu_ / measure_seconds_ : 0);
+        if (o_.broker_pid != 0) std::printf("  broker %.2f", broker_cpu_ / measure_seconds_);
+        std::printf("\n");
+      } else {
+        if (o_.broker_pid != 0) {
+          std::printf("  broker RSS       %.2f KiB per connection\n", rss_per_connection());
+        }
+        if (o_.flash) std::printf("  flash            last subscriber after %.3f ms\n", flash_ms());
+      }
+      std::printf("  errors %lu  disconnects %lu  gaps %lu  duplicates %lu  lost %.0f%s\n", errors_,
+                  disconnects_, gaps_, duplicates_, lost, timed_out ? "  TIMED OUT" : "");
+    }
+    return failures == 0 ? 0 : 1;
+  }
+
+  double rss_per_connection() const {
+    if (!rss_before_ || !rss_ready_ || o_.subscribers == 0) return 0;
+    return (*rss_ready_ - *rss_before_) / static_cast<double>(o_.subscribers + o_.publishers);
+  }
+  double flash_ms() const {
+    return flash_sent_ns_ != 0 && flash_last_ns_ != 0
+               ? static_cast<double>(flash_last_ns_ - flash_sent_ns_) / 1e6
+               : 0;
+  }
+
+  Options o_;
+  net::io_context ioc_{1};
+  net::steady_timer timer_;
+  tcp::endpoint broker_;
+  std::uint32_t addresses_ = 1;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<std::string> topic_names_;
+  std::vector<std::uint64_t> expected_;  // next offset per (subscriber, topic slot); 0 = any
+  std::vector<std::uint64_t> published_per_topic_;
+  double subscribers_per_topic_ = 0;
+  std::unordered_map<std::uint32_t, std::int64_t> publish_sent_;
+  Histogram latency_, ack_latency_;
+  std::uint32_t next_to_start_ = 0;
+  std::uint32_t next_request_id_ = 100;
+  std::uint64_t ready_ = 0, received_ = 0, received_measured_ = 0, acked_ = 0;
+  std::uint64_t publish_count_ = 0, published_measured_ = 0;
+  std::uint64_t errors_ = 0, disconnects_ = 0, gaps_ = 0, duplicates_ = 0;
+  std::uint64_t last_received_ = 0, flash_received_ = 0;
+  int disconnect_samples_ = 0, error_samples_ = 0;
+  std::int64_t flash_sent_ns_ = 0, flash_last_ns_ = 0;
+  bool all_ready_ = false, measuring_ = false, publishing_done_ = false;
+  bool finished_ = false, stopping_ = false;
+  Clock::time_point started_, ready_at_, phase_started_, measure_started_, finished_at_;
+  Clock::time_point last_progress_, last_progress_at_, drain_deadline_;
+  double measure_seconds_ = 0, self_cpu_start_ = 0, self_cpu_ = 0, broker_cpu_ = 0;
+  std::optional<double> broker_cpu_start_, rss_before_, rss_ready_;
+};
+
+}  // namespace
+}  // namespace kabar::bench
+
+int main(int argc, char** argv) {
+  kabar::bench::Options o;
+  CLI::App app{"kabar-bench: load-test a kabar broker over loopback"};
+  app.require_subcommand(1);
+  std::string url = "ws://127.0.0.1:8080/v1/ws";
+  auto common = [&](CLI::App* s) {
+    s->add_option("--url", url, "broker WebSocket URL (loopback only)")->capture_default_str();
+    s->add_option("--subscribers,-n", o.subscribers)->capture_default_str()->check(CLI::Range(1U, 1'000'000U));
+    s->add_option("--source-addresses", o.source_addresses,
+                  "spread connections over 127.0.0.1..N (0: one per 20 000 connections)");
+    s->add_option("--connect-concurrency", o.connect_concurrency, "handshakes in flight")->capture_default_str();
+    s->add_option("--broker-pid", o.broker_pid, "read the broker's CPU and RSS from /proc");
+    s->add_flag("--json", o.json, "one JSON object on stdout instead of the table");
+  };
+  auto traffic = [&](CLI::App* s) {
+    s->add_option("--publishers,-p", o.publishers)->capture_default_str()->check(CLI::Range(1U, 10'000U));
+    s->add_option("--payload", o.payload, "article body bytes")->capture_default_str();
+    s->add_option("--rate", o.rate, "articles/s over all publishers (0: closed loop)")->capture_default_str();
+    s->add_option("--window", o.window, "closed loop: articles in flight")->capture_default_str();
+    s->add_option("--duration", o.duration, "measured seconds")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+    s->add_option("--warmup", o.warmup, "seconds before measuring")->capture_default_str()->check(CLI::Range(0.0, 600.0));
+  };
+  auto* fanout = app.add_subcommand("fanout", "P publishers -> 1 topic -> N subscribers");
+  common(fanout);
+  traffic(fanout);
+  auto* topics = app.add_subcommand("topics", "N subscribers each on k of T topics");
+  common(topics);
+  traffic(topics);
+  topics->add_option("--topics,-t", o.topics)->capture_default_str()->check(CLI::Range(1U, 100'000U));
+  topics->add_option("--topics-per-subscriber,-k", o.topics_per_subscriber)->capture_default_str();
+  auto* connections = app.add_subcommand("connections", "N idle subscribers: memory and setup rate");
+  common(connections);
+  connections->add_flag("!--no-flash", o.flash, "skip the final one-article flash to everyone");
+  try {
+    app.parse(argc, argv);
+    o.scenario = app.get_subcommands().front()->get_name();
+    if (o.topics_per_subscriber > o.topics) {
+      throw CLI::ValidationError("--topics-per-subscriber", "must not exceed --topics");
+    }
+    const std::string prefix = "ws://";
+    const auto rest = url.substr(prefix.size());
+    const auto colon = rest.find(':');
+    if (url.rfind(prefix, 0) != 0 || colon == std::string::npos) {
+      throw CLI::ValidationError("--url", "expected ws://127.x.y.z:PORT/v1/ws");
+    }
+    o.host = rest.substr(0, colon);
+    o.port = static_cast<std::uint16_t>(std::stoi(rest.substr(colon + 1)));
+    if (o.host.rfind("127.", 0) != 0) {
+      throw CLI::ValidationError("--url", "kabar-bench only targets loopback (127.0.0.0/8)");
+    }
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    kabar::bench::Run run(o);
+    return run.run();
+  } catch (const std::exception& e) {
+    std::cerr << "kabar-bench: error: " << e.what() << '\n';
+    return 2;
+  }
+}

@@ -1,0 +1,78 @@
+// A subscriber that stops reading must cost the broker no more than its send-queue limit, be cut
+// off quickly, and slow nobody else.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <iostream>
+#include <fstream>
+
+#include "broker.hpp"
+#include "client_support.hpp"
+#include "raw_ws.hpp"
+
+namespace kabar::test {
+namespace {
+
+long rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+TEST(Backpressure, ASubscriberThatStopsReadingIsCutOffAndOthersGetEverything) {
+  constexpr long kQueueLimit = 1 << 20;
+  BrokerProcess broker({"--send-queue-bytes", std::to_string(kQueueLimit)});
+
+  RawWebSocket stalled(broker.port());
+  stalled.connect();
+  v1::ClientMessage subscribe;
+  subscribe.set_id(2);
+  subscribe.mutable_subscribe()->set_topic("flood");
+  stalled.send(subscribe);
+  ASSERT_TRUE(stalled.read().message.has_reply());
+  // From here on `stalled` reads nothing.
+
+  Connected healthy(broker.url(), "healthy");
+  Inbox inbox;
+  healthy.subscribe("flood", inbox);
+  Connected publisher(broker.url(), "publisher");
+  const long rss_before = rss_kib(broker.process().pid());
+
+  // 100 MiB in 32 KiB articles, at most 64 unacknowledged at a time.
+  constexpr std::size_t kArticles = 3200;
+  const std::string body(32 * 1024, 'k');
+  std::deque<std::future<v1::PublishResult>> in_flight;
+  long rss_peak = rss_before;
+  for (std::size_t i = 0; i < kArticles; ++i) {
+    auto a = article("urn:flood:" + std::to_string(i), {"flood"});
+    a.set_body(body);
+    in_flight.push_back(publisher->publish(std::move(a)));
+    if (in_flight.size() == 64) {
+      ASSERT_EQ(in_flight.front().wait_for(10s), std::future_status::ready);
+      in_flight.front().get();
+      in_flight.pop_front();
+    }
+    if (i % 256 == 0) rss_peak = std::max(rss_peak, rss_kib(broker.process().pid()));
+  }
+  for (auto& ack : in_flight) ack.get();
+
+  ASSERT_TRUE(broker.process().wait_for_output("slow consumer", 10s)) << broker.process().out();
+  const auto crossed = Clock::now();
+  ASSERT_TRUE(broker.process().wait_for_output("ended", 5s));
+  EXPECT_LT(Clock::now() - crossed, 2s) << "cut off within 2 s of crossing the limit";
+
+  ASSERT_TRUE(inbox.wait_for(kArticles, 30s));
+  const auto items = inbox.items();
+  for (std::size_t i = 0; i < kArticles; ++i) ASSERT_EQ(items[i].offset(), i + 1);
+
+  // The queue limit plus a small constant (allocator slack, the healthy queues, buffers).
+  const long growth_kib = rss_peak - rss_before;
+  std::cout << "broker RSS growth while flooding: " << growth_kib << " KiB\n";
+  EXPECT_LT(growth_kib, kQueueLimit / 1024 + 16 * 1024) << "RSS grew by " << growth_kib << " KiB";
+  EXPECT_EQ(broker.stop(), 0);
+}
+
+}  // namespace
+}  // namespace kabar::test
