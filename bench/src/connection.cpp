@@ -1,5 +1,8 @@
 #include "connection.hpp"
 
+#include <netinet/in.h>
+
+#include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/write.hpp>
 #include <vector>
 
@@ -30,6 +33,10 @@ Connection::Connection(net::io_context& ioc, ConnectionEvents& events, std::uint
 void Connection::start(const tcp::endpoint& broker, const net::ip::address& local) {
   boost::system::error_code ec;
   socket_.open(broker.protocol(), ec);
+  // Let connect() pick the port for the whole 4-tuple: bind(port 0) alone scans for a port
+  // free of any destination, which grows slow past a few thousand connections per address.
+  using bind_no_port = net::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>;
+  if (!ec) socket_.set_option(bind_no_port(true), ec);
   if (!ec) socket_.bind({local, 0}, ec);
   if (ec) return fail("bind " + local.to_string() + ": " + ec.message());
   socket_.async_connect(broker, [this](boost::system::error_code error) {
@@ -43,10 +50,16 @@ void Connection::start(const tcp::endpoint& broker, const net::ip::address& loca
   });
 }
 
+// Frames queued in one pass of the loop go out in one write.
 void Connection::send(std::string_view payload) {
   if (closed_) return;
   append_frame(kBinary, payload);
-  flush();
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  net::post(socket_.get_executor(), [this] {
+    flush_posted_ = false;
+    flush();
+  });
 }
 
 void Connection::close() {

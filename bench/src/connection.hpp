@@ -56,6 +56,7 @@ class Connection {
   bool open_ = false;
   bool handshaken_ = false;
   bool closed_ = false;
+  bool flush_posted_ = false;
 };
 
 }  // namespace kabar::bench

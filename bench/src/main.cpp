@@ -171,6 +171,7 @@ class Run final : public ConnectionEvents {
   }
 
   void on_message(Connection& c, std::string_view payload) override {
+    if (measuring_) ++frames_measured_;
     const bool ok = read_server_message(
         payload, [&](const DeliveryView& d) { on_delivery(c, d); },
         [&](const ReplyView& r) { on_reply(c, r); });
@@ -368,7 +369,8 @@ class Run final : public ConnectionEvents {
         measure_seconds_ > 0 ? static_cast<double>(received_measured_) / measure_seconds_ : 0;
     const double publishes_per_s =
         measure_seconds_ > 0 ? static_cast<double>(published_measured_) / measure_seconds_ : 0;
-    const double setup_s = std::chrono::duration<double>(ready_at_ - started_).count();
+    const double setup_s =
+        all_ready_ ? std::chrono::duration<double>(ready_at_ - started_).count() : 0;
     const auto failures = errors_ + disconnects_ + gaps_ + duplicates_ +
                           static_cast<std::uint64_t>(lost) + (timed_out ? 1 : 0);
 
@@ -379,13 +381,17 @@ class Run final : public ConnectionEvents {
           "\"latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},"
           "\"ack_latency_ns\":{\"p50\":%lu,\"p99\":%lu},\"errors\":%lu,\"disconnects\":%lu,"
           "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%.0f,\"bench_cpu\":%.3f,\"broker_cpu\":%.3f,"
-          "\"setup_s\":%.3f,\"broker_rss_kib_per_connection\":%.3f,\"flash_last_ms\":%.3f}\n",
+          "\"deliveries_per_message\":%.2f,\"setup_s\":%.3f,\"broker_rss_kib_per_connection\":%.3f,\"flash_last_ms\":%.3f}\n",
           o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload,
           deliveries_per_s, publishes_per_s, latency_.quantile(0.5), latency_.quantile(0.9),
           latency_.quantile(0.99), latency_.quantile(0.999), latency_.max(),
           ack_latency_.quantile(0.5), ack_latency_.quantile(0.99), errors_, disconnects_, gaps_,
           duplicates_, lost, measure_seconds_ > 0 ? self_cpu_ / measure_seconds_ : 0,
-          measure_seconds_ > 0 ? broker_cpu_ / measure_seconds_ : 0, setup_s,
+          measure_seconds_ > 0 ? broker_cpu_ / measure_seconds_ : 0,
+          frames_measured_ > 0 ? static_cast<double>(received_measured_) /
+                                     static_cast<double>(frames_measured_)
+                               : 0,
+          setup_s,
           rss_per_connection(), flash_ms());
     } else {
       std::printf("\nkabar-bench %s: %u subscribers, %u publishers, %u topics, %zu-byte bodies\n",
@@ -395,6 +401,10 @@ class Run final : public ConnectionEvents {
       if (o_.scenario != "connections") {
         std::printf("  deliveries/s     %s\n", si(deliveries_per_s).c_str());
         std::printf("  publishes/s      %s\n", si(publishes_per_s).c_str());
+        std::printf("  batching         %.1f deliveries per WebSocket message\n",
+                    frames_measured_ > 0 ? static_cast<double>(received_measured_) /
+                                               static_cast<double>(frames_measured_)
+                                         : 0);
         std::printf("  latency          p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
                     ms(latency_.quantile(0.5)).c_str(), ms(latency_.quantile(0.9)).c_str(),
                     ms(latency_.quantile(0.99)).c_str(), ms(latency_.quantile(0.999)).c_str(),
@@ -443,7 +453,7 @@ class Run final : public ConnectionEvents {
   std::uint64_t ready_ = 0, received_ = 0, received_measured_ = 0, acked_ = 0;
   std::uint64_t publish_count_ = 0, published_measured_ = 0;
   std::uint64_t errors_ = 0, disconnects_ = 0, gaps_ = 0, duplicates_ = 0;
-  std::uint64_t last_received_ = 0, flash_received_ = 0;
+  std::uint64_t last_received_ = 0, flash_received_ = 0, frames_measured_ = 0;
   int disconnect_samples_ = 0, error_samples_ = 0;
   std::int64_t flash_sent_ns_ = 0, flash_last_ns_ = 0;
   bool all_ready_ = false, measuring_ = false, publishing_done_ = false;

@@ -30,19 +30,22 @@ MemoryEngine::~MemoryEngine() {
   thread_.join();
 }
 
-void MemoryEngine::publish(v1::Article article, google::protobuf::Timestamp accepted_at,
-                           PublishCallback done) {
+void MemoryEngine::publish(std::vector<PublishRequest> requests) {
   bool drain_scheduled = false;
   {
     std::lock_guard lock(mutex_);
     drain_scheduled = !pending_.empty();
-    pending_.push_back({std::move(article), accepted_at, std::move(done)});
+    if (pending_.empty()) {
+      pending_ = std::move(requests);
+    } else {
+      std::move(requests.begin(), requests.end(), std::back_inserter(pending_));
+    }
   }
   if (!drain_scheduled) boost::asio::post(ioc_, [this] { drain(); });
 }
 
 void MemoryEngine::drain() {
-  std::vector<PendingPublish> publishes;
+  std::vector<PublishRequest> publishes;
   {
     std::lock_guard lock(mutex_);
     publishes.swap(pending_);

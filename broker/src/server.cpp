@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "http_session.hpp"
@@ -21,6 +22,32 @@ namespace kabar::broker {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+
+void Shard::run(Engine& engine) {
+  // A pass handles at most this many ready handlers before its end-of-pass work, so that a
+  // flood of input cannot postpone the writes indefinitely.
+  constexpr int kMaxHandlersPerPass = 4096;
+  while (ioc.run_one() != 0) {
+    for (int i = 0; i < kMaxHandlersPerPass && ioc.poll_one() != 0; ++i) {
+    }
+    if (!publishes.empty()) {
+      engine.publish(std::exchange(publishes, {}));
+      publish_bytes = 0;
+    }
+    // flush_writes may queue more (a write completing synchronously is still posted), so swap.
+    auto flushing = std::exchange(to_flush, {});
+    for (auto& connection : flushing) connection->flush_writes();
+  }
+}
+
+void Shard::publish(Engine& engine, PublishRequest request) {
+  publish_bytes += request.article.ByteSizeLong();
+  publishes.push_back(std::move(request));
+  if (publish_bytes >= kMaxBatchBytes) {
+    engine.publish(std::exchange(publishes, {}));
+    publish_bytes = 0;
+  }
+}
 
 void check_config(const Config& config) {
   auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
@@ -100,8 +127,8 @@ struct Server::Impl {
     std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
     for (auto& shard : shards) {
       work.push_back(net::make_work_guard(shard.ioc));
-      threads.emplace_back([&shard, &mutex, &cv, &running] {
-        shard.ioc.run();
+      threads.emplace_back([this, &shard, &mutex, &cv, &running] {
+        shard.run(engine);
         std::lock_guard lock(mutex);
         --running;
         cv.notify_all();

@@ -4,7 +4,9 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <string>
+#include <memory>
 #include <unordered_set>
+#include <vector>
 
 #include "kabar/broker/config.hpp"
 #include "kabar/broker/engine.hpp"
@@ -18,6 +20,8 @@ class Connection {
   virtual ~Connection() = default;
   /// Starts closing (WebSocket: close 1001 going away). Called on the shard's thread.
   virtual void shut_down() = 0;
+  /// Writes what was queued during this pass of the shard's loop.
+  virtual void flush_writes() {}
 };
 
 /// What every connection shares, read-only after start (the counter is atomic).
@@ -32,9 +36,24 @@ struct BrokerContext {
 /// only from it, so none of it needs a lock or a strand. Other threads reach a shard only by
 /// posting to `ioc`: the listener hands accepted sockets round-robin, the engine hands each
 /// committed batch to every shard once.
+///
+/// The loop (run()) works in passes, as uWebSockets does: run every handler that is ready, then
+/// at the end of the pass hand all publishes read in it to the engine as one batch, and write
+/// each connection that has something queued once. Batching before fanning out is what turns
+/// one send per delivery into one send per connection per batch.
 struct Shard {
+  /// Runs the loop until the io_context is stopped or runs out of work.
+  void run(Engine& engine);
+  /// Queues a publish for the engine; hands the batch over early once it holds kMaxBatchBytes,
+  /// so that one batch stays well below any connection's send-queue limit.
+  void publish(Engine& engine, PublishRequest request);
+  static constexpr std::size_t kMaxBatchBytes = 512 * 1024;
+
   Fanout fanout;
   std::unordered_set<Connection*> connections;
+  std::vector<PublishRequest> publishes;                 // read in this pass
+  std::size_t publish_bytes = 0;                         // their articles' encoded size
+  std::vector<std::shared_ptr<Connection>> to_flush;     // with writes queued in this pass
   bool stopping = false;
   boost::asio::io_context ioc{1};  // last: its handlers die before what they reference
 };

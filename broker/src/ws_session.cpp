@@ -185,8 +185,10 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
   if (auto rejection = validate_article(article, context_.config.max_article_bytes)) {
     return send_error(id, rejection->code, std::move(rejection->message));
   }
-  context_.engine.publish(
-      std::move(article), TimeUtil::GetCurrentTime(),
+  // Handed to the engine with the rest of this pass's publishes (Shard::run, Shard::publish).
+  shard_.publish(
+      context_.engine,
+      {std::move(article), TimeUtil::GetCurrentTime(),
       [self = shared_from_this(), id](PublishOutcome outcome) mutable {
         auto executor = self->ws_.get_executor();
         net::post(executor, [self = std::move(self), id, outcome = std::move(outcome)]() mutable {
@@ -199,7 +201,7 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
           *reply.mutable_publish() = std::move(outcome.result);
           self->send_reply(reply);
         });
-      });
+      }});
 }
 
 void WsSession::send_error(std::uint32_t id, v1::Error::Code code, std::string message) {
@@ -252,7 +254,16 @@ void WsSession::check_queue_limit() {
   });
 }
 
+// Writes wait for the end of the shard's pass, so that everything queued in it goes out in
+// one message.
 void WsSession::flush() {
+  if (flush_scheduled_ || writing_ || closing_ || queue_.empty()) return;
+  flush_scheduled_ = true;
+  shard_.to_flush.push_back(shared_from_this());
+}
+
+void WsSession::flush_writes() {
+  flush_scheduled_ = false;
   if (!writing_ && !closing_ && !queue_.empty()) do_write();
 }
 
@@ -273,6 +284,7 @@ void WsSession::do_write() {
     in_flight_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
     queue_.erase(queue_.begin(), end);
   }
+  for (const auto& chunk : in_flight_) queued_bytes_ -= chunk.size;
   write_buffers_.clear();
   for (const auto& chunk : in_flight_) write_buffers_.emplace_back(chunk.data, chunk.size);
   writing_ = true;
@@ -282,10 +294,11 @@ void WsSession::do_write() {
 
 void WsSession::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
-  for (const auto& chunk : in_flight_) queued_bytes_ -= chunk.size;
   in_flight_.clear();
   if (ec) return finish("write failed: " + ec.message());
-  flush();
+  // Chain at once: what queued during this write (replies each need a message of their own)
+  // should not wait for the end of another pass.
+  if (!closing_ && !queue_.empty()) do_write();
 }
 
 void WsSession::shut_down() {

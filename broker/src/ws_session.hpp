@@ -38,6 +38,7 @@ class WsSession final : public Subscriber,
   void enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) override;
   void flush() override;
   void shut_down() override;
+  void flush_writes() override;
 
  private:
   // Bytes to send, kept alive by their owner: a delivery batch or an encoded reply.
@@ -75,7 +76,9 @@ class WsSession final : public Subscriber,
   std::vector<Chunk> queue_;      // waiting for the next write
   std::vector<Chunk> in_flight_;  // owned by the write in flight
   std::vector<boost::asio::const_buffer> write_buffers_;
-  std::size_t queued_bytes_ = 0;  // queue_ + in_flight_, bounded by config.send_queue_bytes
+  // Bytes in queue_, waiting behind the write in flight: bounded by config.send_queue_bytes.
+  // A reader that keeps up empties it every pass; one that does not lets it grow.
+  std::size_t queued_bytes_ = 0;
 
   // A peer gets this long to complete a closing handshake; a slow consumer, whose socket is full,
   // never will, so past it the connection is dropped.
@@ -88,6 +91,7 @@ class WsSession final : public Subscriber,
   bool open_ = false;       // the WebSocket handshake completed
   bool connected_ = false;  // a Connect was accepted
   bool writing_ = false;
+  bool flush_scheduled_ = false;  // in shard_.to_flush
   bool closing_ = false;    // no more reads, writes or deliveries
   bool finished_ = false;
 };

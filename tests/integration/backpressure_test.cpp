@@ -22,7 +22,7 @@ long rss_kib(pid_t pid) {
 }
 
 TEST(Backpressure, ASubscriberThatStopsReadingIsCutOffAndOthersGetEverything) {
-  constexpr long kQueueLimit = 1 << 20;
+  constexpr long kQueueLimit = 2 << 20;
   BrokerProcess broker({"--send-queue-bytes", std::to_string(kQueueLimit)});
 
   RawWebSocket stalled(broker.port());

@@ -35,8 +35,10 @@ TEST(MemoryEngine, AssignsConsecutiveOffsetsPerTopicAndHandsEveryDeliveryToTheSi
   for (int i = 0; i < 3; ++i) {
     auto promise = std::make_shared<std::promise<PublishOutcome>>();
     outcomes.push_back(promise->get_future());
-    engine.publish(article("a" + std::to_string(i), {"international", "defense"}), {},
-                   [promise](PublishOutcome outcome) { promise->set_value(std::move(outcome)); });
+    std::vector<PublishRequest> requests;
+    requests.push_back({article("a" + std::to_string(i), {"international", "defense"}), {},
+                        [promise](PublishOutcome outcome) { promise->set_value(std::move(outcome)); }});
+    engine.publish(std::move(requests));
   }
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     ASSERT_EQ(outcomes[i].wait_for(5s), std::future_status::ready);
@@ -57,8 +59,10 @@ TEST(MemoryEngine, AssignsConsecutiveOffsetsPerTopicAndHandsEveryDeliveryToTheSi
 TEST(MemoryEngine, ReportsPositionsOfTheTopicsAPatternMatches) {
   MemoryEngine engine([](auto) {});
   std::promise<void> published;
-  engine.publish(article("a", {"defense.asia", "defense.europe", "sports"}), {},
-                 [&](PublishOutcome) { published.set_value(); });
+  std::vector<PublishRequest> requests;
+  requests.push_back({article("a", {"defense.asia", "defense.europe", "sports"}), {},
+                      [&](PublishOutcome) { published.set_value(); }});
+  engine.publish(std::move(requests));
   ASSERT_EQ(published.get_future().wait_for(5s), std::future_status::ready);
   std::promise<std::vector<v1::TopicPosition>> positions;
   engine.positions("defense.>", [&](auto found) { positions.set_value(std::move(found)); });

@@ -46,6 +46,13 @@ struct PublishOutcome {
   v1::PublishResult result;
 };
 
+/// One article to publish, and who to tell.
+struct PublishRequest {
+  v1::Article article;  ///< validated
+  google::protobuf::Timestamp accepted_at;
+  std::function<void(PublishOutcome)> done;
+};
+
 /// @note Thread-safe: call from any thread. Callbacks run on the engine's own thread and must
 /// not block: post them to your executor.
 class Engine {
@@ -56,10 +63,10 @@ class Engine {
 
   virtual ~Engine() = default;
 
-  /// Sequences a validated article into each of its topics; `done` acknowledges it once stored.
-  /// The deliveries reach the BatchSink given at construction, before or after `done`.
-  virtual void publish(v1::Article article, google::protobuf::Timestamp accepted_at,
-                       PublishCallback done) = 0;
+  /// Sequences each article into each of its topics, in order; each `done` acknowledges its
+  /// article once stored. The deliveries reach the BatchSink given at construction, before or
+  /// after `done`. Callers hand over everything they have at once: a batch in, a batch out.
+  virtual void publish(std::vector<PublishRequest> requests) = 0;
 
   /// The current position of every existing topic that the topic or pattern matches.
   virtual void positions(std::string pattern, PositionsCallback done) = 0;

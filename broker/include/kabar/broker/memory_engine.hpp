@@ -26,26 +26,19 @@ class MemoryEngine final : public Engine {
   MemoryEngine(const MemoryEngine&) = delete;
   MemoryEngine& operator=(const MemoryEngine&) = delete;
 
-  void publish(v1::Article article, google::protobuf::Timestamp accepted_at,
-               PublishCallback done) override;
+  void publish(std::vector<PublishRequest> requests) override;
   void positions(std::string pattern, PositionsCallback done) override;
 
   [[nodiscard]] const std::string& epoch() const { return epoch_; }
 
  private:
-  struct PendingPublish {
-    v1::Article article;
-    google::protobuf::Timestamp accepted_at;
-    PublishCallback done;
-  };
-
   void drain();
 
   const BatchSink sink_;
   const std::string epoch_;
 
   std::mutex mutex_;
-  std::vector<PendingPublish> pending_;  // guarded by mutex_
+  std::vector<PublishRequest> pending_;  // guarded by mutex_
 
   // Owned by the engine thread.
   std::unordered_map<std::string, std::uint64_t> last_offsets_;
