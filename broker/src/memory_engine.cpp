@@ -73,8 +73,10 @@ void MemoryEngine::drain() {
                                    article.language(), begin, batch->bytes.size() - begin});
     }
   }
-  if (!batch->deliveries.empty()) sink_(std::move(batch));
+  // Acknowledgements first: they are then queued on the publishers' shards ahead of the batch's
+  // fan-out, so a publisher does not wait for thousands of subscriber writes.
   for (std::size_t i = 0; i < publishes.size(); ++i) publishes[i].done(std::move(outcomes[i]));
+  if (!batch->deliveries.empty()) sink_(std::move(batch));
 }
 
 void MemoryEngine::positions(std::string pattern, PositionsCallback done) {

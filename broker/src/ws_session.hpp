@@ -85,9 +85,6 @@ class WsSession final : public Subscriber,
   static constexpr std::chrono::seconds kCloseDeadline{1};
   std::unique_ptr<boost::asio::steady_timer> close_deadline_;  // only while closing
 
-  // A large message grows the read buffer; past this it is given back after the message.
-  static constexpr std::size_t kKeptReadBufferBytes = 64 * 1024;
-
   bool open_ = false;       // the WebSocket handshake completed
   bool connected_ = false;  // a Connect was accepted
   bool writing_ = false;
