@@ -85,9 +85,7 @@ void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
   const bool parsed =
       message.ParseFromArray(read_buffer_.data().data(), static_cast<int>(read_buffer_.size()));
   read_buffer_.consume(bytes);
-  // Give the buffer back between messages: an idle connection then holds none (one allocation
-  // per message read is cheap beside its parse).
-  if (read_buffer_.size() == 0) read_buffer_.shrink_to_fit();
+  if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
   if (!parsed) return close(CloseCode::kProtocolError, "frame is not a kabar.v1.ClientMessage");
 
   handle(message);

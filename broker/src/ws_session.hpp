@@ -85,6 +85,11 @@ class WsSession final : public Subscriber,
   static constexpr std::chrono::seconds kCloseDeadline{1};
   std::unique_ptr<boost::asio::steady_timer> close_deadline_;  // only while closing
 
+  // A large message grows the read buffer; past this it is given back after the message.
+  // (Giving back every buffer between messages was measured: no change in RSS per idle
+  // connection, one more allocation per message.)
+  static constexpr std::size_t kKeptReadBufferBytes = 64 * 1024;
+
   bool open_ = false;       // the WebSocket handshake completed
   bool connected_ = false;  // a Connect was accepted
   bool writing_ = false;
