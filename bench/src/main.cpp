@@ -128,7 +128,6 @@ class Run final : public ConnectionEvents {
     expected_.assign(std::size_t{o_.subscribers} * o_.topics_per_subscriber, 0);
     subscribers_per_topic_ = static_cast<double>(o_.subscribers) * o_.topics_per_subscriber /
                              o_.topics;
-    published_per_topic_.assign(o_.topics, 0);
     topic_names_.reserve(o_.topics);
     for (std::uint32_t t = 0; t < o_.topics; ++t) {
       topic_names_.push_back(o_.scenario == "connections" ? "bench.idle"
@@ -205,7 +204,6 @@ class Run final : public ConnectionEvents {
         if (measuring_) ack_latency_.record(static_cast<std::uint64_t>(now_ns() - it->second));
         publish_sent_.erase(it);
       }
-      ++acked_;
       return;
     }
     if (r.id == 1 + o_.topics_per_subscriber) {  // the last Subscribe of this subscriber
@@ -266,7 +264,6 @@ class Run final : public ConnectionEvents {
     const auto sent = now_ns();
     if (measuring_) publish_sent_[id] = sent;
     connections_[p]->send(encode_publish(id, topic_names_[topic], o_.payload, sent));
-    ++published_per_topic_[topic];
     ++publish_count_;
     if (measuring_) ++published_measured_;
   }
@@ -356,7 +353,6 @@ class Run final : public ConnectionEvents {
     if (finished_) return;
     finished_ = true;
     stopping_ = true;
-    finished_at_ = Clock::now();
     for (auto& c : connections_) c->close();
     ioc_.stop();
   }
@@ -444,13 +440,12 @@ class Run final : public ConnectionEvents {
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::string> topic_names_;
   std::vector<std::uint64_t> expected_;  // next offset per (subscriber, topic slot); 0 = any
-  std::vector<std::uint64_t> published_per_topic_;
   double subscribers_per_topic_ = 0;
   std::unordered_map<std::uint32_t, std::int64_t> publish_sent_;
   Histogram latency_, ack_latency_;
   std::uint32_t next_to_start_ = 0;
   std::uint32_t next_request_id_ = 100;
-  std::uint64_t ready_ = 0, received_ = 0, received_measured_ = 0, acked_ = 0;
+  std::uint64_t ready_ = 0, received_ = 0, received_measured_ = 0;
   std::uint64_t publish_count_ = 0, published_measured_ = 0;
   std::uint64_t errors_ = 0, disconnects_ = 0, gaps_ = 0, duplicates_ = 0;
   std::uint64_t last_received_ = 0, flash_received_ = 0, frames_measured_ = 0;
@@ -458,7 +453,7 @@ class Run final : public ConnectionEvents {
   std::int64_t flash_sent_ns_ = 0, flash_last_ns_ = 0;
   bool all_ready_ = false, measuring_ = false, publishing_done_ = false;
   bool finished_ = false, stopping_ = false;
-  Clock::time_point started_, ready_at_, phase_started_, measure_started_, finished_at_;
+  Clock::time_point started_, ready_at_, phase_started_, measure_started_;
   Clock::time_point last_progress_, last_progress_at_, drain_deadline_;
   double measure_seconds_ = 0, self_cpu_start_ = 0, self_cpu_ = 0, broker_cpu_ = 0;
   std::optional<double> broker_cpu_start_, rss_before_, rss_ready_;

@@ -41,7 +41,7 @@ void Shard::run(Engine& engine) {
 }
 
 void Shard::publish(Engine& engine, PublishRequest request) {
-  publish_bytes += request.article.ByteSizeLong();
+  publish_bytes += static_cast<std::size_t>(request.article.GetCachedSize());  // validated: sized
   publishes.push_back(std::move(request));
   if (publish_bytes >= kMaxBatchBytes) {
     engine.publish(std::exchange(publishes, {}));

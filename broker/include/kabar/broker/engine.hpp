@@ -57,7 +57,6 @@ struct PublishRequest {
 /// not block: post them to your executor.
 class Engine {
  public:
-  using PublishCallback = std::function<void(PublishOutcome)>;
   using PositionsCallback = std::function<void(std::vector<v1::TopicPosition>)>;
   using BatchSink = std::function<void(std::shared_ptr<const DeliveryBatch>)>;
 
