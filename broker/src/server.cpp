@@ -30,10 +30,7 @@ void Shard::run(Engine& engine) {
   while (ioc.run_one() != 0) {
     for (int i = 0; i < kMaxHandlersPerPass && ioc.poll_one() != 0; ++i) {
     }
-    if (!publishes.empty()) {
-      engine.publish(std::exchange(publishes, {}));
-      publish_bytes = 0;
-    }
+    if (!publishes.empty()) hand_over_publishes(engine);
     // flush_writes may queue more (a write completing synchronously is still posted), so swap.
     auto flushing = std::exchange(to_flush, {});
     for (auto& connection : flushing) connection->flush_writes();
@@ -43,10 +40,12 @@ void Shard::run(Engine& engine) {
 void Shard::publish(Engine& engine, PublishRequest request) {
   publish_bytes += static_cast<std::size_t>(request.article.GetCachedSize());  // validated: sized
   publishes.push_back(std::move(request));
-  if (publish_bytes >= kMaxBatchBytes) {
-    engine.publish(std::exchange(publishes, {}));
-    publish_bytes = 0;
-  }
+  if (publish_bytes >= kMaxBatchBytes) hand_over_publishes(engine);
+}
+
+void Shard::hand_over_publishes(Engine& engine) {
+  engine.publish(std::exchange(publishes, {}));
+  publish_bytes = 0;
 }
 
 void check_config(const Config& config) {

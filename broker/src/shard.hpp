@@ -48,6 +48,8 @@ struct Shard {
   /// so that one batch stays well below any connection's send-queue limit.
   void publish(Engine& engine, PublishRequest request);
   static constexpr std::size_t kMaxBatchBytes = 512 * 1024;
+  /// Gives the engine every publish queued so far, as one batch.
+  void hand_over_publishes(Engine& engine);
 
   Fanout fanout;
   std::unordered_set<Connection*> connections;
