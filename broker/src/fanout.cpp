@@ -1,16 +1,50 @@
 #include "kabar/broker/fanout.hpp"
 
+#include <algorithm>
+
 #include "kabar/common/article.hpp"
 
 namespace kabar::broker {
 
-void Fanout::subscribe(Subscriber& subscriber, const std::string& pattern, v1::Filter filter) {
+bool Catchup::admit(const DeliveryRef& ref) {
+  if (replaying) {
+    auto& seen = live_seen[ref.topic];
+    seen = std::max(seen, ref.offset);
+    return false;
+  }
+  const auto it = replayed.find(ref.topic);
+  if (it == replayed.end()) return true;
+  if (ref.offset <= it->second) return false;
+  replayed.erase(it);  // live has passed the replay in this topic
+  return true;
+}
+
+bool Catchup::caught_up() const {
+  return std::all_of(live_seen.begin(), live_seen.end(), [this](const auto& seen) {
+    const auto it = replayed.find(seen.first);
+    return it != replayed.end() && it->second >= seen.second;
+  });
+}
+
+std::uint64_t Fanout::subscribe(Subscriber& subscriber, const std::string& pattern,
+                                v1::Filter filter, bool catch_up) {
   auto& subscriptions = by_subscriber_[&subscriber];
   auto& slot = subscriptions[pattern];
   if (slot) index_.remove(pattern, slot.get());
   const bool filtered = filter.max_urgency() != 0 || !filter.languages().empty();
-  slot = std::make_unique<Subscription>(Subscription{&subscriber, std::move(filter), filtered});
+  slot = std::make_unique<Subscription>(Subscription{&subscriber, std::move(filter), filtered,
+                                                     next_id_++, nullptr});
+  if (catch_up) slot->catchup = std::make_unique<Catchup>();
   index_.add(pattern, slot.get());
+  return slot->id;
+}
+
+Catchup* Fanout::catchup(Subscriber& subscriber, const std::string& pattern, std::uint64_t id) {
+  const auto it = by_subscriber_.find(&subscriber);
+  if (it == by_subscriber_.end()) return nullptr;
+  const auto found = it->second.find(pattern);
+  if (found == it->second.end() || found->second->id != id) return nullptr;
+  return found->second->catchup.get();
 }
 
 bool Fanout::unsubscribe(Subscriber& subscriber, const std::string& pattern) {
@@ -34,6 +68,7 @@ void Fanout::remove(Subscriber& subscriber) {
 void Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) {
   for (const auto& ref : batch->deliveries) {
     index_.match(ref.topic, [&](Subscription* subscription) {
+      if (subscription->catchup && !subscription->catchup->admit(ref)) return;
       if (subscription->filtered &&
           !filter_accepts(subscription->filter, ref.urgency, ref.language)) {
         return;

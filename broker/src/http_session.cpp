@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "history_query.hpp"
 #include "kabar/version.hpp"
 #include "ws_session.hpp"
 
@@ -110,6 +112,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     return respond(http::status::method_not_allowed, "only GET is served here\n");
   }
   if (path == "/healthz") return respond(http::status::ok, "ok\n");
+  if (history_query::matches(path)) return serve_history(request);
   if (path == "/v1/ws") {
     return respond(http::status::upgrade_required,
                    "/v1/ws is a WebSocket endpoint: upgrade with subprotocol kabar.v1.proto\n");
@@ -117,12 +120,40 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   respond(http::status::not_found, "not found\n");
 }
 
-void HttpSession::respond(http::status status, std::string body) {
+void HttpSession::serve_history(const http::request<http::string_body>& request) {
+  auto parsed = history_query::parse(request.target());
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    return respond(http::status::bad_request, *error + "\n");
+  }
+  const bool protobuf =
+      request[http::field::accept].find("application/x-protobuf") != std::string_view::npos;
+  auto query = std::get<history_query::Query>(std::move(parsed));
+  auto read = history_query::read_request(query);
+  context_.engine.read(std::move(read), [self = shared_from_this(), query = std::move(query),
+                                         protobuf](ReadResult result) mutable {
+    auto executor = self->stream_.get_executor();
+    boost::asio::post(executor, [self = std::move(self), query = std::move(query), protobuf,
+                                 result = std::move(result)] {
+      if (!result.batch) {
+        return self->respond(http::status::service_unavailable,
+                             result.not_recoverable.value_or("history unavailable") + "\n");
+      }
+      if (result.topics.empty()) {
+        return self->respond(http::status::not_found,
+                             "no article was ever stored in topic '" + query.topic + "'\n");
+      }
+      self->respond(http::status::ok, history_query::encode(query, result, protobuf),
+                    protobuf ? "application/x-protobuf" : "application/json");
+    });
+  });
+}
+
+void HttpSession::respond(http::status status, std::string body, std::string_view content_type) {
   const bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
                           status < http::status::bad_request;
   auto& response = response_.emplace(status, 11);
   response.set(http::field::server, kServerHeader);
-  response.set(http::field::content_type, "text/plain; charset=utf-8");
+  response.set(http::field::content_type, content_type);
   response.keep_alive(keep_alive);
   response.body() = std::move(body);
   response.prepare_payload();

@@ -13,7 +13,7 @@
 namespace kabar::broker {
 
 /// A TCP connection before it is a WebSocket: reads HTTP requests (each within the handshake
-/// timeout), answers GET /healthz, and hands an upgrade at /v1/ws that asks for kabar.v1.proto
+/// timeout), answers GET /healthz and GET /v1/topics/{topic}/articles, and hands an upgrade at /v1/ws that asks for kabar.v1.proto
 /// to a WsSession. Anything else gets a precise HTTP error.
 /// @note Lives on its shard's thread.
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
@@ -27,7 +27,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
  private:
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void respond(boost::beast::http::status status, std::string body);
+  void serve_history(
+      const boost::beast::http::request<boost::beast::http::string_body>& request);
+  void respond(boost::beast::http::status status, std::string body,
+               std::string_view content_type = "text/plain; charset=utf-8");
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
 
   boost::beast::tcp_stream stream_;

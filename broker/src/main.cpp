@@ -5,9 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <exception>
+#include <map>
 #include <thread>
 
 #include "kabar/broker/server.hpp"
+#include "kabar/broker/sqlite_engine.hpp"
 #include "kabar/version.hpp"
 
 namespace {
@@ -75,6 +77,43 @@ int main(int argc, char** argv) {
                                         milliseconds(config.shutdown_grace),
                                         "time allowed for closing handshakes on SIGINT/SIGTERM")
       ->default_str(std::to_string(config.shutdown_grace.count()));
+  auto& store = config.store_options;
+  std::string data_dir = store.data_dir.string();
+  app.add_option("--data-dir", data_dir, "directory of the article store (created if missing)")
+      ->capture_default_str();
+  app.add_option("--store", config.store,
+                 "sqlite: durable history in --data-dir; memory: no history, nothing on disk")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, kabar::broker::StoreKind>{
+              {"sqlite", kabar::broker::StoreKind::kSqlite},
+              {"memory", kabar::broker::StoreKind::kMemory}},
+          CLI::ignore_case))
+      ->default_str("sqlite");
+  app.add_option("--durability", store.durability,
+                 "full: acknowledge after fsync; relaxed: after the write reached the OS (an "
+                 "OS crash or power loss may lose the last acknowledged articles)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, kabar::broker::Durability>{
+              {"full", kabar::broker::Durability::kFull},
+              {"relaxed", kabar::broker::Durability::kRelaxed}},
+          CLI::ignore_case))
+      ->default_str("full");
+  app.add_option("--retention-count", store.retention.max_count,
+                 "articles each topic keeps (older ones are trimmed)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option_function<std::int64_t>(
+         "--retention-hours",
+         [&store](std::int64_t hours) { store.retention.max_age = std::chrono::hours(hours); },
+         "hours each topic keeps an article")
+      ->default_str(std::to_string(
+          std::chrono::duration_cast<std::chrono::hours>(store.retention.max_age).count()))
+      ->check(CLI::PositiveNumber);
+  app.add_option_function<std::int64_t>("--retention-sweep-ms",
+                                        milliseconds(store.retention.sweep_interval),
+                                        "how often retention trims")
+      ->default_str(std::to_string(store.retention.sweep_interval.count()))
+      ->check(CLI::PositiveNumber);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
@@ -88,6 +127,7 @@ int main(int argc, char** argv) {
 
   try {
     parse_listen(listen, config);
+    store.data_dir = data_dir;
     raise_file_limit();
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -103,6 +143,8 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const CLI::ValidationError& e) {
     spdlog::error("{}", e.what());
+  } catch (const kabar::broker::StoreError& e) {
+    spdlog::error("cannot open the article store: {}", e.what());
   } catch (const std::system_error& e) {
     spdlog::error("cannot start: {}", e.what());
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "kabar/broker/memory_engine.hpp"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <random>
 
 #include "kabar/broker/frames.hpp"
@@ -65,6 +66,7 @@ void MemoryEngine::drain() {
       auto* topic_offset = result.add_offsets();
       topic_offset->set_topic(topic);
       topic_offset->set_offset(offset);
+      topic_offset->set_epoch(epoch_);
 
       const auto begin = batch->bytes.size();
       append_delivery(batch->bytes, {topic, offset, epoch_, &publishes[i].accepted_at},
@@ -79,19 +81,27 @@ void MemoryEngine::drain() {
   if (!batch->deliveries.empty()) sink_(std::move(batch));
 }
 
-void MemoryEngine::positions(std::string pattern, PositionsCallback done) {
-  boost::asio::post(ioc_, [this, pattern = std::move(pattern), done = std::move(done)] {
-    std::vector<v1::TopicPosition> found;
+void MemoryEngine::read(ReadRequest request, ReadCallback done) {
+  boost::asio::post(ioc_, [this, request = std::move(request), done = std::move(done)] {
+    ReadResult result;
     for (const auto& [topic, offset] : last_offsets_) {
-      if (!topic_matches(pattern, topic)) continue;
-      auto& position = found.emplace_back();
-      position.set_topic(topic);
-      position.mutable_position()->set_offset(offset);
-      position.mutable_position()->set_epoch(epoch_);
+      if (topic_matches(request.pattern, topic)) result.topics.push_back({topic, epoch_, 0, offset});
     }
-    std::sort(found.begin(), found.end(),
-              [](const auto& a, const auto& b) { return a.topic() < b.topic(); });
-    done(std::move(found));
+    std::sort(result.topics.begin(), result.topics.end(),
+              [](const auto& a, const auto& b) { return a.topic < b.topic; });
+    result.batch = std::make_shared<DeliveryBatch>();
+    if (!request.check_from) return done(std::move(result));
+    // No history: recoverable only when nothing was missed.
+    for (const auto& topic : result.topics) {
+      const auto from = std::find_if(request.from.begin(), request.from.end(),
+                                     [&](const auto& p) { return p.topic() == topic.topic; });
+      if (auto why = unrecoverable(topic, from != request.from.end() ? from->position()
+                                                                      : v1::Position())) {
+        result.not_recoverable = std::move(why);
+        break;
+      }
+    }
+    done(std::move(result));
   });
 }
 

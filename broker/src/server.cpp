@@ -16,6 +16,7 @@
 
 #include "http_session.hpp"
 #include "kabar/broker/memory_engine.hpp"
+#include "kabar/broker/sqlite_engine.hpp"
 #include "shard.hpp"
 
 namespace kabar::broker {
@@ -77,6 +78,11 @@ tcp::endpoint resolve_listen(const Config& config) {
   return {address, config.listen_port};
 }
 
+std::unique_ptr<Engine> make_engine(const Config& config, Engine::BatchSink sink) {
+  if (config.store == StoreKind::kMemory) return std::make_unique<MemoryEngine>(std::move(sink));
+  return std::make_unique<SqliteEngine>(config.store_options, std::move(sink));
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -84,8 +90,10 @@ struct Server::Impl {
       : config(std::move(c)),
         shards(config.io_threads != 0 ? config.io_threads
                                       : std::max(1U, std::thread::hardware_concurrency())),
-        engine([this](std::shared_ptr<const DeliveryBatch> batch) { fan_out(std::move(batch)); }),
-        context{config, engine},
+        engine(make_engine(config, [this](std::shared_ptr<const DeliveryBatch> batch) {
+          fan_out(std::move(batch));
+        })),
+        context{config, *engine},
         acceptor(shards.front().ioc) {
     const auto endpoint = resolve_listen(config);
     acceptor.open(endpoint.protocol());
@@ -127,7 +135,7 @@ struct Server::Impl {
     for (auto& shard : shards) {
       work.push_back(net::make_work_guard(shard.ioc));
       threads.emplace_back([this, &shard, &mutex, &cv, &running] {
-        shard.run(engine);
+        shard.run(*engine);
         std::lock_guard lock(mutex);
         --running;
         cv.notify_all();
@@ -168,7 +176,7 @@ struct Server::Impl {
 
   const Config config;
   std::vector<Shard> shards;
-  MemoryEngine engine;  // after shards: its batches reference them; destroyed first
+  std::unique_ptr<Engine> engine;  // after shards: its batches reference them; destroyed first
   BrokerContext context;
   tcp::acceptor acceptor;
   std::size_t next_shard = 0;  // touched only by the accepting shard's thread

@@ -157,24 +157,143 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
   if (auto error = filter_error(request.filter())) {
     return send_error(id, v1::Error::BAD_REQUEST, "subscribe." + *error);
   }
-  if (request.has_since()) {
-    return send_error(id, v1::Error::UNAVAILABLE,
-                      "recovery from a position (subscribe.since) is not available yet: this "
-                      "broker keeps no history; subscribe without since for new articles");
+  if (request.has_since() && request.has_resume()) {
+    return send_error(id, v1::Error::BAD_REQUEST, "set subscribe.since or subscribe.resume, not both");
   }
-  shard_.fanout.subscribe(*this, topic, request.filter());
-  // The engine answers on its own thread; the reply is built back on this shard, where the last
-  // reference to the session may then be released.
-  context_.engine.positions(topic, [self = shared_from_this(), id](auto positions) mutable {
+  if (request.has_since() && is_pattern(topic)) {
+    return send_error(id, v1::Error::BAD_REQUEST,
+                      "subscribe.since needs a plain topic; to recover a pattern, send "
+                      "subscribe.resume with the last position seen in each topic");
+  }
+  for (const auto& position : request.resume().positions()) {
+    if (auto error = topic_error(position.topic())) {
+      return send_error(id, v1::Error::BAD_REQUEST,
+                        "subscribe.resume topic '" + position.topic().substr(0, 600) + "': " +
+                            *error);
+    }
+  }
+  if (!request.has_since() && !request.has_resume()) {
+    shard_.fanout.subscribe(*this, topic, request.filter());
+    // The engine answers on its own thread; the reply is built back on this shard, where the
+    // last reference to the session may then be released.
+    ReadRequest positions{topic, {}, false, 0, 0};
+    return context_.engine.read(std::move(positions), [self = shared_from_this(), id](auto result) {
+      auto executor = self->ws_.get_executor();
+      net::post(executor, [self = std::move(self), id, result = std::move(result)] {
+        self->reply_positions(id, result.topics, false);
+      });
+    });
+  }
+
+  Recovery recovery{id, topic, request.filter(), 0, {}, false};
+  if (request.has_since()) {
+    auto& from = recovery.from.emplace_back();
+    from.set_topic(topic);
+    *from.mutable_position() = request.since();
+  } else {
+    recovery.from.assign(request.resume().positions().begin(), request.resume().positions().end());
+  }
+  recovery.subscription_id = shard_.fanout.subscribe(*this, topic, request.filter(), true);
+  recoveries_.push_back(std::move(recovery));
+  if (recoveries_.size() == 1) read_history();
+}
+
+void WsSession::reply_positions(std::uint32_t id, const std::vector<TopicState>& topics,
+                                bool recovered, std::string not_recovered_reason) {
+  v1::Reply reply;
+  reply.set_id(id);
+  auto* result = reply.mutable_subscribe();
+  for (const auto& topic : topics) {
+    auto* position = result->add_positions();
+    position->set_topic(topic.topic);
+    position->mutable_position()->set_offset(topic.last_offset);
+    position->mutable_position()->set_epoch(topic.epoch);
+  }
+  result->set_recovered(recovered);
+  result->set_not_recovered_reason(std::move(not_recovered_reason));
+  send_reply(reply);
+}
+
+void WsSession::read_history() {
+  const auto& recovery = recoveries_.front();
+  ReadRequest request{recovery.pattern, recovery.from, true, kReplayPageBytes, SIZE_MAX};
+  context_.engine.read(std::move(request), [self = shared_from_this()](ReadResult result) {
     auto executor = self->ws_.get_executor();
-    net::post(executor, [self = std::move(self), id, positions = std::move(positions)] {
-      v1::Reply reply;
-      reply.set_id(id);
-      auto* result = reply.mutable_subscribe();
-      for (const auto& position : positions) *result->add_positions() = position;
-      self->send_reply(reply);
+    net::post(executor, [self = std::move(self), result = std::move(result)]() mutable {
+      self->on_history(std::move(result));
     });
   });
+}
+
+void WsSession::on_history(ReadResult result) {
+  if (closing_ || recoveries_.empty()) return;
+  auto& recovery = recoveries_.front();
+  auto* catchup = shard_.fanout.catchup(*this, recovery.pattern, recovery.subscription_id);
+  if (catchup == nullptr) {  // unsubscribed, or subscribed again, while recovering
+    if (!recovery.replied) {
+      send_error(recovery.request_id, v1::Error::UNAVAILABLE,
+                 "subscription to '" + recovery.pattern + "' replaced before it recovered");
+    }
+    return next_recovery();
+  }
+  if (result.not_recoverable) {
+    if (recovery.replied) {
+      return close(CloseCode::kRecoveryLost, "recovery lost its place: " +
+                                                 result.not_recoverable->substr(0, 80));
+    }
+    // No partial replay: live from here, nothing at or before the positions given.
+    spdlog::info("conn {} {} cannot recover '{}': {}", label_.id, label_.remote,
+                 recovery.pattern, *result.not_recoverable);
+    catchup->replaying = false;
+    catchup->live_seen.clear();
+    for (const auto& topic : result.topics) catchup->replayed[topic.topic] = topic.last_offset;
+    reply_positions(recovery.request_id, result.topics, false, *result.not_recoverable);
+    return next_recovery();
+  }
+  if (!recovery.replied) {
+    recovery.replied = true;
+    reply_positions(recovery.request_id, result.topics, true);
+    for (const auto& from : recovery.from) {  // the client has these: never again live
+      auto& replayed = catchup->replayed[from.topic()];
+      replayed = std::max(replayed, from.position().offset());
+    }
+  }
+  const auto& batch = result.batch;
+  for (const auto& ref : batch->deliveries) {
+    catchup->replayed[ref.topic] = ref.offset;
+    if (filter_accepts(recovery.filter, ref.urgency, ref.language)) enqueue(batch, ref);
+  }
+  flush();
+  // Where the next page starts: after the last offset of each topic replayed so far.
+  recovery.from.clear();
+  for (const auto& topic : result.topics) {
+    auto& from = recovery.from.emplace_back();
+    from.set_topic(topic.topic);
+    const auto replayed = catchup->replayed.find(topic.topic);
+    from.mutable_position()->set_offset(replayed != catchup->replayed.end() ? replayed->second : 0);
+    from.mutable_position()->set_epoch(topic.epoch);
+  }
+  if (result.complete && catchup->caught_up()) {
+    catchup->replaying = false;
+    catchup->live_seen.clear();
+    return next_recovery();
+  }
+  continue_replay();
+}
+
+// The next page is read once this one is on its way out: at most two pages in memory.
+void WsSession::continue_replay() {
+  if (queued_bytes_ >= kReplayPageBytes) {
+    replay_waiting_ = true;
+    return;
+  }
+  replay_waiting_ = false;
+  read_history();
+}
+
+void WsSession::next_recovery() {
+  recoveries_.pop_front();
+  if (!recoveries_.empty()) read_history();
 }
 
 void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
@@ -285,6 +404,7 @@ void WsSession::do_write() {
     queue_.erase(queue_.begin(), end);
   }
   for (const auto& chunk : in_flight_) queued_bytes_ -= chunk.size;
+  if (replay_waiting_) continue_replay();
   write_buffers_.clear();
   for (const auto& chunk : in_flight_) write_buffers_.emplace_back(chunk.data, chunk.size);
   writing_ = true;

@@ -7,6 +7,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,6 +56,12 @@ class WsSession final : public Subscriber,
   void handle(v1::ClientMessage& message);
   void handle_subscribe(std::uint32_t id, const v1::Subscribe& request);
   void handle_publish(std::uint32_t id, v1::Publish& request);
+  void reply_positions(std::uint32_t id, const std::vector<TopicState>& topics, bool recovered,
+                       std::string not_recovered_reason = {});
+  void read_history();
+  void on_history(ReadResult result);
+  void continue_replay();
+  void next_recovery();
   void send_reply(const v1::Reply& reply);
   void send_error(std::uint32_t id, v1::Error::Code code, std::string message);
   void push(Chunk chunk);
@@ -72,6 +79,20 @@ class WsSession final : public Subscriber,
   const ConnectionLabel label_;
   boost::beast::flat_buffer read_buffer_;
   std::string client_name_;
+
+  // A subscription recovering from history: replayed a page at a time, one read in flight per
+  // connection, so that a catch-up of any length needs memory for two pages only.
+  struct Recovery {
+    std::uint32_t request_id = 0;
+    std::string pattern;
+    v1::Filter filter;
+    std::uint64_t subscription_id = 0;
+    std::vector<v1::TopicPosition> from;  // advanced as pages are queued
+    bool replied = false;
+  };
+  std::deque<Recovery> recoveries_;
+  bool replay_waiting_ = false;  // the next page waits for the send queue to drain
+  static constexpr std::size_t kReplayPageBytes = 512 * 1024;
 
   std::vector<Chunk> queue_;      // waiting for the next write
   std::vector<Chunk> in_flight_;  // owned by the write in flight

@@ -9,7 +9,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
+#include <map>
+#include <random>
 #include <unordered_map>
 #include <vector>
 
@@ -69,27 +73,43 @@ Url parse_url(const std::string& url) {
 }  // namespace
 
 class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
+  // One connection attempt: a new link each time, kept alive by its pending operations, whose
+  // completions are ignored once a newer link replaced it.
+  struct Link {
+    explicit Link(net::strand<net::io_context::executor_type> executor) : ws(executor) {}
+    websocket::stream<beast::tcp_stream> ws;
+    websocket::response_type handshake_response;
+    beast::flat_buffer buffer;
+  };
+
+  // A completion handler bound to the current link: runs `member` only if it is still current.
+  template <typename... Args>
+  auto on_link(void (Impl::*member)(Args...)) {
+    return [self = shared_from_this(), link = link_, member](Args... args) {
+      if (self->link_ == link) (self.get()->*member)(std::forward<Args>(args)...);
+    };
+  }
+
  public:
   Impl(net::io_context& ioc, Options options)
       : options_(std::move(options)),
         url_(parse_url(options_.url)),
-        resolver_(net::make_strand(ioc)),
-        ws_(resolver_.get_executor()) {}
+        strand_(net::make_strand(ioc)),
+        resolver_(strand_),
+        retry_timer_(strand_) {}
 
   template <typename F>
   void run_on_strand(F&& f) {
-    net::post(ws_.get_executor(), std::forward<F>(f));
+    net::post(strand_, std::forward<F>(f));
   }
 
   void connect(ResponseHandler done) {
     if (state_ != State::kIdle) return fail_now(std::move(done), "connect() was already called");
-    state_ = State::kConnecting;
     v1::ClientMessage message;
     message.mutable_connect()->set_token(options_.token);
     message.mutable_connect()->set_client_name(options_.client_name);
     send(message, std::move(done), true);
-    resolver_.async_resolve(url_.host, url_.port,
-                            beast::bind_front_handler(&Impl::on_resolve, shared_from_this()));
+    open_link();
   }
 
   void send(v1::ClientMessage& message, ResponseHandler done, bool first = false) {
@@ -107,12 +127,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   void subscribe(v1::Subscribe request, DeliveryHandler on_delivery, ResponseHandler done) {
-    routes_.push_back({request.topic(), request.filter(), std::move(on_delivery)});
+    routes_.push_back({request.topic(), request.filter(), std::move(on_delivery), {}});
     v1::ClientMessage message;
     *message.mutable_subscribe() = std::move(request);
     send(message, [this, self = shared_from_this(), topic = message.subscribe().topic(),
                    done = std::move(done)](Response response) {
-      if (!response.ok()) remove_route(topic);
+      if (!response.ok()) {
+        remove_route(topic);
+      } else {
+        note_positions(topic, response.reply.subscribe());
+      }
       if (done) done(std::move(response));
     });
   }
@@ -129,94 +153,110 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   void close(std::function<void()> done) {
     if (done) close_waiters_.push_back(std::move(done));
     if (state_ == State::kClosed) return notify_close_waiters();
+    closed_by_client_ = true;
     if (state_ != State::kOpen) {
-      closed_by_client_ = true;
-      beast::get_lowest_layer(ws_).cancel();
-      resolver_.cancel();
+      abort();
+      retry_timer_.cancel();
       return end("closed before the connection was open");
     }
     if (closing_) return;
     closing_ = true;
-    closed_by_client_ = true;
-    ws_.async_close(websocket::close_code::normal,
-                    beast::bind_front_handler(&Impl::on_close, shared_from_this()));
+    link_->ws.async_close(websocket::close_code::normal, on_link(&Impl::on_close));
   }
 
   void set_close_handler(CloseHandler handler) { close_handler_ = std::move(handler); }
+  void set_reconnect_handler(ReconnectHandler handler) { reconnect_handler_ = std::move(handler); }
+  void set_resume_handler(ResumeHandler handler) { resume_handler_ = std::move(handler); }
 
   void abort() {
+    resolver_.cancel();
+    if (!link_) return;
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(link_->ws).socket().close(ignored);
   }
 
  private:
-  enum class State { kIdle, kConnecting, kOpen, kClosed };
+  enum class State { kIdle, kConnecting, kOpen, kWaiting, kClosed };
 
   struct Route {
     std::string topic;
     v1::Filter filter;
     DeliveryHandler handler;
+    std::map<std::string, v1::Position> positions;  // per topic: the last one handed over
   };
+
+  void open_link() {
+    state_ = State::kConnecting;
+    link_ = std::make_shared<Link>(strand_);
+    resolver_.async_resolve(url_.host, url_.port, on_link(&Impl::on_resolve));
+  }
 
   void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
     if (ec) return end("cannot resolve " + url_.host + ": " + ec.message());
-    beast::get_lowest_layer(ws_).expires_after(options_.connect_timeout);
-    beast::get_lowest_layer(ws_).async_connect(
-        results, beast::bind_front_handler(&Impl::on_connect, shared_from_this()));
+    beast::get_lowest_layer(link_->ws).expires_after(options_.connect_timeout);
+    beast::get_lowest_layer(link_->ws).async_connect(results, on_link(&Impl::on_connect));
   }
 
-  void on_connect(beast::error_code ec, const tcp::endpoint&) {
+  void on_connect(beast::error_code ec, tcp::endpoint) {
     if (ec) return end("cannot connect to " + url_.host + ":" + url_.port + ": " + ec.message());
-    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ec);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
+    auto& ws = link_->ws;
+    beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ec);
+    ws.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
       request.set(http::field::sec_websocket_protocol, kSubprotocol);
       request.set(http::field::user_agent, kServerHeader);
     }));
-    ws_.read_message_max(options_.max_message_bytes);
-    ws_.auto_fragment(false);
-    ws_.binary(true);
-    ws_.async_handshake(handshake_response_, url_.host + ":" + url_.port, url_.target,
-                        beast::bind_front_handler(&Impl::on_handshake, shared_from_this()));
+    ws.read_message_max(options_.max_message_bytes);
+    ws.auto_fragment(false);
+    ws.binary(true);
+    ws.async_handshake(link_->handshake_response, url_.host + ":" + url_.port, url_.target,
+                       on_link(&Impl::on_handshake));
   }
 
   void on_handshake(beast::error_code ec) {
+    auto& ws = link_->ws;
     if (ec) {
+      const auto& response = link_->handshake_response;
       std::string detail = ec.message();
-      if (!handshake_response_.body().empty()) {
-        detail += " (" + std::to_string(handshake_response_.result_int()) + ": " +
-                  handshake_response_.body().substr(0, 300) + ")";
+      if (!response.body().empty()) {
+        detail += " (" + std::to_string(response.result_int()) + ": " +
+                  response.body().substr(0, 300) + ")";
         while (!detail.empty() && detail.back() == '\n') detail.pop_back();
       }
+      // An HTTP refusal will not change by retrying.
+      if (response.result_int() >= 400) refused_ = true;
       return end("WebSocket handshake with " + options_.url + " failed: " + detail);
     }
-    beast::get_lowest_layer(ws_).expires_never();
+    beast::get_lowest_layer(ws).expires_never();
     websocket::stream_base::timeout timeout{};
     timeout.handshake_timeout = options_.connect_timeout;
     timeout.idle_timeout = options_.idle_timeout;
     timeout.keep_alive_pings = true;
-    ws_.set_option(timeout);
-    handshake_response_ = {};
+    ws.set_option(timeout);
+    link_->handshake_response = {};
     state_ = State::kOpen;
+    was_open_ = true;
+    attempt_ = 0;
     do_read();
     do_write();
   }
 
-  void do_read() {
-    ws_.async_read(read_buffer_, beast::bind_front_handler(&Impl::on_read, shared_from_this()));
-  }
+  void do_read() { link_->ws.async_read(link_->buffer, on_link(&Impl::on_read)); }
 
   void on_read(beast::error_code ec, std::size_t bytes) {
-    if (ec == websocket::error::closed) return end_with(ws_.reason());
+    auto& ws = link_->ws;
+    if (ec == websocket::error::closed) return end_with(ws.reason());
     if (ec) return end("connection lost: " + ec.message());
     v1::ServerMessage message;
-    const bool parsed = ws_.got_binary() &&
-                        message.ParseFromArray(read_buffer_.data().data(),
-                                               static_cast<int>(read_buffer_.size()));
-    read_buffer_.consume(bytes);
+    auto& buffer = link_->buffer;
+    const bool parsed = ws.got_binary() &&
+                        message.ParseFromArray(buffer.data().data(),
+                                               static_cast<int>(buffer.size()));
+    buffer.consume(bytes);
     if (!parsed) {
+      refused_ = true;
       return end("the broker sent a frame that is not a kabar.v1.ServerMessage");
     }
-    for (const auto& delivery : message.deliveries()) route(delivery);
+    // The reply first: a subscription's answer comes before its first replayed delivery.
     if (message.has_reply()) {
       const auto it = pending_.find(message.reply().id());
       if (it != pending_.end()) {
@@ -225,18 +265,40 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         if (done) done(Response{std::move(*message.mutable_reply()), {}});
       }
     }
+    for (const auto& delivery : message.deliveries()) route(delivery);
     if (state_ == State::kOpen) do_read();
   }
 
   void route(const v1::Delivery& delivery) {
     const auto& article = delivery.article();
-    for (const auto& r : routes_) {
+    for (auto& r : routes_) {
       if (topic_matches(r.topic, delivery.topic()) &&
           filter_accepts(r.filter, article.urgency(), article.language())) {
+        auto& position = r.positions[delivery.topic()];
+        position.set_offset(delivery.offset());
+        position.set_epoch(delivery.epoch());
         if (r.handler) r.handler(delivery);
         return;
       }
     }
+  }
+
+  // Where a subscription stands after the broker's answer. Recovered: the replay that follows
+  // moves it. Not recovered (or a plain subscribe): it starts at the positions given.
+  void note_positions(const std::string& topic, const v1::SubscribeResult& result) {
+    const auto route = find_route(topic);
+    if (route == routes_.end()) return;
+    const bool resumed = !route->positions.empty();
+    for (const auto& position : result.positions()) {
+      const bool known = route->positions.contains(position.topic());
+      if ((resumed && result.recovered()) || (known && result.recovered())) continue;
+      route->positions[position.topic()] = position.position();
+    }
+  }
+
+  std::vector<Route>::iterator find_route(const std::string& topic) {
+    return std::find_if(routes_.begin(), routes_.end(),
+                        [&](const Route& r) { return r.topic == topic; });
   }
 
   void remove_route(const std::string& topic) {
@@ -246,8 +308,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   void do_write() {
     if (state_ != State::kOpen || writing_ || closing_ || outbox_.empty()) return;
     writing_ = true;
-    ws_.async_write(net::buffer(outbox_.front()),
-                    beast::bind_front_handler(&Impl::on_write, shared_from_this()));
+    link_->ws.async_write(net::buffer(outbox_.front()), on_link(&Impl::on_write));
   }
 
   void on_write(beast::error_code ec, std::size_t) {
@@ -270,23 +331,95 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void end(std::string why) { finish(CloseInfo{0, std::move(why), closed_by_client_}); }
 
+  // Close codes after which connecting again cannot help.
+  static bool final_code(std::uint16_t code) {
+    return code == 1000 || code == 1002 || code == 1003 || code == 1008 || code == 1009 ||
+           code == 4003;
+  }
+
   void finish(CloseInfo info) {
     if (state_ == State::kClosed) return;
+    if (state_ == State::kWaiting && !closed_by_client_) return;  // a stale completion
+    fail_pending(info);
+    if (options_.reconnect.enabled && was_open_ && !closed_by_client_ && !refused_ &&
+        !final_code(info.code)) {
+      return schedule_reconnect(info);
+    }
     state_ = State::kClosed;
+    abort();
+    if (close_handler_) {
+      auto handler = std::move(close_handler_);
+      handler(info);
+    }
+    notify_close_waiters();
+  }
+
+  void fail_pending(const CloseInfo& info) {
     auto pending = std::move(pending_);
     pending_.clear();
     outbox_.clear();
+    writing_ = false;
     const std::string failure =
         info.code != 0 ? "connection closed (" + std::to_string(info.code) + " " + info.reason + ")"
                        : info.reason;
     for (auto& [id, done] : pending) {
       if (done) done(Response{{}, failure});
     }
-    if (close_handler_) {
-      auto handler = std::move(close_handler_);
-      handler(info);
+  }
+
+  void schedule_reconnect(const CloseInfo& info) {
+    state_ = State::kWaiting;
+    abort();
+    link_.reset();
+    // 4002: the broker is draining and asks for a reconnect now.
+    const auto& policy = options_.reconnect;
+    const std::chrono::milliseconds base =
+        info.code == 4002 ? policy.initial_delay
+                          : policy.initial_delay * (std::int64_t{1} << std::min(attempt_, 20U));
+    const auto cap = std::min(base, policy.max_delay);
+    std::uniform_int_distribution<std::int64_t> jitter(0, cap.count());
+    const std::chrono::milliseconds delay(jitter(random_));
+    ++attempt_;
+    if (reconnect_handler_) reconnect_handler_(info, delay);
+    retry_timer_.expires_after(delay);
+    retry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->state_ == State::kWaiting) self->reconnect();
+    });
+  }
+
+  // Connect, then every subscription again, resuming; then what was asked meanwhile.
+  void reconnect() {
+    std::deque<std::string> asked_meanwhile;
+    asked_meanwhile.swap(outbox_);
+    state_ = State::kConnecting;  // send() queues again
+    v1::ClientMessage connect;
+    connect.mutable_connect()->set_token(options_.token);
+    connect.mutable_connect()->set_client_name(options_.client_name);
+    send(connect, {});
+    for (auto& route : routes_) {
+      v1::ClientMessage message;
+      auto* subscribe = message.mutable_subscribe();
+      subscribe->set_topic(route.topic);
+      *subscribe->mutable_filter() = route.filter;
+      if (!is_pattern(route.topic)) {
+        const auto it = route.positions.find(route.topic);
+        if (it != route.positions.end()) *subscribe->mutable_since() = it->second;
+        else subscribe->mutable_since();  // nothing seen yet: everything stored
+      } else {
+        auto* resume = subscribe->mutable_resume();
+        for (const auto& [topic, position] : route.positions) {
+          auto* entry = resume->add_positions();
+          entry->set_topic(topic);
+          *entry->mutable_position() = position;
+        }
+      }
+      send(message, [this, self = shared_from_this(), topic = route.topic](Response response) {
+        if (response.ok()) note_positions(topic, response.reply.subscribe());
+        if (resume_handler_) resume_handler_(topic, response);
+      });
     }
-    notify_close_waiters();
+    std::move(asked_meanwhile.begin(), asked_meanwhile.end(), std::back_inserter(outbox_));
+    open_link();
   }
 
   void notify_close_waiters() {
@@ -301,20 +434,26 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   const Options options_;
   const Url url_;
+  net::strand<net::io_context::executor_type> strand_;
   tcp::resolver resolver_;
-  websocket::stream<beast::tcp_stream> ws_;
-  websocket::response_type handshake_response_;
-  beast::flat_buffer read_buffer_;
+  net::steady_timer retry_timer_;
+  std::shared_ptr<Link> link_;
   std::deque<std::string> outbox_;  // encoded ClientMessages; the front one may be in flight
   std::unordered_map<std::uint32_t, ResponseHandler> pending_;
   std::vector<Route> routes_;
   CloseHandler close_handler_;
+  ReconnectHandler reconnect_handler_;
+  ResumeHandler resume_handler_;
   std::vector<std::function<void()>> close_waiters_;
+  std::minstd_rand random_{std::random_device{}()};
   std::uint32_t next_id_ = 1;
+  unsigned attempt_ = 0;
   State state_ = State::kIdle;
   bool writing_ = false;
   bool closing_ = false;
   bool closed_by_client_ = false;
+  bool was_open_ = false;  // reconnecting only ever follows a connection that was open
+  bool refused_ = false;   // the broker refused in a way a retry cannot fix
 };
 
 Client::Client(net::io_context& ioc, Options options)
@@ -333,6 +472,18 @@ void Client::connect(ResponseHandler done) {
 void Client::on_close(CloseHandler handler) {
   impl_->run_on_strand([impl = impl_, handler = std::move(handler)]() mutable {
     impl->set_close_handler(std::move(handler));
+  });
+}
+
+void Client::on_reconnect(ReconnectHandler handler) {
+  impl_->run_on_strand([impl = impl_, handler = std::move(handler)]() mutable {
+    impl->set_reconnect_handler(std::move(handler));
+  });
+}
+
+void Client::on_resume(ResumeHandler handler) {
+  impl_->run_on_strand([impl = impl_, handler = std::move(handler)]() mutable {
+    impl->set_resume_handler(std::move(handler));
   });
 }
 

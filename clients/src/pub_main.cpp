@@ -1,5 +1,7 @@
 // kabar-pub: publishes ninjs articles (or one written on the command line) and prints each
 // acknowledgement.
+#include <google/protobuf/util/time_util.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
@@ -27,7 +29,12 @@ std::string describe(const kabar::v1::PublishResult& result) {
   for (const auto& offset : result.offsets()) {
     line += " " + offset.topic() + "#" + std::to_string(offset.offset());
   }
-  line += " (epoch " + result.epoch() + ")";
+  if (result.has_embargoed_until()) {
+    line += " nothing yet: held until its embargo lifts at " +
+            google::protobuf::util::TimeUtil::ToString(result.embargoed_until());
+  } else {
+    line += " (epoch " + result.epoch() + ")";
+  }
   if (result.duplicate()) line += " duplicate: already stored, not sent again";
   return line;
 }
@@ -37,6 +44,7 @@ std::string describe(const kabar::v1::PublishResult& result) {
 int main(int argc, char** argv) {
   kabar::client::Options options;
   options.client_name = "kabar-pub";
+  options.reconnect.enabled = false;  // one shot: a lost connection is an error to report
   std::vector<std::string> topics;
   std::vector<std::string> files;
   kabar::v1::Article inline_article;

@@ -10,6 +10,7 @@
 
 #include "cli.hpp"
 #include "kabar/client/client.hpp"
+#include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
 
 namespace {
@@ -38,6 +39,22 @@ std::string json(const kabar::v1::Delivery& delivery) {
   return out;
 }
 
+// One line on stderr saying whether a subscription got everything it missed.
+void report_recovery(const std::string& topic, const kabar::v1::SubscribeResult& result) {
+  if (result.recovered()) {
+    std::cerr << "kabar-sub: recovered " << topic << ": every missed article follows" << std::endl;
+    return;
+  }
+  std::string from;
+  for (const auto& position : result.positions()) {
+    from += " " + position.topic() + "#" + std::to_string(position.position().offset()) +
+            " epoch " + position.position().epoch();
+  }
+  std::cerr << "kabar-sub: could not recover " << topic << ": " << result.not_recovered_reason()
+            << "; articles were missed; continuing with new ones after" << (from.empty() ? " nothing" : from)
+            << std::endl;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,13 +81,20 @@ int main(int argc, char** argv) {
   app.add_option("--language", languages, "only articles in this language (repeat for several)");
   app.add_flag("--json", as_json, "one JSON object per line (protobuf JSON mapping of Delivery)");
   app.add_option("--count,-n", count, "exit after N articles")->check(CLI::PositiveNumber);
-  auto* since_option = app.add_option("--since", since, "recover articles after this offset");
-  app.add_option("--epoch", epoch, "the epoch that offset belongs to")->needs(since_option);
+  auto* since_option = app.add_option(
+      "--since", since, "first recover the articles after this offset (one plain topic)");
+  auto* epoch_option =
+      app.add_option("--epoch", epoch, "the epoch that offset belongs to")->needs(since_option);
+  since_option->needs(epoch_option);
   app.add_option("--token", options.token, "auth token sent in Connect");
   app.add_option("--timeout-ms", timeout_ms, "give up connecting or subscribing after this")
       ->capture_default_str();
   try {
     app.parse(argc, argv);
+    if (since_option->count() > 0 && (topics.size() != 1 || kabar::is_pattern(topics.front()))) {
+      throw CLI::ValidationError("--since", "recovers one plain topic: give exactly one --topic "
+                                            "without wildcards");
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -101,6 +125,20 @@ int main(int argc, char** argv) {
   });
   try {
     client = std::make_unique<kabar::client::Client>(io.context(), options);
+    // Lost connections are retried; every subscription resumes where it stopped.
+    client->on_reconnect([](const kabar::client::CloseInfo& why, std::chrono::milliseconds delay) {
+      std::cerr << "kabar-sub: connection lost ("
+                << (why.code != 0 ? std::to_string(why.code) + " " : std::string()) << why.reason
+                << "): reconnecting in " << delay.count() << " ms" << std::endl;
+    });
+    client->on_resume([&](const std::string& topic, const kabar::client::Response& response) {
+      if (!response.ok()) {
+        std::cerr << "kabar-sub: resubscribing to " << topic << " failed: "
+                  << response.error_text() << std::endl;
+        return;
+      }
+      report_recovery(topic, response.reply.subscribe());
+    });
     client->on_close([&](const kabar::client::CloseInfo& info) {
       if (info.by_client) return;
       decide(1, "connection closed" +
@@ -119,8 +157,9 @@ int main(int argc, char** argv) {
         request.mutable_since()->set_epoch(epoch);
       }
       auto subscribed = client->subscribe(std::move(request), on_delivery);
-      kabar::cli::await(subscribed, timeout, "subscribe to " + topic);
+      const auto result = kabar::cli::await(subscribed, timeout, "subscribe to " + topic);
       std::cerr << "kabar-sub: subscribed to " << topic << std::endl;
+      if (since_option->count() > 0) report_recovery(topic, result);
     }
   } catch (const std::exception& e) {
     decide(1, e.what());

@@ -141,16 +141,27 @@ TEST_F(BadInput, InvalidPublishesAreRefusedAndNothingIsDelivered) {
   EXPECT_EQ(inbox_.items().size(), 1U) << "only the good article was delivered";
 }
 
-TEST_F(BadInput, SubscribeWithSinceSaysRecoveryIsNotAvailableYet) {
+TEST_F(BadInput, RecoveryRequestsThatCannotBeMetAreRefusedPrecisely) {
   RawWebSocket ws(broker_.port());
   ws.connect();
   v1::ClientMessage message;
   message.set_id(3);
-  message.mutable_subscribe()->set_topic("international");
+  message.mutable_subscribe()->set_topic("defense.>");
   message.mutable_subscribe()->mutable_since()->set_offset(10);
-  const auto reply = Request(ws, message);
-  EXPECT_EQ(reply.error().code(), v1::Error::UNAVAILABLE);
-  EXPECT_NE(reply.error().message().find("not available yet"), std::string::npos);
+  auto reply = Request(ws, message);
+  EXPECT_EQ(reply.error().code(), v1::Error::BAD_REQUEST);
+  EXPECT_NE(reply.error().message().find("subscribe.since needs a plain topic"), std::string::npos);
+
+  message.mutable_subscribe()->set_topic("defense");
+  message.mutable_subscribe()->mutable_resume();
+  reply = Request(ws, message);
+  EXPECT_NE(reply.error().message().find("not both"), std::string::npos);
+
+  message.mutable_subscribe()->clear_since();
+  message.mutable_subscribe()->set_topic("defense.>");
+  message.mutable_subscribe()->mutable_resume()->add_positions()->set_topic("Defense");
+  reply = Request(ws, message);
+  EXPECT_NE(reply.error().message().find("subscribe.resume topic 'Defense'"), std::string::npos);
   ExpectOthersStillServed();
 }
 

@@ -1,5 +1,6 @@
 // kabar-pub and kabar-sub as a newsroom would run them, against the real broker.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
 
@@ -85,9 +86,28 @@ TEST(Cli, KabarSubRefusesABadPatternAndSinceWithClearErrors) {
   const auto bad = run({sub_path(), "--url", broker.url(), "-t", "defense.>.asia"});
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.err.find("'>' may only be the last segment"), std::string::npos) << bad.err;
-  const auto since = run({sub_path(), "--url", broker.url(), "-t", "a", "--since", "3", "--epoch", "e"});
-  EXPECT_NE(since.status, 0);
-  EXPECT_NE(since.err.find("UNAVAILABLE"), std::string::npos) << since.err;
+  const auto pattern = run({sub_path(), "--url", broker.url(), "-t", "a.>", "--since", "3",
+                            "--epoch", "e"});
+  EXPECT_NE(pattern.status, 0);
+  EXPECT_NE(pattern.err.find("one plain topic"), std::string::npos) << pattern.err;
+  const auto no_epoch = run({sub_path(), "--url", broker.url(), "-t", "a", "--since", "3"});
+  EXPECT_NE(no_epoch.status, 0);
+  EXPECT_NE(no_epoch.err.find("--epoch"), std::string::npos) << no_epoch.err;
+}
+
+TEST(Cli, KabarSubSaysClearlyWhenItCannotRecover) {
+  BrokerProcess broker;
+  Process sub({sub_path(), "--url", broker.url(), "-t", "a", "--since", "3", "--epoch", "gone"});
+  const auto deadline = Clock::now() + 10s;
+  while (sub.err().find("could not recover") == std::string::npos && Clock::now() < deadline) {
+    sub.wait_for_output("\n", 50ms);
+  }
+  EXPECT_NE(sub.err().find("could not recover a: 'a' has no history here (epoch gone is gone); "
+                           "articles were missed"),
+            std::string::npos)
+      << sub.err();
+  sub.signal(SIGTERM);
+  EXPECT_EQ(sub.wait(5s), 0);
 }
 
 TEST(Cli, EveryProgramHasHelpAndRefusesUnknownFlags) {

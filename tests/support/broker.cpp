@@ -2,22 +2,54 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <random>
 #include <stdexcept>
 
 namespace kabar::test {
 
 namespace {
 
-std::vector<std::string> broker_argv(std::vector<std::string> extra) {
+std::vector<std::string> broker_argv(std::vector<std::string> extra,
+                                     const std::optional<TempDir>& data_dir) {
   std::vector<std::string> argv{broker_path(), "--listen", "127.0.0.1:0"};
+  if (data_dir) {
+    argv.push_back("--data-dir");
+    argv.push_back(data_dir->path().string());
+  }
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
 
+bool names_data_dir(const std::vector<std::string>& args) {
+  return std::find(args.begin(), args.end(), "--data-dir") != args.end();
+}
+
 }  // namespace
 
+TempDir::TempDir() {
+  std::random_device random;
+  path_ = std::filesystem::temp_directory_path() /
+          ("kabar-test-" + std::to_string(random()) + std::to_string(random()));
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+BrokerProcess::BrokerProcess(const std::filesystem::path& data_dir,
+                             std::vector<std::string> extra_args)
+    : BrokerProcess([&] {
+        extra_args.push_back("--data-dir");
+        extra_args.push_back(data_dir.string());
+        return std::move(extra_args);
+      }()) {}
+
 BrokerProcess::BrokerProcess(std::vector<std::string> extra_args)
-    : process_(broker_argv(std::move(extra_args))) {
+    : own_data_dir_(names_data_dir(extra_args) ? std::nullopt : std::make_optional<TempDir>()),
+      process_(broker_argv(std::move(extra_args), own_data_dir_)) {
   if (!process_.wait_for_output("I/O threads", 10s)) {
     throw std::runtime_error("kabar-broker did not start: " + process_.out() + process_.err());
   }
@@ -38,6 +70,11 @@ std::string BrokerProcess::url() const {
 int BrokerProcess::stop(std::chrono::milliseconds timeout) {
   process_.signal(SIGTERM);
   return process_.wait(timeout).value_or(-1);
+}
+
+void BrokerProcess::kill() {
+  process_.signal(SIGKILL);
+  (void)process_.wait(10s);
 }
 
 std::string broker_path() { return KABAR_BROKER_PATH; }

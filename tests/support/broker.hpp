@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,11 +10,27 @@
 
 namespace kabar::test {
 
+/// A fresh directory under the system's temporary directory, removed with its contents.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 /// The real kabar-broker binary on a free loopback port. The destructor stops it with SIGTERM
-/// and, from a test body, stop() checks that it exits 0 within its grace period.
+/// and, from a test body, stop() checks that it exits 0 within its grace period. Without
+/// --data-dir among the arguments it stores in a temporary directory of its own.
 class BrokerProcess {
  public:
   explicit BrokerProcess(std::vector<std::string> extra_args = {});
+  /// The same arguments, the data directory `data_dir`.
+  BrokerProcess(const std::filesystem::path& data_dir, std::vector<std::string> extra_args);
   ~BrokerProcess();
 
   [[nodiscard]] std::uint16_t port() const { return port_; }
@@ -21,8 +39,11 @@ class BrokerProcess {
 
   /// SIGTERM, then the exit status, or -1 when it has not exited within `timeout`.
   int stop(std::chrono::milliseconds timeout = 2s);
+  /// kill -9, and waits for it to be gone.
+  void kill();
 
  private:
+  std::optional<TempDir> own_data_dir_;  // first: outlives the process
   Process process_;
   std::uint16_t port_ = 0;
 };

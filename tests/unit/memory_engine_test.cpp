@@ -1,5 +1,6 @@
 #include "kabar/broker/memory_engine.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -64,15 +65,38 @@ TEST(MemoryEngine, ReportsPositionsOfTheTopicsAPatternMatches) {
                       [&](PublishOutcome) { published.set_value(); }});
   engine.publish(std::move(requests));
   ASSERT_EQ(published.get_future().wait_for(5s), std::future_status::ready);
-  std::promise<std::vector<v1::TopicPosition>> positions;
-  engine.positions("defense.>", [&](auto found) { positions.set_value(std::move(found)); });
-  auto future = positions.get_future();
+  std::promise<ReadResult> read;
+  engine.read({"defense.>", {}, false, 0, 0}, [&](auto result) { read.set_value(std::move(result)); });
+  auto future = read.get_future();
   ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
-  const auto found = future.get();
+  const auto found = future.get().topics;
   ASSERT_EQ(found.size(), 2U);
-  EXPECT_EQ(found[0].topic(), "defense.asia");
-  EXPECT_EQ(found[0].position().offset(), 1U);
-  EXPECT_EQ(found[0].position().epoch(), engine.epoch());
+  EXPECT_EQ(found[0].topic, "defense.asia");
+  EXPECT_EQ(found[0].last_offset, 1U);
+  EXPECT_EQ(found[0].epoch, engine.epoch());
+}
+
+TEST(MemoryEngine, RecoversOnlyWhenNothingWasMissed) {
+  MemoryEngine engine([](auto) {});
+  std::promise<void> published;
+  std::vector<PublishRequest> requests;
+  requests.push_back({article("a", {"defense"}), {}, [&](PublishOutcome) {}});
+  requests.push_back({article("b", {"defense"}), {}, [&](PublishOutcome) { published.set_value(); }});
+  engine.publish(std::move(requests));
+  ASSERT_EQ(published.get_future().wait_for(5s), std::future_status::ready);
+  auto recover_from = [&](std::uint64_t offset) {
+    ReadRequest request{"defense", {}, true, 1 << 20, SIZE_MAX};
+    auto& from = request.from.emplace_back();
+    from.set_topic("defense");
+    from.mutable_position()->set_offset(offset);
+    from.mutable_position()->set_epoch(engine.epoch());
+    std::promise<ReadResult> read;
+    engine.read(std::move(request), [&](auto result) { read.set_value(std::move(result)); });
+    return read.get_future().get();
+  };
+  EXPECT_FALSE(recover_from(2).not_recoverable);
+  ASSERT_TRUE(recover_from(1).not_recoverable);
+  EXPECT_THAT(*recover_from(1).not_recoverable, testing::HasSubstr("no longer reaches back"));
 }
 
 }  // namespace

@@ -3,9 +3,36 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace kabar::broker {
+
+/// How long each topic keeps its articles: the last `max_count`, none older than `max_age`.
+struct Retention {
+  std::uint64_t max_count = 1'000'000;
+  std::chrono::seconds max_age{7 * 24 * 3600};
+  std::chrono::milliseconds sweep_interval{10'000};  ///< how often trimming runs
+};
+
+/// When a publisher is acknowledged.
+enum class Durability {
+  kFull,     ///< after its commit reached the disk (fsync): survives power loss
+  kRelaxed,  ///< after its commit reached the OS: survives kill -9, not power loss or a kernel crash
+};
+
+struct StoreOptions {
+  std::filesystem::path data_dir = "kabar-data";
+  Durability durability = Durability::kFull;
+  Retention retention;
+};
+
+/// Where articles live.
+enum class StoreKind {
+  kSqlite,  ///< the embedded durable store in the data directory (the default)
+  kMemory,  ///< offsets only, no history: nothing survives a restart
+};
+
 
 /// Everything the broker can be told, each with its default. Checked once, by check_config(),
 /// before the broker starts.
@@ -19,6 +46,8 @@ struct Config {
   std::chrono::milliseconds handshake_timeout{10'000};  ///< HTTP request + WebSocket handshakes
   std::chrono::milliseconds idle_timeout{60'000};  ///< a ping at half, closed at full silence
   std::chrono::milliseconds shutdown_grace{1'500};  ///< closing handshakes on SIGTERM/SIGINT
+  StoreKind store = StoreKind::kSqlite;
+  StoreOptions store_options;
 };
 
 /// Throws std::invalid_argument naming the first option with an impossible value.

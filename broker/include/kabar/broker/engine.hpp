@@ -53,22 +53,57 @@ struct PublishRequest {
   std::function<void(PublishOutcome)> done;
 };
 
-/// @note Thread-safe: call from any thread. Callbacks run on the engine's own thread and must
-/// not block: post them to your executor.
+/// One topic as the engine knows it.
+struct TopicState {
+  std::string topic;
+  std::string epoch;
+  std::uint64_t first_offset = 0;  ///< the oldest offset still stored; 0 when none is
+  std::uint64_t last_offset = 0;   ///< the topic's position: the last offset assigned
+};
+
+/// A read of stored history, for recovery and for the HTTP read path.
+struct ReadRequest {
+  std::string pattern;  ///< a topic or a pattern
+  /// Read the offsets after these; a matching topic not listed is read from its start.
+  std::vector<v1::TopicPosition> from;
+  /// Refuse (not_recoverable) unless every offset after `from` is still stored in the epoch given.
+  bool check_from = true;
+  std::size_t max_bytes = 512 * 1024;  ///< the batch stops after crossing this
+  std::size_t max_count = SIZE_MAX;    ///< ... or after this many deliveries
+};
+
+struct ReadResult {
+  std::optional<std::string> not_recoverable;  ///< why, when check_from failed; then no batch
+  std::vector<TopicState> topics;  ///< every matching topic, as of this read, sorted by name
+  /// Deliveries after `from`, each topic's in offset order, as encoded for a subscriber.
+  std::shared_ptr<const DeliveryBatch> batch;
+  bool complete = true;  ///< every matching topic was read up to its last offset
+};
+
+/// Why the offsets after `from` cannot all be read from `topic` (another epoch, past its last
+/// offset, or trimmed by retention); nullopt when they can. Position {0, ""} means "from the
+/// start, whatever the epoch".
+[[nodiscard]] std::optional<std::string> unrecoverable(const TopicState& topic,
+                                                       const v1::Position& from);
+
+/// @note Thread-safe: call from any thread. Callbacks run on one of the engine's threads and
+/// must not block: post them to your executor.
 class Engine {
  public:
-  using PositionsCallback = std::function<void(std::vector<v1::TopicPosition>)>;
+  using ReadCallback = std::function<void(ReadResult)>;
   using BatchSink = std::function<void(std::shared_ptr<const DeliveryBatch>)>;
 
   virtual ~Engine() = default;
 
   /// Sequences each article into each of its topics, in order; each `done` acknowledges its
-  /// article once stored. The deliveries reach the BatchSink given at construction, before or
+  /// article once stored (a duplicate with its first offsets, an embargoed article with none).
+  /// The deliveries reach the BatchSink given at construction after they are stored, before or
   /// after `done`. Callers hand over everything they have at once: a batch in, a batch out.
   virtual void publish(std::vector<PublishRequest> requests) = 0;
 
-  /// The current position of every existing topic that the topic or pattern matches.
-  virtual void positions(std::string pattern, PositionsCallback done) = 0;
+  /// Reads history. A read that starts after a batch reached the sink sees that batch's
+  /// articles: what the sink has delivered is never missing from a later read.
+  virtual void read(ReadRequest request, ReadCallback done) = 0;
 };
 
 }  // namespace kabar::broker

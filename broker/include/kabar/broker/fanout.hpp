@@ -31,13 +31,33 @@ class Subscriber {
   bool pending_flush_ = false;
 };
 
+/// A recovering subscription's bridge between history and the live stream: while the history
+/// is replayed, live deliveries are held back and only their offsets noted; once the replay has
+/// reached every offset noted, the subscription goes live and skips what the replay delivered.
+/// No gap (anything live during the replay is read from history) and no duplicate.
+struct Catchup {
+  bool replaying = true;
+  std::unordered_map<std::string, std::uint64_t> live_seen;  ///< topic -> last live offset held back
+  std::unordered_map<std::string, std::uint64_t> replayed;   ///< topic -> last offset replayed
+
+  /// Whether a live delivery goes through.
+  bool admit(const DeliveryRef& ref);
+  /// True when the replay covers every live delivery held back: time to go live.
+  [[nodiscard]] bool caught_up() const;
+};
+
 /// One shard's subscriptions and its half of the fan-out: a batch is handed to each shard once,
 /// and the shard walks its own index, so no lock is taken per subscriber.
 /// @note Not thread-safe: owned by one shard's thread.
 class Fanout {
  public:
-  /// Adds or, for a pattern the subscriber has already, replaces (filter included).
-  void subscribe(Subscriber& subscriber, const std::string& pattern, v1::Filter filter);
+  /// Adds or, for a pattern the subscriber has already, replaces (filter included). With
+  /// `catch_up`, the subscription starts replaying (see Catchup). Returns the subscription's id.
+  std::uint64_t subscribe(Subscriber& subscriber, const std::string& pattern, v1::Filter filter,
+                          bool catch_up = false);
+
+  /// The catch-up state of subscription `id`, or null when it is gone or was replaced.
+  Catchup* catchup(Subscriber& subscriber, const std::string& pattern, std::uint64_t id);
 
   /// False when `subscriber` has no subscription named exactly `pattern`.
   bool unsubscribe(Subscriber& subscriber, const std::string& pattern);
@@ -57,12 +77,15 @@ class Fanout {
     Subscriber* subscriber = nullptr;
     v1::Filter filter;
     bool filtered = false;  // has a condition: saves the filter walk in the common case
+    std::uint64_t id = 0;
+    std::unique_ptr<Catchup> catchup;  // only for a subscription that recovered
   };
 
   SubscriptionIndex<Subscription*> index_;
   std::unordered_map<Subscriber*, std::map<std::string, std::unique_ptr<Subscription>>>
       by_subscriber_;
   std::vector<Subscriber*> to_flush_;
+  std::uint64_t next_id_ = 1;
 };
 
 }  // namespace kabar::broker

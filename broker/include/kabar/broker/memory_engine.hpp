@@ -13,8 +13,10 @@
 
 namespace kabar::broker {
 
-/// The in-memory engine: offsets and epochs only, no history (the durable SQLite engine replaces
-/// it). Its epoch is drawn at random on start, since its history dies with the process.
+/// The in-memory engine (--store memory): offsets and epochs only, no history, nothing on disk:
+/// for dashboards that need no recovery, and for measuring the fan-out alone. Its epoch is drawn
+/// at random on start, since its history dies with the process; resuming is possible only when
+/// nothing was missed.
 ///
 /// Publishes are queued under a short lock and sequenced on the engine's own thread, which
 /// drains everything queued at that moment as one batch: one fan-out per batch, not per article.
@@ -27,7 +29,7 @@ class MemoryEngine final : public Engine {
   MemoryEngine& operator=(const MemoryEngine&) = delete;
 
   void publish(std::vector<PublishRequest> requests) override;
-  void positions(std::string pattern, PositionsCallback done) override;
+  void read(ReadRequest request, ReadCallback done) override;
 
   [[nodiscard]] const std::string& epoch() const { return epoch_; }
 

@@ -17,6 +17,7 @@ enum class CloseCode : std::uint16_t {
   kSlowConsumer = 4001,     ///< the send queue passed its byte limit: resume from history
   kShuttingDown = 4002,     ///< reconnect now, elsewhere if you can
   kTokenExpired = 4003,     ///< the token expired while connected
+  kRecoveryLost = 4004,     ///< retention trimmed what a recovery still had to replay: resume again
 };
 
 /// A short English description, for logs and CLI messages.
@@ -31,6 +32,7 @@ enum class CloseCode : std::uint16_t {
     case CloseCode::kSlowConsumer: return "slow consumer";
     case CloseCode::kShuttingDown: return "broker shutting down";
     case CloseCode::kTokenExpired: return "token expired";
+    case CloseCode::kRecoveryLost: return "recovery lost its place";
   }
   return "unknown close code";
 }

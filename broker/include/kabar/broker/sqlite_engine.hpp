@@ -1,0 +1,45 @@
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "kabar/broker/config.hpp"
+#include "kabar/broker/engine.hpp"
+
+namespace kabar::broker {
+
+/// The data directory cannot be used: the message says which file and why.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The embedded default engine: one SQLite database (WAL mode) in the data directory.
+///
+/// A writer thread of its own owns the only writing connection and commits in groups: every
+/// publish pending when a commit starts goes into that one transaction, and is acknowledged and
+/// handed to the fan-out only after it. It also lifts embargoes and trims by retention. A reader
+/// thread with its own connection serves history reads, so that a long catch-up never holds up
+/// a commit. No I/O thread ever touches the database.
+///
+/// Each topic's epoch is drawn at random when the topic is first stored: a wiped data directory
+/// means new epochs, and resuming clients are told their history is gone.
+/// @note Thread-safe. Callbacks run on the writer's or the reader's thread.
+class SqliteEngine final : public Engine {
+ public:
+  /// Opens (creating it if needed) the database; throws StoreError when it cannot be used.
+  SqliteEngine(StoreOptions options, BatchSink sink);
+  ~SqliteEngine() override;
+  SqliteEngine(const SqliteEngine&) = delete;
+  SqliteEngine& operator=(const SqliteEngine&) = delete;
+
+  void publish(std::vector<PublishRequest> requests) override;
+  void read(ReadRequest request, ReadCallback done) override;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kabar::broker

@@ -1,0 +1,33 @@
+#include "kabar/broker/engine.hpp"
+
+#include <fmt/format.h>
+
+namespace kabar::broker {
+
+std::optional<std::string> unrecoverable(const TopicState& topic, const v1::Position& from) {
+  if (from.offset() == 0 && from.epoch().empty()) {
+    if (topic.last_offset == 0 || topic.first_offset == 1) return std::nullopt;
+    return fmt::format("'{}' no longer holds its first articles (retention): the oldest is {}",
+                       topic.topic, topic.first_offset);
+  }
+  if (from.epoch().empty()) return fmt::format("a position in '{}' needs its epoch", topic.topic);
+  if (topic.epoch.empty()) {
+    return fmt::format("'{}' has no history here (epoch {} is gone)", topic.topic, from.epoch());
+  }
+  if (from.epoch() != topic.epoch) {
+    return fmt::format("'{}' has a new history (epoch {} is gone, now {})", topic.topic,
+                       from.epoch(), topic.epoch);
+  }
+  if (from.offset() > topic.last_offset) {
+    return fmt::format("offset {} is past the last offset of '{}' ({})", from.offset(),
+                       topic.topic, topic.last_offset);
+  }
+  if (from.offset() == topic.last_offset) return std::nullopt;  // nothing missed
+  if (topic.first_offset == 0 || from.offset() + 1 < topic.first_offset) {
+    return fmt::format("'{}' no longer reaches back to offset {} (retention): the oldest is {}",
+                       topic.topic, from.offset() + 1, topic.first_offset);
+  }
+  return std::nullopt;
+}
+
+}  // namespace kabar::broker

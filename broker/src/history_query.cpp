@@ -1,0 +1,94 @@
+#include "history_query.hpp"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <charconv>
+
+#include "kabar/common/topic.hpp"
+
+namespace kabar::broker::history_query {
+namespace {
+
+constexpr std::string_view kPrefix = "/v1/topics/";
+constexpr std::string_view kSuffix = "/articles";
+
+template <typename T>
+bool parse_number(std::string_view text, T& value) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+}  // namespace
+
+bool matches(std::string_view path) {
+  return path.size() > kPrefix.size() + kSuffix.size() && path.starts_with(kPrefix) &&
+         path.ends_with(kSuffix);
+}
+
+std::variant<Query, std::string> parse(std::string_view target) {
+  const auto question = target.find('?');
+  const auto path = target.substr(0, question);
+  Query query;
+  query.topic = std::string(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
+  if (auto error = topic_error(query.topic)) return "topic '" + query.topic + "': " + *error;
+  auto rest = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto item = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const auto eq = item.find('=');
+    const auto key = item.substr(0, eq);
+    const auto value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
+    if (key == "since") {
+      if (!parse_number(value, query.since)) {
+        return "since must be an offset (a whole number >= 0), not '" + std::string(value) + "'";
+      }
+    } else if (key == "limit") {
+      if (!parse_number(value, query.limit) || query.limit == 0 || query.limit > kMaxLimit) {
+        return "limit must be a whole number from 1 to " + std::to_string(kMaxLimit) + ", not '" +
+               std::string(value) + "'";
+      }
+    } else if (!key.empty()) {
+      return "unknown query parameter '" + std::string(key) + "' (use since and limit)";
+    }
+  }
+  return query;
+}
+
+ReadRequest read_request(const Query& query) {
+  ReadRequest request;
+  request.pattern = query.topic;
+  auto& from = request.from.emplace_back();
+  from.set_topic(query.topic);
+  from.mutable_position()->set_offset(query.since);
+  request.check_from = false;
+  request.max_bytes = 32 << 20;
+  request.max_count = query.limit;
+  return request;
+}
+
+std::string encode(const Query& query, const ReadResult& result, bool protobuf) {
+  v1::History history;
+  history.set_topic(query.topic);
+  if (!result.topics.empty()) {
+    const auto& topic = result.topics.front();
+    history.set_epoch(topic.epoch);
+    history.set_first_offset(topic.first_offset);
+    history.set_last_offset(topic.last_offset);
+  }
+  v1::ServerMessage message;
+  for (const auto& ref : result.batch->deliveries) {
+    message.ParseFromArray(result.batch->bytes.data() + ref.begin, static_cast<int>(ref.size));
+    history.add_deliveries()->Swap(message.mutable_deliveries(0));
+  }
+  history.set_more(!result.complete);
+  if (protobuf) return history.SerializeAsString();
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  (void)google::protobuf::util::MessageToJsonString(history, &json, options);
+  json.push_back('\n');
+  return json;
+}
+
+}  // namespace kabar::broker::history_query

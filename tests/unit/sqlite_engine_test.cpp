@@ -1,0 +1,206 @@
+// The durable engine on a real SQLite file in a fresh directory per test.
+#include "kabar/broker/sqlite_engine.hpp"
+
+#include <google/protobuf/util/time_util.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <random>
+
+namespace kabar::broker {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using testing::HasSubstr;
+namespace fs = std::filesystem;
+
+v1::Article article(const std::string& id, std::uint32_t version,
+                    std::initializer_list<const char*> topics) {
+  v1::Article a;
+  a.set_id(id);
+  a.set_version(version);
+  a.set_headline(id + " v" + std::to_string(version));
+  for (const char* topic : topics) a.add_topics(topic);
+  return a;
+}
+
+class SqliteEngineTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kabar-engine-test-" + std::to_string(std::random_device{}()));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override {
+    engine_.reset();
+    fs::remove_all(dir_);
+  }
+
+  SqliteEngine& open(Retention retention = {}) {
+    engine_.reset();
+    engine_ = std::make_unique<SqliteEngine>(
+        StoreOptions{dir_, Durability::kFull, retention},
+        [this](std::shared_ptr<const DeliveryBatch> batch) {
+          std::lock_guard lock(mutex_);
+          for (const auto& ref : batch->deliveries) {
+            sunk_.push_back(ref.topic + "#" + std::to_string(ref.offset));
+          }
+        });
+    return *engine_;
+  }
+
+  PublishOutcome publish(v1::Article a) {
+    std::promise<PublishOutcome> done;
+    std::vector<PublishRequest> requests;
+    requests.push_back({std::move(a), TimeUtil::GetCurrentTime(),
+                        [&](PublishOutcome outcome) { done.set_value(std::move(outcome)); }});
+    engine_->publish(std::move(requests));
+    return done.get_future().get();
+  }
+
+  ReadResult read(ReadRequest request) {
+    std::promise<ReadResult> done;
+    engine_->read(std::move(request), [&](ReadResult result) { done.set_value(std::move(result)); });
+    return done.get_future().get();
+  }
+
+  ReadResult read_from(const std::string& topic, std::uint64_t offset, const std::string& epoch,
+                       std::size_t max_count = SIZE_MAX) {
+    ReadRequest request{topic, {}, true, 1 << 20, max_count};
+    auto& from = request.from.emplace_back();
+    from.set_topic(topic);
+    from.mutable_position()->set_offset(offset);
+    from.mutable_position()->set_epoch(epoch);
+    return read(std::move(request));
+  }
+
+  std::vector<std::string> sunk() {
+    std::lock_guard lock(mutex_);
+    return sunk_;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<SqliteEngine> engine_;
+  std::mutex mutex_;
+  std::vector<std::string> sunk_;
+};
+
+TEST_F(SqliteEngineTest, KeepsOffsetsAndEpochsAcrossARestart) {
+  open();
+  const auto first = publish(article("urn:a", 1, {"international", "defense"}));
+  ASSERT_FALSE(first.rejection);
+  ASSERT_EQ(first.result.offsets_size(), 2);
+  EXPECT_EQ(first.result.offsets(1).offset(), 1U);
+  const auto epoch = first.result.offsets(1).epoch();
+  EXPECT_EQ(epoch.size(), 16U);
+  EXPECT_EQ(sunk(), (std::vector<std::string>{"international#1", "defense#1"}));
+
+  open();  // a new engine on the same directory
+  const auto second = publish(article("urn:b", 1, {"defense"}));
+  EXPECT_EQ(second.result.offsets(0).offset(), 2U);
+  EXPECT_EQ(second.result.offsets(0).epoch(), epoch);
+  const auto history = read_from("defense", 0, "");
+  ASSERT_FALSE(history.not_recoverable);
+  ASSERT_EQ(history.batch->deliveries.size(), 2U);
+  EXPECT_EQ(history.batch->deliveries[1].offset, 2U);
+  EXPECT_TRUE(history.complete);
+}
+
+TEST_F(SqliteEngineTest, DuplicateCorrectionAndOlderVersion) {
+  open();
+  const auto first = publish(article("urn:a", 1, {"defense"}));
+  const auto again = publish(article("urn:a", 1, {"defense", "sports"}));
+  EXPECT_TRUE(again.result.duplicate());
+  ASSERT_EQ(again.result.offsets_size(), 1);  // the first stored copy's offsets
+  EXPECT_EQ(again.result.offsets(0).offset(), 1U);
+
+  const auto correction = publish(article("urn:a", 2, {"defense"}));
+  EXPECT_FALSE(correction.result.duplicate());
+  EXPECT_EQ(correction.result.offsets(0).offset(), 2U);
+
+  const auto older = publish(article("urn:a", 1, {"defense"}));
+  EXPECT_TRUE(older.result.duplicate());  // version 1 is still stored
+  const auto unknown_older = publish(article("urn:b", 3, {"defense"}));
+  ASSERT_FALSE(unknown_older.rejection);
+  const auto refused = publish(article("urn:b", 2, {"defense"}));
+  ASSERT_TRUE(refused.rejection);
+  EXPECT_THAT(refused.rejection->message, HasSubstr("older than its stored version 3"));
+  EXPECT_EQ(sunk().size(), 3U);
+}
+
+TEST_F(SqliteEngineTest, HoldsAnEmbargoedArticleUntilItLiftsEvenAcrossARestart) {
+  open();
+  auto held = article("urn:embargo", 1, {"defense"});
+  *held.mutable_embargoed() = TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(1500);
+  const auto outcome = publish(held);
+  ASSERT_FALSE(outcome.rejection);
+  EXPECT_TRUE(outcome.result.has_embargoed_until());
+  EXPECT_EQ(outcome.result.offsets_size(), 0);
+  EXPECT_TRUE(publish(held).result.duplicate());
+  open();  // restart while held
+  EXPECT_TRUE(sunk().empty());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (sunk().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(sunk(), (std::vector<std::string>{"defense#1"}));
+}
+
+TEST_F(SqliteEngineTest, RefusesRecoveryFromAnotherEpochOrATrimmedPosition) {
+  Retention retention;
+  retention.max_count = 3;
+  retention.sweep_interval = std::chrono::milliseconds(20);
+  open(retention);
+  std::string epoch;
+  for (int i = 0; i < 10; ++i) {
+    epoch = publish(article("urn:" + std::to_string(i), 1, {"defense"})).result.epoch();
+  }
+  EXPECT_THAT(read_from("defense", 5, "another").not_recoverable.value_or(""),
+              HasSubstr("new history"));
+  EXPECT_THAT(read_from("defense", 11, epoch).not_recoverable.value_or(""), HasSubstr("past"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!read_from("defense", 5, epoch).not_recoverable &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_THAT(read_from("defense", 5, epoch).not_recoverable.value_or(""),
+              HasSubstr("no longer reaches back"));
+  const auto tail = read_from("defense", 7, epoch);
+  ASSERT_FALSE(tail.not_recoverable);
+  EXPECT_EQ(tail.batch->deliveries.size(), 3U);
+  EXPECT_EQ(tail.topics.at(0).first_offset, 8U);
+}
+
+TEST_F(SqliteEngineTest, ReadsInPages) {
+  open();
+  for (int i = 0; i < 10; ++i) publish(article("urn:" + std::to_string(i), 1, {"defense"}));
+  const auto page = read_from("defense", 2, "", 4);
+  EXPECT_TRUE(page.not_recoverable);  // an offset needs its epoch
+  const auto epoch = read({"defense", {}, false, 0, 0}).topics.at(0).epoch;
+  const auto first = read_from("defense", 2, epoch, 4);
+  ASSERT_EQ(first.batch->deliveries.size(), 4U);
+  EXPECT_EQ(first.batch->deliveries.front().offset, 3U);
+  EXPECT_FALSE(first.complete);
+  const auto rest = read_from("defense", 6, epoch, 100);
+  EXPECT_EQ(rest.batch->deliveries.size(), 4U);
+  EXPECT_TRUE(rest.complete);
+}
+
+TEST_F(SqliteEngineTest, ACorruptDatabaseIsOneClearError) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "kabar.db") << std::string(8192, 'x');
+  try {
+    open();
+    FAIL() << "opened a corrupt database";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("kabar.db"));
+    EXPECT_THAT(e.what(), HasSubstr("not a database"));
+  }
+}
+
+}  // namespace
+}  // namespace kabar::broker
