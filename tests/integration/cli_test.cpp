@@ -95,6 +95,25 @@ TEST(Cli, KabarSubRefusesABadPatternAndSinceWithClearErrors) {
   EXPECT_NE(no_epoch.err.find("--epoch"), std::string::npos) << no_epoch.err;
 }
 
+TEST(Cli, KabarSubRecoversWhatItMissedSinceAnOffset) {
+  BrokerProcess broker;
+  std::string epoch;
+  for (const char* id : {"urn:test:1", "urn:test:2", "urn:test:3"}) {
+    const auto pub = run({pub_path(), "--url", broker.url(), "-t", "defense", "--headline", id,
+                          "--id", id});
+    ASSERT_EQ(pub.status, 0) << pub.err;
+    epoch = pub.out.substr(pub.out.find("(epoch ") + 7, 16);
+  }
+  const auto sub = run({sub_path(), "--url", broker.url(), "-t", "defense", "--since", "1",
+                        "--epoch", epoch, "-n", "2"});
+  ASSERT_EQ(sub.status, 0) << sub.err;
+  EXPECT_NE(sub.err.find("recovered defense: every missed article follows"), std::string::npos)
+      << sub.err;
+  EXPECT_NE(sub.out.find("defense#2 "), std::string::npos) << sub.out;
+  EXPECT_NE(sub.out.find("defense#3 "), std::string::npos) << sub.out;
+  EXPECT_EQ(sub.out.find("defense#1 "), std::string::npos) << sub.out;
+}
+
 TEST(Cli, KabarSubSaysClearlyWhenItCannotRecover) {
   BrokerProcess broker;
   Process sub({sub_path(), "--url", broker.url(), "-t", "a", "--since", "3", "--epoch", "gone"});

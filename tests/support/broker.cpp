@@ -12,7 +12,10 @@ namespace {
 
 std::vector<std::string> broker_argv(std::vector<std::string> extra,
                                      const std::optional<TempDir>& data_dir) {
-  std::vector<std::string> argv{broker_path(), "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv{broker_path()};
+  if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  }
   if (data_dir) {
     argv.push_back("--data-dir");
     argv.push_back(data_dir->path().string());

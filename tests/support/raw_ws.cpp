@@ -119,11 +119,32 @@ bool RawWebSocket::wait_until_dropped(std::chrono::milliseconds timeout) {
   return dropped;
 }
 
-HttpResult http_get(std::uint16_t port, const std::string& target,
-                    const std::string& upgrade_protocol, bool upgrade) {
+namespace {
+
+HttpResult round_trip(std::uint16_t port, const http::request<http::empty_body>& request) {
   net::io_context ioc;
   tcp::socket socket(ioc);
   socket.connect(loopback(port));
+  http::write(socket, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(socket, buffer, response);
+  return {static_cast<int>(response.result_int()), response.body(),
+          std::string(response[http::field::content_type])};
+}
+
+}  // namespace
+
+HttpResult http_get_accepting(std::uint16_t port, const std::string& target,
+                              const std::string& accept) {
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::accept, accept);
+  return round_trip(port, request);
+}
+
+HttpResult http_get(std::uint16_t port, const std::string& target,
+                    const std::string& upgrade_protocol, bool upgrade) {
   http::request<http::empty_body> request{http::verb::get, target, 11};
   request.set(http::field::host, "127.0.0.1");
   if (upgrade) {
@@ -135,11 +156,7 @@ HttpResult http_get(std::uint16_t port, const std::string& target,
       request.set(http::field::sec_websocket_protocol, upgrade_protocol);
     }
   }
-  http::write(socket, request);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(socket, buffer, response);
-  return {static_cast<int>(response.result_int()), response.body()};
+  return round_trip(port, request);
 }
 
 }  // namespace kabar::test

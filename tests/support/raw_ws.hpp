@@ -49,10 +49,15 @@ class RawWebSocket {
 struct HttpResult {
   int status = 0;
   std::string body;
+  std::string content_type;
 };
 
 /// One HTTP/1.1 GET; `upgrade_protocol` non-empty makes it a WebSocket upgrade offering it.
 HttpResult http_get(std::uint16_t port, const std::string& target,
                     const std::string& upgrade_protocol = "", bool upgrade = false);
+
+/// One HTTP/1.1 GET with an Accept header.
+HttpResult http_get_accepting(std::uint16_t port, const std::string& target,
+                              const std::string& accept);
 
 }  // namespace kabar::test

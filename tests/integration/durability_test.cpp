@@ -1,0 +1,137 @@
+// kill -9 at random moments while publishers stream: no acknowledged article may be lost.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "broker.hpp"
+#include "client_support.hpp"
+#include "raw_ws.hpp"
+
+namespace kabar::test {
+namespace {
+
+// Every stored article of `topic`, offset -> article id, read through the HTTP history.
+std::map<std::uint64_t, std::string> stored(std::uint16_t port, const std::string& topic,
+                                            std::string& epoch) {
+  std::map<std::uint64_t, std::string> found;
+  std::uint64_t since = 0;
+  for (;;) {
+    const auto page = http_get_accepting(
+        port, "/v1/topics/" + topic + "/articles?limit=1000&since=" + std::to_string(since),
+        "application/x-protobuf");
+    if (page.status == 404) return found;
+    v1::History history;
+    if (page.status != 200 || !history.ParseFromString(page.body)) {
+      ADD_FAILURE() << "history read failed: " << page.status << " " << page.body;
+      return found;
+    }
+    epoch = history.epoch();
+    for (const auto& delivery : history.deliveries()) {
+      found[delivery.offset()] = delivery.article().id();
+      since = delivery.offset();
+    }
+    if (!history.more()) return found;
+  }
+}
+
+// Publishes until the connection dies; records each acknowledged (offset, id, epoch).
+class Streamer {
+ public:
+  Streamer(const std::string& url, std::string name) : name_(std::move(name)) {
+    client::Options options;
+    options.url = url;
+    options.reconnect.enabled = false;  // a killed broker ends the stream
+    client_ = std::make_unique<client::Client>(io_.context(), options);
+    thread_ = std::thread([this] { stream(); });
+  }
+  ~Streamer() {
+    thread_.join();
+    client_.reset();
+  }
+
+  struct Ack {
+    std::uint64_t offset;
+    std::string id;
+    std::string epoch;
+  };
+  static std::mutex mutex;
+  static std::vector<Ack> acks;
+
+ private:
+  void stream() {
+    try {
+      client_->connect().get();
+      for (int burst = 0;; ++burst) {
+        std::vector<std::pair<std::string, std::future<v1::PublishResult>>> pending;
+        for (int i = 0; i < 16; ++i) {
+          auto id = "urn:test:" + name_ + ":" + std::to_string(burst) + ":" + std::to_string(i);
+          pending.emplace_back(id, client_->publish(article(id, {"wire"})));
+        }
+        for (auto& [id, future] : pending) {
+          const auto ack = future.get();  // throws once the broker is gone
+          std::lock_guard lock(mutex);
+          acks.push_back({ack.offsets(0).offset(), id, ack.epoch()});
+        }
+      }
+    } catch (const std::exception&) {
+      // the broker was killed: expected
+    }
+  }
+
+  std::string name_;
+  IoRunner io_;
+  std::unique_ptr<client::Client> client_;
+  std::thread thread_;
+};
+
+std::mutex Streamer::mutex;
+std::vector<Streamer::Ack> Streamer::acks;
+
+TEST(Durability, EveryAcknowledgedArticleSurvivesKillNineTwentyTimes) {
+  TempDir data;
+  const auto seed = std::random_device{}();
+  std::mt19937 random(seed);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::uniform_int_distribution<int> run_ms(50, 400);
+  const auto deadline = Clock::now() + 90s;
+  std::string first_epoch;
+  int cycles = 0;
+  for (; cycles < 21 && Clock::now() < deadline; ++cycles) {
+    BrokerProcess broker(data.path(), {});
+    std::string epoch;
+    const auto history = stored(broker.port(), "wire", epoch);
+    {
+      std::lock_guard lock(Streamer::mutex);
+      for (const auto& ack : Streamer::acks) {
+        if (first_epoch.empty()) first_epoch = ack.epoch;
+        ASSERT_EQ(ack.epoch, first_epoch) << "cycle " << cycles;
+        const auto it = history.find(ack.offset);
+        ASSERT_NE(it, history.end()) << "acknowledged offset " << ack.offset << " lost, cycle " << cycles;
+        ASSERT_EQ(it->second, ack.id) << "offset " << ack.offset << " holds another article";
+      }
+      if (!history.empty()) {
+        EXPECT_EQ(epoch, first_epoch);
+        EXPECT_EQ(history.begin()->first, 1U);
+        EXPECT_EQ(history.rbegin()->first, history.size()) << "offsets have a hole";
+      }
+    }
+    if (cycles == 20) break;  // the 20th restart is checked: done
+    {
+      Streamer a(broker.url(), "a"), b(broker.url(), "b"), c(broker.url(), "c");
+      std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(random)));  // a random moment
+      broker.kill();
+    }
+  }
+  EXPECT_EQ(cycles, 20) << "ran out of time";
+  std::lock_guard lock(Streamer::mutex);
+  EXPECT_GT(Streamer::acks.size(), 100U);
+  std::cout << "kill -9 cycles: " << cycles << ", acknowledged articles checked: "
+            << Streamer::acks.size() << "\n";
+}
+
+}  // namespace
+}  // namespace kabar::test

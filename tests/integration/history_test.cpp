@@ -1,0 +1,323 @@
+// History, recovery and the newsroom's verbs, against the real broker and its SQLite store.
+#include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "broker.hpp"
+#include "client_support.hpp"
+#include "raw_ws.hpp"
+
+namespace kabar::test {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Publishes `count` articles to `topic`, pipelined; returns the acknowledgements in order.
+std::vector<v1::PublishResult> publish_many(client::Client& client, const std::string& prefix,
+                                            const std::string& topic, int count) {
+  std::vector<std::future<v1::PublishResult>> acks;
+  acks.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    acks.push_back(client.publish(article(prefix + std::to_string(i), {topic})));
+  }
+  std::vector<v1::PublishResult> results;
+  for (auto& ack : acks) results.push_back(ack.get());
+  return results;
+}
+
+v1::Subscribe since(const std::string& topic, std::uint64_t offset, const std::string& epoch) {
+  v1::Subscribe request;
+  request.set_topic(topic);
+  request.mutable_since()->set_offset(offset);
+  request.mutable_since()->set_epoch(epoch);
+  return request;
+}
+
+// Offsets of one topic's deliveries, checked to be first, first + 1, ... last.
+void expect_consecutive(const std::vector<v1::Delivery>& items, const std::string& topic,
+                        std::uint64_t first, std::uint64_t last) {
+  std::uint64_t expected = first;
+  for (const auto& item : items) {
+    if (item.topic() != topic) continue;
+    ASSERT_EQ(item.offset(), expected) << topic << ": gap or duplicate";
+    ++expected;
+  }
+  EXPECT_EQ(expected, last + 1) << topic;
+}
+
+TEST(History, ResumeReplaysWhatWasMissedWhileTenThousandMoreArePublished) {
+  BrokerProcess broker;
+  Connected publisher(broker.url(), "cms");
+  const auto before = publish_many(*publisher, "urn:test:before-", "defense", 5000);
+  const auto epoch = before.front().epoch();
+
+  Connected live_publisher(broker.url(), "wire");
+  std::thread during([&] { publish_many(*live_publisher, "urn:test:during-", "defense", 10000); });
+  Connected reader(broker.url(), "dashboard");
+  Inbox inbox;
+  const auto result = reader->subscribe(since("defense", 100, epoch), inbox.handler()).get();
+  during.join();
+  EXPECT_TRUE(result.recovered());
+  ASSERT_TRUE(inbox.wait_for(15000 - 100, 30s)) << inbox.items().size();
+  expect_consecutive(inbox.items(), "defense", 101, 15000);
+  EXPECT_EQ(inbox.items().size(), 15000U - 100U);
+}
+
+TEST(History, APatternResumesEachTopicAndReplaysTopicsCreatedSince) {
+  BrokerProcess broker;
+  Connected publisher(broker.url(), "cms");
+  publish_many(*publisher, "urn:test:asia-", "defense.asia", 3);
+  publish_many(*publisher, "urn:test:europe-", "defense.europe", 2);
+  Connected first(broker.url());
+  Inbox ignored;
+  const auto positions = first.subscribe("defense.>", ignored).positions();
+  ASSERT_EQ(positions.size(), 2);
+
+  publish_many(*publisher, "urn:test:asia-late-", "defense.asia", 2);
+  publish_many(*publisher, "urn:test:africa-", "defense.africa", 2);
+  publish_many(*publisher, "urn:test:europe-late-", "defense.europe", 1);
+
+  Connected resumed(broker.url());
+  Inbox inbox;
+  v1::Subscribe request;
+  request.set_topic("defense.>");
+  for (const auto& position : positions) *request.mutable_resume()->add_positions() = position;
+  const auto result = resumed->subscribe(request, inbox.handler()).get();
+  EXPECT_TRUE(result.recovered()) << result.not_recovered_reason();
+  ASSERT_TRUE(inbox.wait_for(5));
+  expect_consecutive(inbox.items(), "defense.asia", 4, 5);
+  expect_consecutive(inbox.items(), "defense.africa", 1, 2);
+  expect_consecutive(inbox.items(), "defense.europe", 3, 3);
+}
+
+TEST(History, DuplicatesCorrectionsRetractionsAndOlderVersions) {
+  BrokerProcess broker;
+  Connected reader(broker.url());
+  Inbox inbox;
+  reader.subscribe("international", inbox);
+  Connected cms(broker.url(), "cms");
+
+  auto story = article("urn:test:story", {"international"});
+  story.set_version(1);
+  EXPECT_FALSE(cms.publish(story).duplicate());
+  const auto again = cms.publish(story);  // a retry
+  EXPECT_TRUE(again.duplicate());
+  ASSERT_EQ(again.offsets_size(), 1);
+  EXPECT_EQ(again.offsets(0).offset(), 1U);
+
+  story.set_version(2);
+  story.set_headline("corrected headline");
+  EXPECT_EQ(cms.publish(story).offsets(0).offset(), 2U);
+  story.set_version(3);
+  story.set_pubstatus(v1::PUB_STATUS_CANCELED);
+  EXPECT_EQ(cms.publish(story).offsets(0).offset(), 3U);
+
+  story.set_version(1);
+  EXPECT_TRUE(cms.publish(story).duplicate());  // version 1 is still stored
+  auto other = article("urn:test:other", {"international"});
+  other.set_version(5);
+  cms.publish(other);
+  other.set_version(4);
+  try {
+    cms.publish(other);
+    FAIL() << "an older version was accepted";
+  } catch (const client::RequestError& e) {
+    EXPECT_EQ(e.code(), v1::Error::BAD_REQUEST);
+    EXPECT_NE(std::string(e.what()).find("older than its stored version 5"), std::string::npos)
+        << e.what();
+  }
+  cms.publish(article("urn:test:marker", {"international"}));
+
+  ASSERT_TRUE(inbox.wait_for(5));
+  const auto items = inbox.items();
+  ASSERT_EQ(items.size(), 5U);
+  EXPECT_EQ(items[1].article().headline(), "corrected headline");
+  EXPECT_EQ(items[2].article().pubstatus(), v1::PUB_STATUS_CANCELED);
+  EXPECT_EQ(items[3].article().id(), "urn:test:other");
+  EXPECT_EQ(items[4].article().id(), "urn:test:marker");
+}
+
+TEST(History, AnEmbargoedArticleIsDeliveredWhenItLiftsEvenAfterARestart) {
+  TempDir data;
+  auto held = article("urn:test:embargoed", {"international"});
+  const auto lifts = TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(2000);
+  *held.mutable_embargoed() = lifts;
+  {
+    BrokerProcess broker(data.path(), {});
+    Connected cms(broker.url(), "cms");
+    const auto ack = cms.publish(held);
+    EXPECT_EQ(ack.offsets_size(), 0);
+    EXPECT_EQ(ack.embargoed_until(), lifts);
+    EXPECT_TRUE(cms.publish(held).duplicate());
+  }
+  BrokerProcess restarted(data.path(), {});
+  Connected reader(restarted.url());
+  Inbox inbox;
+  reader.subscribe("international", inbox);
+  ASSERT_TRUE(inbox.wait_for(1, 10s));
+  EXPECT_GE(TimeUtil::GetCurrentTime(), lifts);
+  const auto items = inbox.items();
+  EXPECT_EQ(items[0].article().id(), "urn:test:embargoed");
+  EXPECT_EQ(items[0].offset(), 1U);
+}
+
+TEST(History, AWipedDataDirectoryMeansANewEpochAndRecoveredFalse) {
+  TempDir data;
+  std::string old_epoch;
+  {
+    BrokerProcess broker(data.path(), {});
+    Connected cms(broker.url(), "cms");
+    old_epoch = cms.publish(article("urn:test:a", {"defense"})).epoch();
+  }
+  std::filesystem::remove_all(data.path());
+  BrokerProcess broker(data.path(), {});
+  Connected reader(broker.url());
+  Inbox inbox;
+  auto result = reader->subscribe(since("defense", 1, old_epoch), inbox.handler()).get();
+  EXPECT_FALSE(result.recovered());
+  EXPECT_NE(result.not_recovered_reason().find("no history here"), std::string::npos);
+
+  Connected cms(broker.url(), "cms");
+  const auto ack = cms.publish(article("urn:test:b", {"defense"}));
+  EXPECT_NE(ack.epoch(), old_epoch);
+  ASSERT_TRUE(inbox.wait_for(1));  // live goes on after a failed recovery
+  Connected other(broker.url());
+  Inbox nothing;
+  result = other->subscribe(since("defense", 1, old_epoch), nothing.handler()).get();
+  EXPECT_FALSE(result.recovered());
+  EXPECT_NE(result.not_recovered_reason().find("new history"), std::string::npos);
+  ASSERT_EQ(result.positions_size(), 1);
+  EXPECT_EQ(result.positions(0).position().epoch(), ack.epoch());
+}
+
+TEST(History, RetentionTrimsAndRecoveryFromATrimmedPositionIsRefused) {
+  BrokerProcess broker({"--retention-count", "5", "--retention-sweep-ms", "50"});
+  Connected cms(broker.url(), "cms");
+  const auto epoch = publish_many(*cms, "urn:test:", "defense", 20).front().epoch();
+  const auto deadline = Clock::now() + 10s;
+  nlohmann::json history;
+  do {
+    history = nlohmann::json::parse(
+        http_get(broker.port(), "/v1/topics/defense/articles?limit=100").body);
+  } while (history.value("firstOffset", "0") != "16" && Clock::now() < deadline);
+  EXPECT_EQ(history["firstOffset"], "16");
+  EXPECT_EQ(history["deliveries"].size(), 5U);
+
+  Connected late(broker.url());
+  Inbox nothing;
+  const auto refused = late->subscribe(since("defense", 3, epoch), nothing.handler()).get();
+  EXPECT_FALSE(refused.recovered());
+  EXPECT_NE(refused.not_recovered_reason().find("no longer reaches back"), std::string::npos);
+  Connected reader(broker.url());
+  Inbox inbox;
+  const auto tail = reader->subscribe(since("defense", 17, epoch), inbox.handler()).get();
+  EXPECT_TRUE(tail.recovered());
+  ASSERT_TRUE(inbox.wait_for(3));
+  expect_consecutive(inbox.items(), "defense", 18, 20);
+}
+
+TEST(History, HttpReadPathServesJsonAndProtobuf) {
+  BrokerProcess broker;
+  Connected cms(broker.url(), "cms");
+  const auto acks = publish_many(*cms, "urn:test:", "defense", 5);
+
+  const auto json = http_get(broker.port(), "/v1/topics/defense/articles?since=2&limit=2");
+  ASSERT_EQ(json.status, 200) << json.body;
+  EXPECT_EQ(json.content_type, "application/json");
+  const auto page = nlohmann::json::parse(json.body);
+  EXPECT_EQ(page["topic"], "defense");
+  EXPECT_EQ(page["epoch"], acks.front().epoch());
+  EXPECT_EQ(page["lastOffset"], "5");
+  EXPECT_EQ(page["more"], true);
+  ASSERT_EQ(page["deliveries"].size(), 2U);
+  EXPECT_EQ(page["deliveries"][0]["offset"], "3");
+  EXPECT_EQ(page["deliveries"][1]["article"]["id"], "urn:test:3");
+
+  const auto binary = http_get_accepting(broker.port(), "/v1/topics/defense/articles?since=3",
+                                         "application/x-protobuf");
+  ASSERT_EQ(binary.status, 200);
+  v1::History history;
+  ASSERT_TRUE(history.ParseFromString(binary.body));
+  ASSERT_EQ(history.deliveries_size(), 2);
+  EXPECT_EQ(history.deliveries(1).offset(), 5U);
+  EXPECT_FALSE(history.more());
+
+  EXPECT_EQ(http_get(broker.port(), "/v1/topics/sports/articles").status, 404);
+  const auto bad_topic = http_get(broker.port(), "/v1/topics/Sports/articles");
+  EXPECT_EQ(bad_topic.status, 400);
+  EXPECT_NE(bad_topic.body.find("topic 'Sports'"), std::string::npos);
+  const auto bad_since = http_get(broker.port(), "/v1/topics/defense/articles?since=-1");
+  EXPECT_EQ(bad_since.status, 400);
+  EXPECT_NE(bad_since.body.find("since must be an offset"), std::string::npos);
+  EXPECT_EQ(http_get(broker.port(), "/v1/topics/defense/articles?limit=5000").status, 400);
+}
+
+TEST(History, AClientResumesByItselfAfterTheBrokerRestarts) {
+  TempDir data;
+  auto broker = std::make_unique<BrokerProcess>(data.path(), std::vector<std::string>{});
+  const auto port = std::to_string(broker->port());
+  IoRunner io;
+  client::Options options;
+  options.url = broker->url();
+  options.reconnect.initial_delay = 50ms;
+  options.reconnect.max_delay = 200ms;
+  client::Client reader(io.context(), options);
+  std::promise<v1::SubscribeResult> resumed;
+  reader.on_resume([&](const std::string&, const client::Response& response) {
+    resumed.set_value(response.reply.subscribe());
+  });
+  reader.connect().get();
+  Inbox inbox;
+  v1::Subscribe request;
+  request.set_topic("international");
+  reader.subscribe(request, inbox.handler()).get();
+  {
+    Connected cms(broker->url(), "cms");
+    publish_many(*cms, "urn:test:first-", "international", 50);
+  }
+  ASSERT_TRUE(inbox.wait_for(50));
+
+  EXPECT_EQ(broker->stop(), 0);
+  broker.reset();
+  broker = std::make_unique<BrokerProcess>(
+      data.path(), std::vector<std::string>{"--listen", "127.0.0.1:" + port});
+  {
+    Connected cms(broker->url(), "cms");
+    publish_many(*cms, "urn:test:second-", "international", 50);
+  }
+  auto result = resumed.get_future();
+  ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(result.get().recovered());
+  ASSERT_TRUE(inbox.wait_for(100));
+  expect_consecutive(inbox.items(), "international", 1, 100);
+  std::promise<void> closed;
+  reader.close([&] { closed.set_value(); });
+  closed.get_future().wait_for(5s);
+}
+
+TEST(Store, ACorruptOrUnusableStoreIsOneClearErrorAtStartup) {
+  TempDir data;
+  std::ofstream(data.path() / "kabar.db") << std::string(4096, 'x');
+  auto corrupt = run({broker_path(), "--data-dir", data.path().string()});
+  EXPECT_EQ(corrupt.status, 1);
+  EXPECT_NE(corrupt.out.find("cannot open the article store"), std::string::npos) << corrupt.out;
+  EXPECT_NE(corrupt.out.find("file is not a database"), std::string::npos) << corrupt.out;
+
+  const auto not_a_dir = data.path() / "kabar.db";  // a file where a directory should be
+  const auto blocked = run({broker_path(), "--data-dir", not_a_dir.string()});
+  EXPECT_EQ(blocked.status, 1);
+  EXPECT_NE(blocked.out.find("cannot create data directory"), std::string::npos) << blocked.out;
+
+  TempDir other;
+  std::filesystem::create_directories(other.path() / "kabar.db");  // unopenable as a file
+  const auto unopenable = run({broker_path(), "--data-dir", other.path().string()});
+  EXPECT_EQ(unopenable.status, 1);
+  EXPECT_NE(unopenable.out.find("unable to open database file"), std::string::npos)
+      << unopenable.out;
+}
+
+}  // namespace
+}  // namespace kabar::test
