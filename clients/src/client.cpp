@@ -414,6 +414,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         }
       }
       send(message, [this, self = shared_from_this(), topic = route.topic](Response response) {
+        if (!response.failure.empty()) return;  // this attempt failed: the next one resumes
         if (response.ok()) note_positions(topic, response.reply.subscribe());
         if (resume_handler_) resume_handler_(topic, response);
       });

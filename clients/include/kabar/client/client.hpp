@@ -71,7 +71,8 @@ using DeliveryHandler = std::function<void(const v1::Delivery&)>;
 using CloseHandler = std::function<void(const CloseInfo&)>;
 /// A connection was lost and another attempt follows after `delay`.
 using ReconnectHandler = std::function<void(const CloseInfo& why, std::chrono::milliseconds delay)>;
-/// After a reconnect, the broker's answer to one subscription's resume: check
+/// After a reconnect, the broker's answer to one subscription's resume (attempts that failed
+/// before an answer are not reported): check
 /// reply.subscribe().recovered (false: articles were missed, and why is in not_recovered_reason).
 using ResumeHandler = std::function<void(const std::string& topic, const Response& response)>;
 
