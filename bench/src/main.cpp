@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <random>
 #include <unordered_map>
 #include <vector>
 
@@ -48,6 +49,7 @@ struct Options {
   std::uint32_t source_addresses = 0;  // 127.0.0.1..N; 0 = enough for the connection count
   std::uint32_t connect_concurrency = 512;
   bool flash = true;  // connections scenario: one article to everyone at the end
+  std::uint64_t missed = 100'000;  // recovery scenario: articles stored before subscribing
   int broker_pid = 0;
   bool json = false;
 };
@@ -109,6 +111,13 @@ std::string si(double value) {
   return text;
 }
 
+std::string random_run_id() {
+  std::random_device random;
+  char text[16];
+  std::snprintf(text, sizeof text, "%08x", random());
+  return text;
+}
+
 std::string ms(std::uint64_t ns) {
   char text[32];
   std::snprintf(text, sizeof text, "%.3f ms", static_cast<double>(ns) / 1e6);
@@ -130,9 +139,15 @@ class Run final : public ConnectionEvents {
                              o_.topics;
     topic_names_.reserve(o_.topics);
     for (std::uint32_t t = 0; t < o_.topics; ++t) {
-      topic_names_.push_back(o_.scenario == "connections" ? "bench.idle"
-                                                         : "bench.t" + std::to_string(t));
+      if (o_.scenario == "connections") {
+        topic_names_.push_back("bench.idle");
+      } else if (o_.scenario == "recovery") {
+        topic_names_.push_back("bench.recovery." + run_id_);  // a fresh topic: offsets from 1
+      } else {
+        topic_names_.push_back("bench.t" + std::to_string(t));
+      }
     }
+    if (o_.scenario == "recovery") std::fill(expected_.begin(), expected_.end(), 1);
   }
 
   int run() {
@@ -163,7 +178,7 @@ class Run final : public ConnectionEvents {
 
   void on_open(Connection& c) override {
     c.send(encode_connect(1, is_publisher(c) ? "bench-pub" : "bench-sub"));
-    if (is_publisher(c)) return;
+    if (is_publisher(c) || o_.scenario == "recovery") return;
     for (std::uint32_t m = 0; m < o_.topics_per_subscriber; ++m) {
       c.send(encode_subscribe(2 + m, topic_names_[(c.index() + m) % o_.topics]));
     }
@@ -201,12 +216,19 @@ class Run final : public ConnectionEvents {
       }
       const auto it = publish_sent_.find(r.id);
       if (it != publish_sent_.end()) {
-        if (measuring_) ack_latency_.record(static_cast<std::uint64_t>(now_ns() - it->second));
+        if (measuring_) {
+          ack_latency_.record(static_cast<std::uint64_t>(now_ns() - it->second));
+          ++acked_measured_;
+        }
         publish_sent_.erase(it);
       }
+      if (r.duplicate) ++duplicates_;  // every bench article is new: the broker got it wrong
+      ++acked_;
+      if (acks_drive_publishing()) publish_more();
       return;
     }
-    if (r.id == 1 + o_.topics_per_subscriber) {  // the last Subscribe of this subscriber
+    const auto ready_reply = o_.scenario == "recovery" ? 1U : 1 + o_.topics_per_subscriber;
+    if (r.id == ready_reply) {  // Connect, or the last Subscribe, of this subscriber
       ++ready_;
       ready_check();
       if (next_to_start_ < connections_.size()) start_next();
@@ -239,7 +261,26 @@ class Run final : public ConnectionEvents {
       }
     }
     expected = d.offset + 1;
+    if (o_.scenario == "recovery") {
+      if (received_ == o_.missed * o_.subscribers) {
+        caught_up_ns_ = now_ns();
+        finish();
+      }
+      return;
+    }
     publish_more();
+  }
+
+  bool acks_drive_publishing() const {
+    return o_.scenario == "ingest" || o_.scenario == "recovery";
+  }
+
+  // Recovery: every article is stored; now each subscriber asks for all of them at once.
+  void start_catch_up() {
+    catch_up_started_ns_ = now_ns();
+    for (std::uint32_t i = 0; i < o_.subscribers; ++i) {
+      connections_[i]->send(encode_subscribe(2, topic_names_.front(), true));
+    }
   }
 
   void ready_check() {
@@ -263,14 +304,24 @@ class Run final : public ConnectionEvents {
     const auto id = ++next_request_id_;
     const auto sent = now_ns();
     if (measuring_) publish_sent_[id] = sent;
-    connections_[p]->send(encode_publish(id, topic_names_[topic], o_.payload, sent));
+    connections_[p]->send(encode_publish(id, run_id_, topic_names_[topic], o_.payload, sent));
     ++publish_count_;
     if (measuring_) ++published_measured_;
   }
 
-  // Closed loop: keep `window` articles' deliveries outstanding.
+  // Closed loop: keep `window` articles' deliveries (ingest, recovery: acknowledgements)
+  // outstanding.
   void publish_more() {
     if (!all_ready_ || publishing_done_ || o_.rate > 0 || o_.scenario == "connections") return;
+    if (o_.scenario == "recovery") {
+      while (publish_count_ < o_.missed && publish_count_ - acked_ < o_.window) publish(0);
+      if (acked_ == o_.missed && catch_up_started_ns_ == 0) start_catch_up();
+      return;
+    }
+    if (o_.scenario == "ingest") {
+      while (publish_count_ - acked_ < o_.window) publish(0);
+      return;
+    }
     const double limit = o_.window * subscribers_per_topic_;
     while (static_cast<double>(publish_count_) * subscribers_per_topic_ -
                static_cast<double>(received_) < limit) {
@@ -297,6 +348,16 @@ class Run final : public ConnectionEvents {
                     << disconnects_ << " failed\n";
         }
       }
+      return;
+    }
+    if (o_.scenario == "recovery") {
+      if (now - last_progress_ >= std::chrono::seconds(1) && !o_.json) {
+        last_progress_ = now;
+        std::fprintf(stderr, "[%5.1fs] stored %lu/%lu, caught up %lu/%lu\n",
+                     std::chrono::duration<double>(now - ready_at_).count(), acked_, o_.missed,
+                     received_, o_.missed * o_.subscribers);
+      }
+      if (now - ready_at_ > std::chrono::seconds(300)) finish();  // bounded
       return;
     }
     if (o_.scenario == "connections") {
@@ -335,16 +396,20 @@ class Run final : public ConnectionEvents {
       last_progress_ = now;
       const double window = std::chrono::duration<double>(now - last_progress_at_).count();
       last_progress_at_ = now;
-      const auto delta = received_ - last_received_;
-      last_received_ = received_;
-      std::fprintf(stderr, "[%5.1fs] %s deliveries/s  p99 %s  connections %zu%s\n", elapsed,
+      const bool ingest = o_.scenario == "ingest";
+      const auto counted = ingest ? acked_ : received_;
+      const auto delta = counted - last_received_;
+      last_received_ = counted;
+      std::fprintf(stderr, "[%5.1fs] %s %s/s  p99 %s  connections %zu%s\n", elapsed,
                    si(static_cast<double>(delta) / window).c_str(),
-                   ms(latency_.quantile(0.99)).c_str(), connections_.size() - disconnects_,
-                   measuring_ ? "" : "  (warm-up)");
+                   ingest ? "acks" : "deliveries",
+                   ms((ingest ? ack_latency_ : latency_).quantile(0.99)).c_str(),
+                   connections_.size() - disconnects_, measuring_ ? "" : "  (warm-up)");
     }
   }
 
   bool all_delivered() const {
+    if (o_.scenario == "ingest") return acked_ >= publish_count_;
     return static_cast<double>(received_) >=
            static_cast<double>(publish_count_) * subscribers_per_topic_;
   }
@@ -358,13 +423,20 @@ class Run final : public ConnectionEvents {
   }
 
   int report() {
-    const auto expected_total = static_cast<double>(publish_count_) * subscribers_per_topic_;
-    const auto lost = all_ready_ ? std::max(0.0, expected_total - static_cast<double>(received_)) : 0;
+    if (o_.scenario == "recovery") return report_recovery();
+    const auto expected_total = o_.scenario == "ingest"
+                                    ? static_cast<double>(publish_count_)
+                                    : static_cast<double>(publish_count_) * subscribers_per_topic_;
+    const auto received_total = o_.scenario == "ingest" ? acked_ : received_;
+    const auto lost =
+        all_ready_ ? std::max(0.0, expected_total - static_cast<double>(received_total)) : 0;
     const bool timed_out = !finished_;
     const double deliveries_per_s =
         measure_seconds_ > 0 ? static_cast<double>(received_measured_) / measure_seconds_ : 0;
     const double publishes_per_s =
         measure_seconds_ > 0 ? static_cast<double>(published_measured_) / measure_seconds_ : 0;
+    const double acks_per_s =
+        measure_seconds_ > 0 ? static_cast<double>(acked_measured_) / measure_seconds_ : 0;
     const double setup_s =
         all_ready_ ? std::chrono::duration<double>(ready_at_ - started_).count() : 0;
     const auto failures = errors_ + disconnects_ + gaps_ + duplicates_ +
@@ -375,13 +447,14 @@ class Run final : public ConnectionEvents {
           "{\"scenario\":\"%s\",\"subscribers\":%u,\"publishers\":%u,\"topics\":%u,"
           "\"payload_bytes\":%zu,\"deliveries_per_s\":%.0f,\"publishes_per_s\":%.0f,"
           "\"latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},"
-          "\"ack_latency_ns\":{\"p50\":%lu,\"p99\":%lu},\"errors\":%lu,\"disconnects\":%lu,"
+          "\"acks_per_s\":%.0f,\"ack_latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},\"errors\":%lu,\"disconnects\":%lu,"
           "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%.0f,\"bench_cpu\":%.3f,\"broker_cpu\":%.3f,"
           "\"deliveries_per_message\":%.2f,\"setup_s\":%.3f,\"broker_rss_kib_per_connection\":%.3f,\"flash_last_ms\":%.3f}\n",
           o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload,
           deliveries_per_s, publishes_per_s, latency_.quantile(0.5), latency_.quantile(0.9),
           latency_.quantile(0.99), latency_.quantile(0.999), latency_.max(),
-          ack_latency_.quantile(0.5), ack_latency_.quantile(0.99), errors_, disconnects_, gaps_,
+          acks_per_s, ack_latency_.quantile(0.5), ack_latency_.quantile(0.9),
+          ack_latency_.quantile(0.99), ack_latency_.quantile(0.999), ack_latency_.max(), errors_, disconnects_, gaps_,
           duplicates_, lost, measure_seconds_ > 0 ? self_cpu_ / measure_seconds_ : 0,
           measure_seconds_ > 0 ? broker_cpu_ / measure_seconds_ : 0,
           frames_measured_ > 0 ? static_cast<double>(received_measured_) /
@@ -394,7 +467,18 @@ class Run final : public ConnectionEvents {
                   o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload);
       std::printf("  setup            %.2f s (%s connect+subscribe/s)\n", setup_s,
                   si(setup_s > 0 ? o_.subscribers / setup_s : 0).c_str());
-      if (o_.scenario != "connections") {
+      if (o_.scenario == "ingest") {
+        std::printf("  acks/s           %s (acknowledged publishes, stored)\n",
+                    si(acks_per_s).c_str());
+        std::printf("  publish ack      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
+                    ms(ack_latency_.quantile(0.5)).c_str(), ms(ack_latency_.quantile(0.9)).c_str(),
+                    ms(ack_latency_.quantile(0.99)).c_str(),
+                    ms(ack_latency_.quantile(0.999)).c_str(), ms(ack_latency_.max()).c_str());
+        std::printf("  cpu (cores)      bench %.2f",
+                    measure_seconds_ > 0 ? self_cpu_ / measure_seconds_ : 0);
+        if (o_.broker_pid != 0) std::printf("  broker %.2f", broker_cpu_ / measure_seconds_);
+        std::printf("\n");
+      } else if (o_.scenario != "connections") {
         std::printf("  deliveries/s     %s\n", si(deliveries_per_s).c_str());
         std::printf("  publishes/s      %s\n", si(publishes_per_s).c_str());
         std::printf("  batching         %.1f deliveries per WebSocket message\n",
@@ -422,6 +506,37 @@ class Run final : public ConnectionEvents {
     return failures == 0 ? 0 : 1;
   }
 
+  int report_recovery() {
+    const auto wanted = o_.missed * o_.subscribers;
+    const double seconds =
+        caught_up_ns_ != 0 ? static_cast<double>(caught_up_ns_ - catch_up_started_ns_) / 1e9 : 0;
+    const double rate = seconds > 0 ? static_cast<double>(wanted) / seconds : 0;
+    const double store_seconds =
+        catch_up_started_ns_ != 0
+            ? static_cast<double>(catch_up_started_ns_) / 1e9 -
+                  std::chrono::duration<double>(ready_at_.time_since_epoch()).count()
+            : 0;
+    const auto lost = wanted - std::min(wanted, received_);
+    const auto failures = errors_ + disconnects_ + gaps_ + duplicates_ + lost;
+    if (o_.json) {
+      std::printf("{\"scenario\":\"recovery\",\"subscribers\":%u,\"missed\":%lu,"
+                  "\"payload_bytes\":%zu,\"store_s\":%.3f,\"catch_up_s\":%.3f,"
+                  "\"catch_up_articles_per_s\":%.0f,\"errors\":%lu,\"disconnects\":%lu,"
+                  "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%lu}\n",
+                  o_.subscribers, o_.missed, o_.payload, store_seconds, seconds, rate, errors_,
+                  disconnects_, gaps_, duplicates_, lost);
+    } else {
+      std::printf("\nkabar-bench recovery: %u subscribers resume over %lu missed %zu-byte articles\n",
+                  o_.subscribers, o_.missed, o_.payload);
+      std::printf("  storing          %.2f s (%s acknowledged publishes/s)\n", store_seconds,
+                  si(store_seconds > 0 ? static_cast<double>(o_.missed) / store_seconds : 0).c_str());
+      std::printf("  catch-up         %.3f s: %s articles/s\n", seconds, si(rate).c_str());
+      std::printf("  errors %lu  disconnects %lu  gaps %lu  duplicates %lu  lost %lu\n", errors_,
+                  disconnects_, gaps_, duplicates_, lost);
+    }
+    return failures == 0 ? 0 : 1;
+  }
+
   double rss_per_connection() const {
     if (!rss_before_ || !rss_ready_ || o_.subscribers == 0) return 0;
     return (*rss_ready_ - *rss_before_) / static_cast<double>(o_.subscribers + o_.publishers);
@@ -433,6 +548,7 @@ class Run final : public ConnectionEvents {
   }
 
   Options o_;
+  const std::string run_id_ = random_run_id();
   net::io_context ioc_{1};
   net::steady_timer timer_;
   tcp::endpoint broker_;
@@ -446,7 +562,8 @@ class Run final : public ConnectionEvents {
   std::uint32_t next_to_start_ = 0;
   std::uint32_t next_request_id_ = 100;
   std::uint64_t ready_ = 0, received_ = 0, received_measured_ = 0;
-  std::uint64_t publish_count_ = 0, published_measured_ = 0;
+  std::uint64_t publish_count_ = 0, published_measured_ = 0, acked_ = 0, acked_measured_ = 0;
+  std::int64_t catch_up_started_ns_ = 0, caught_up_ns_ = 0;
   std::uint64_t errors_ = 0, disconnects_ = 0, gaps_ = 0, duplicates_ = 0;
   std::uint64_t last_received_ = 0, flash_received_ = 0, frames_measured_ = 0;
   int disconnect_samples_ = 0, error_samples_ = 0;
@@ -469,7 +586,6 @@ int main(int argc, char** argv) {
   std::string url = "ws://127.0.0.1:8080/v1/ws";
   auto common = [&](CLI::App* s) {
     s->add_option("--url", url, "broker WebSocket URL (loopback only)")->capture_default_str();
-    s->add_option("--subscribers,-n", o.subscribers)->capture_default_str()->check(CLI::Range(1U, 1'000'000U));
     s->add_option("--source-addresses", o.source_addresses,
                   "spread connections over 127.0.0.1..N (0: one per 20 000 connections)");
     s->add_option("--connect-concurrency", o.connect_concurrency, "handshakes in flight")->capture_default_str();
@@ -484,20 +600,44 @@ int main(int argc, char** argv) {
     s->add_option("--duration", o.duration, "measured seconds")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
     s->add_option("--warmup", o.warmup, "seconds before measuring")->capture_default_str()->check(CLI::Range(0.0, 600.0));
   };
+  auto subscribers = [&](CLI::App* s) {
+    s->add_option("--subscribers,-n", o.subscribers)->capture_default_str()->check(CLI::Range(1U, 1'000'000U));
+  };
   auto* fanout = app.add_subcommand("fanout", "P publishers -> 1 topic -> N subscribers");
   common(fanout);
+  subscribers(fanout);
   traffic(fanout);
   auto* topics = app.add_subcommand("topics", "N subscribers each on k of T topics");
   common(topics);
+  subscribers(topics);
   traffic(topics);
   topics->add_option("--topics,-t", o.topics)->capture_default_str()->check(CLI::Range(1U, 100'000U));
   topics->add_option("--topics-per-subscriber,-k", o.topics_per_subscriber)->capture_default_str();
   auto* connections = app.add_subcommand("connections", "N idle subscribers: memory and setup rate");
   common(connections);
+  subscribers(connections);
   connections->add_flag("!--no-flash", o.flash, "skip the final one-article flash to everyone");
+  auto* ingest = app.add_subcommand("ingest", "P publishers: acknowledged (stored) publishes/s");
+  common(ingest);
+  traffic(ingest);
+  auto* recovery = app.add_subcommand(
+      "recovery", "store M articles, then N subscribers recover them all: catch-up articles/s");
+  common(recovery);
+  recovery->add_option("--subscribers,-n", o.subscribers, "subscribers catching up together")
+      ->default_str("1")
+      ->check(CLI::Range(1U, 1000U));
+  recovery->add_option("--missed,-m", o.missed, "articles each one missed")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000}));
+  recovery->add_option("--payload", o.payload, "article body bytes")->capture_default_str();
+  recovery->add_option("--window", o.window, "publishes in flight while storing")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
     o.scenario = app.get_subcommands().front()->get_name();
+    if (o.scenario == "ingest") o.subscribers = 0;
+    if (o.scenario == "recovery" && recovery->count("--window") == 0) o.window = 256;
+    if (o.scenario == "recovery" && recovery->count("--subscribers") == 0) o.subscribers = 1;
     if (o.topics_per_subscriber > o.topics) {
       throw CLI::ValidationError("--topics-per-subscriber", "must not exceed --topics");
     }

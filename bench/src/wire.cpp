@@ -2,12 +2,12 @@
 
 namespace kabar::bench {
 
-std::string encode_publish(std::uint32_t id, const std::string& topic, std::size_t payload,
-                           std::int64_t sent_ns) {
+std::string encode_publish(std::uint32_t id, std::string_view run, const std::string& topic,
+                           std::size_t payload, std::int64_t sent_ns) {
   v1::ClientMessage message;
   message.set_id(id);
   auto* article = message.mutable_publish()->mutable_article();
-  article->set_id("urn:kabar:bench:" + std::to_string(id));
+  article->set_id("urn:kabar:bench:" + std::string(run) + ":" + std::to_string(id));
   article->add_topics(topic);
   article->set_headline("bench");
   article->set_urgency(1);
@@ -24,10 +24,11 @@ std::string encode_connect(std::uint32_t id, const std::string& name) {
   return message.SerializeAsString();
 }
 
-std::string encode_subscribe(std::uint32_t id, const std::string& topic) {
+std::string encode_subscribe(std::uint32_t id, const std::string& topic, bool from_start) {
   v1::ClientMessage message;
   message.set_id(id);
   message.mutable_subscribe()->set_topic(topic);
+  if (from_start) message.mutable_subscribe()->mutable_since();
   return message.SerializeAsString();
 }
 

@@ -28,11 +28,13 @@ struct ReplyView {
 template <typename OnDelivery, typename OnReply>
 bool read_server_message(std::string_view frame, OnDelivery&& on_delivery, OnReply&& on_reply);
 
-/// A publish request whose article carries `sent_ns` and a body of `payload` bytes.
-std::string encode_publish(std::uint32_t id, const std::string& topic, std::size_t payload,
-                           std::int64_t sent_ns);
+/// A publish request whose article carries `sent_ns` and a body of `payload` bytes. Its id
+/// is "urn:kabar:bench:RUN:ID": unique per run, or a durable broker would see duplicates.
+std::string encode_publish(std::uint32_t id, std::string_view run, const std::string& topic,
+                           std::size_t payload, std::int64_t sent_ns);
 std::string encode_connect(std::uint32_t id, const std::string& name);
-std::string encode_subscribe(std::uint32_t id, const std::string& topic);
+/// With `from_start`, asks to recover everything stored first (since offset 0).
+std::string encode_subscribe(std::uint32_t id, const std::string& topic, bool from_start = false);
 
 // ---------------------------------------------------------------------------------------------
 
