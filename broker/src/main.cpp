@@ -33,6 +33,31 @@ void parse_listen(const std::string& text, kabar::broker::Config& config) {
   config.listen_port = static_cast<std::uint16_t>(port);
 }
 
+// "sports.>:10000:24": a pattern, then how many articles and how many hours its topics keep.
+kabar::broker::RetentionRule parse_retention_rule(const std::string& text) {
+  const auto second = text.rfind(':');
+  const auto first = second == std::string::npos || second == 0 ? std::string::npos
+                                                                 : text.rfind(':', second - 1);
+  if (first == std::string::npos) {
+    throw CLI::ValidationError("--retention-for", "'" + text + "': expected PATTERN:COUNT:HOURS");
+  }
+  auto number = [&](std::string_view digits) {
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || value == 0) {
+      throw CLI::ValidationError("--retention-for", "'" + text + "': '" + std::string(digits) +
+                                                        "' is not a positive whole number");
+    }
+    return value;
+  };
+  kabar::broker::RetentionRule rule;
+  rule.pattern = text.substr(0, first);
+  rule.limits.max_count = number(std::string_view(text).substr(first + 1, second - first - 1));
+  rule.limits.max_age =
+      std::chrono::hours(static_cast<std::int64_t>(number(std::string_view(text).substr(second + 1))));
+  return rule;
+}
+
 // Every connection is a file descriptor: take the whole hard limit, not the default 1024.
 void raise_file_limit() {
   rlimit limit{};
@@ -98,17 +123,27 @@ int main(int argc, char** argv) {
               {"relaxed", kabar::broker::Durability::kRelaxed}},
           CLI::ignore_case))
       ->default_str("full");
-  app.add_option("--retention-count", store.retention.max_count,
+  app.add_option("--retention-count", store.retention.defaults.max_count,
                  "articles each topic keeps (older ones are trimmed)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option_function<std::int64_t>(
          "--retention-hours",
-         [&store](std::int64_t hours) { store.retention.max_age = std::chrono::hours(hours); },
+         [&store](std::int64_t hours) {
+           store.retention.defaults.max_age = std::chrono::hours(hours);
+         },
          "hours each topic keeps an article")
       ->default_str(std::to_string(
-          std::chrono::duration_cast<std::chrono::hours>(store.retention.max_age).count()))
+          std::chrono::duration_cast<std::chrono::hours>(store.retention.defaults.max_age).count()))
       ->check(CLI::PositiveNumber);
+  app.add_option_function<std::vector<std::string>>(
+         "--retention-for",
+         [&store](const std::vector<std::string>& rules) {
+           for (const auto& rule : rules) store.retention.rules.push_back(parse_retention_rule(rule));
+         },
+         "PATTERN:COUNT:HOURS, limits for the topics a pattern matches (repeatable; the first "
+         "match wins), e.g. 'sports.>:10000:24'")
+      ->type_name("RULE");
   app.add_option_function<std::int64_t>("--retention-sweep-ms",
                                         milliseconds(store.retention.sweep_interval),
                                         "how often retention trims")

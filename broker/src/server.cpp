@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http_session.hpp"
+#include "kabar/common/topic.hpp"
 #include "kabar/broker/memory_engine.hpp"
 #include "kabar/broker/sqlite_engine.hpp"
 #include "shard.hpp"
@@ -61,6 +62,21 @@ void check_config(const Config& config) {
   if (config.handshake_timeout.count() <= 0) fail("--handshake-timeout must be positive");
   if (config.idle_timeout.count() <= 0) fail("--idle-timeout must be positive");
   if (config.io_threads > 256) fail("--threads must be at most 256");
+  for (const auto& rule : config.store_options.retention.rules) {
+    if (auto error = pattern_error(rule.pattern)) {
+      fail("--retention-for pattern '" + rule.pattern + "': " + *error);
+    }
+    if (rule.limits.max_count == 0 || rule.limits.max_age.count() <= 0) {
+      fail("--retention-for '" + rule.pattern + "': count and hours must be positive");
+    }
+  }
+}
+
+const RetentionLimits& Retention::for_topic(const std::string& topic) const {
+  for (const auto& rule : rules) {
+    if (topic_matches(rule.pattern, topic)) return rule.limits;
+  }
+  return defaults;
 }
 
 namespace {

@@ -183,6 +183,9 @@ class SqliteEngine::Impl {
       if (mode != "wal") throw StoreError("cannot switch " + path_ + " to WAL mode (" + mode + ")");
       db.exec(options_.durability == Durability::kFull ? "PRAGMA synchronous=FULL"
                                                        : "PRAGMA synchronous=NORMAL");
+      // A damaged file must stop the broker now, not fail reads later (seconds per GiB).
+      const auto check = db.execAndGet("PRAGMA quick_check(1)").getString();
+      if (check != "ok") throw StoreError(path_ + " is damaged: " + check);
       SQLite::Transaction transaction(db);
       db.exec(kSchema);
       SQLite::Statement version(db, "SELECT value FROM meta WHERE key = 'schema_version'");
@@ -465,9 +468,7 @@ class SqliteEngine::Impl {
 
   void sweep() {
     constexpr std::int64_t kChunk = 5000;
-    const auto cutoff =
-        now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.retention.max_age)
-                       .count();
+    const auto now = now_ns();
     SQLite::Statement trimmed(db_, "SELECT name, trimmed_through FROM topics");
     std::vector<std::pair<std::string, std::int64_t>> topics;
     while (trimmed.executeStep()) {
@@ -476,8 +477,11 @@ class SqliteEngine::Impl {
     for (auto& [topic, through] : topics) {
       const auto cached = topics_.find(topic);
       if (cached == topics_.end()) continue;
+      const auto& limits = options_.retention.for_topic(topic);
+      const auto cutoff =
+          now - std::chrono::duration_cast<std::chrono::nanoseconds>(limits.max_age).count();
       const auto last = to_i64(cached->second.last_offset);
-      const auto by_count = last - to_i64(options_.retention.max_count);
+      const auto by_count = last - to_i64(limits.max_count);
       for (;;) {
         // The newest offset this chunk may remove: by count, or the oldest rows past max age.
         std::int64_t bound = std::min(by_count, through + kChunk);

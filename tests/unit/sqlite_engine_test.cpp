@@ -152,12 +152,12 @@ TEST_F(SqliteEngineTest, HoldsAnEmbargoedArticleUntilItLiftsEvenAcrossARestart) 
 
 TEST_F(SqliteEngineTest, RefusesRecoveryFromAnotherEpochOrATrimmedPosition) {
   Retention retention;
-  retention.max_count = 3;
+  retention.rules.push_back({"defense", {3, std::chrono::hours(1)}});  // others keep everything
   retention.sweep_interval = std::chrono::milliseconds(20);
   open(retention);
   std::string epoch;
   for (int i = 0; i < 10; ++i) {
-    epoch = publish(article("urn:" + std::to_string(i), 1, {"defense"})).result.epoch();
+    epoch = publish(article("urn:" + std::to_string(i), 1, {"defense", "sports"})).result.epoch();
   }
   EXPECT_THAT(read_from("defense", 5, "another").not_recoverable.value_or(""),
               HasSubstr("new history"));
@@ -173,6 +173,24 @@ TEST_F(SqliteEngineTest, RefusesRecoveryFromAnotherEpochOrATrimmedPosition) {
   ASSERT_FALSE(tail.not_recoverable);
   EXPECT_EQ(tail.batch->deliveries.size(), 3U);
   EXPECT_EQ(tail.topics.at(0).first_offset, 8U);
+  EXPECT_EQ(read_from("sports", 0, "").batch->deliveries.size(), 10U);
+}
+
+TEST_F(SqliteEngineTest, ADamagedDatabaseIsRefusedAtStartup) {
+  open();
+  for (int i = 0; i < 300; ++i) publish(article("urn:" + std::to_string(i), 1, {"defense"}));
+  engine_.reset();  // checkpoints the log into kabar.db
+  {
+    std::fstream file(dir_ / "kabar.db", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(2 * 4096);  // page 3 on: b-tree pages of the tables and indexes
+    file << std::string(3 * 4096, '\x5a');
+  }
+  try {
+    open();
+    FAIL() << "opened a damaged database";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("kabar.db"));
+  }
 }
 
 TEST_F(SqliteEngineTest, ReadsInPages) {

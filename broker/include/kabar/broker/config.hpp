@@ -5,14 +5,28 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace kabar::broker {
 
-/// How long each topic keeps its articles: the last `max_count`, none older than `max_age`.
-struct Retention {
+/// How long a topic keeps its articles: the last `max_count`, none older than `max_age`.
+struct RetentionLimits {
   std::uint64_t max_count = 1'000'000;
   std::chrono::seconds max_age{7 * 24 * 3600};
+};
+
+/// Limits for the topics a pattern matches, e.g. sports.> keeps a day.
+struct RetentionRule {
+  std::string pattern;
+  RetentionLimits limits;
+};
+
+struct Retention {
+  RetentionLimits defaults;
+  std::vector<RetentionRule> rules;  ///< the first rule whose pattern matches a topic wins
   std::chrono::milliseconds sweep_interval{10'000};  ///< how often trimming runs
+
+  [[nodiscard]] const RetentionLimits& for_topic(const std::string& topic) const;
 };
 
 /// When a publisher is acknowledged.
