@@ -51,6 +51,7 @@ void MemoryEngine::drain() {
     std::lock_guard lock(mutex_);
     publishes.swap(pending_);
   }
+  if (publishes.empty()) return;
   auto batch = std::make_shared<DeliveryBatch>();
   std::vector<PublishOutcome> outcomes(publishes.size());
   std::string article_bytes;
@@ -79,6 +80,13 @@ void MemoryEngine::drain() {
   // fan-out, so a publisher does not wait for thousands of subscriber writes.
   for (std::size_t i = 0; i < publishes.size(); ++i) publishes[i].done(std::move(outcomes[i]));
   if (!batch->deliveries.empty()) sink_(std::move(batch));
+}
+
+void MemoryEngine::flush(std::function<void()> done) {
+  boost::asio::post(ioc_, [this, done = std::move(done)] {
+    drain();
+    done();
+  });
 }
 
 void MemoryEngine::read(ReadRequest request, ReadCallback done) {

@@ -6,7 +6,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -166,9 +168,29 @@ struct Server::Impl {
     });
     signals_ioc.run();
 
-    // Stop accepting, then ask every connection to close; each shard's run() returns when its
-    // last connection is gone.
+    // Drain: stop accepting; let every shard finish its pass (its publishes go to the engine)
+    // and the engine commit and acknowledge them; then ask every connection to close (4002,
+    // after its queued acknowledgements). Each shard's run() returns when its last connection
+    // is gone. All of it within the grace period.
+    const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
     net::post(shards.front().ioc, [this] { acceptor.close(); });
+    {
+      auto passes_done = std::make_shared<std::promise<void>>();
+      auto remaining = std::make_shared<std::atomic<std::size_t>>(shards.size());
+      for (auto& shard : shards) {
+        net::post(shard.ioc, [&shard, this, passes_done, remaining] {
+          shard.stopping = true;
+          if (!shard.publishes.empty()) shard.hand_over_publishes(*engine);
+          if (remaining->fetch_sub(1) == 1) passes_done->set_value();
+        });
+      }
+      passes_done->get_future().wait_until(deadline);
+      auto committed = std::make_shared<std::promise<void>>();
+      engine->flush([committed] { committed->set_value(); });
+      if (committed->get_future().wait_until(deadline) != std::future_status::ready) {
+        spdlog::warn("store commits still running at the end of the grace period");
+      }
+    }
     for (auto& shard : shards) {
       net::post(shard.ioc, [&shard] {
         shard.stopping = true;
@@ -180,7 +202,7 @@ struct Server::Impl {
     work.clear();
     {
       std::unique_lock lock(mutex);
-      if (!cv.wait_for(lock, config.shutdown_grace, [&] { return running == 0; })) {
+      if (!cv.wait_until(lock, deadline, [&] { return running == 0; })) {
         spdlog::warn("closing handshakes still open after {} ms: dropping them",
                      config.shutdown_grace.count());
         for (auto& shard : shards) shard.ioc.stop();

@@ -18,7 +18,8 @@ namespace kabar::broker {
 class Connection {
  public:
   virtual ~Connection() = default;
-  /// Starts closing (WebSocket: close 1001 going away). Called on the shard's thread.
+  /// Starts closing (WebSocket: 4002 after what is queued is written). Called on the shard's
+  /// thread.
   virtual void shut_down() = 0;
   /// Writes what was queued during this pass of the shard's loop.
   virtual void flush_writes() {}

@@ -144,6 +144,13 @@ class SqliteEngine::Impl {
     if (!drain_scheduled) net::post(writer_.ioc, [this] { drain(); });
   }
 
+  void flush(std::function<void()> done) {
+    net::post(writer_.ioc, [this, done = std::move(done)] {
+      drain();
+      done();
+    });
+  }
+
   void read(ReadRequest request, ReadCallback done) {
     net::post(reader_.ioc, [this, request = std::move(request), done = std::move(done)] {
       ReadResult result;
@@ -650,6 +657,8 @@ SqliteEngine::~SqliteEngine() = default;
 void SqliteEngine::publish(std::vector<PublishRequest> requests) {
   impl_->publish(std::move(requests));
 }
+
+void SqliteEngine::flush(std::function<void()> done) { impl_->flush(std::move(done)); }
 
 void SqliteEngine::read(ReadRequest request, ReadCallback done) {
   impl_->read(std::move(request), std::move(done));

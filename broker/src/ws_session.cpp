@@ -74,7 +74,7 @@ void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
     return finish("message too big");
   }
   if (ec) return finish(ec.message());
-  if (closing_) return;
+  if (closing_ || draining_) return;
 
   if (!ws_.got_binary()) {
     read_buffer_.consume(bytes);
@@ -89,7 +89,7 @@ void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
   if (!parsed) return close(CloseCode::kProtocolError, "frame is not a kabar.v1.ClientMessage");
 
   handle(message);
-  if (!closing_) do_read();
+  if (!closing_ && !draining_) do_read();
 }
 
 void WsSession::handle(v1::ClientMessage& message) {
@@ -226,7 +226,7 @@ void WsSession::read_history() {
 }
 
 void WsSession::on_history(ReadResult result) {
-  if (closing_ || recoveries_.empty()) return;
+  if (closing_ || draining_ || recoveries_.empty()) return;
   auto& recovery = recoveries_.front();
   auto* catchup = shard_.fanout.catchup(*this, recovery.pattern, recovery.subscription_id);
   if (catchup == nullptr) {  // unsubscribed, or subscribed again, while recovering
@@ -418,7 +418,8 @@ void WsSession::on_write(beast::error_code ec, std::size_t) {
   if (ec) return finish("write failed: " + ec.message());
   // Chain at once: what queued during this write (replies each need a message of their own)
   // should not wait for the end of another pass.
-  if (!closing_ && !queue_.empty()) do_write();
+  if (!closing_ && !queue_.empty()) return do_write();
+  if (draining_ && !writing_) close(CloseCode::kShuttingDown, kDrainReason);
 }
 
 void WsSession::shut_down() {
@@ -428,7 +429,11 @@ void WsSession::shut_down() {
     beast::get_lowest_layer(ws_).socket().close(ignored);
     return;
   }
-  close(CloseCode::kGoingAway, "broker shutting down");
+  // Drain: no new requests or deliveries; what is queued (acknowledgements of publishes already
+  // committed among it) goes out first, then 4002 tells the client to reconnect now.
+  shard_.fanout.remove(*this);
+  draining_ = true;
+  if (!writing_ && queue_.empty()) close(CloseCode::kShuttingDown, kDrainReason);
 }
 
 void WsSession::close(CloseCode code, std::string_view reason) {

@@ -116,6 +116,8 @@ class WsSession final : public Subscriber,
   bool writing_ = false;
   bool flush_scheduled_ = false;  // in shard_.to_flush
   bool closing_ = false;    // no more reads, writes or deliveries
+  bool draining_ = false;   // shutting down: no more requests; close once the queue is written
+  static constexpr std::string_view kDrainReason = "broker shutting down: reconnect now";
   bool finished_ = false;
 };
 

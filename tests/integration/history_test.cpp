@@ -298,6 +298,61 @@ TEST(History, AClientResumesByItselfAfterTheBrokerRestarts) {
   closed.get_future().wait_for(5s);
 }
 
+TEST(History, SigtermDrainsThenClientsReconnectAndResumeOnTheRestartedBroker) {
+  TempDir data;
+  auto broker = std::make_unique<BrokerProcess>(data.path(), std::vector<std::string>{});
+  const auto port = std::to_string(broker->port());
+  IoRunner io;
+  client::Options options;
+  options.url = broker->url();
+  options.reconnect.initial_delay = 50ms;
+  options.reconnect.max_delay = 200ms;
+  client::Client reader(io.context(), options);
+  std::promise<std::uint16_t> lost;
+  reader.on_reconnect([&, once = std::make_shared<std::once_flag>()](
+                          const client::CloseInfo& why, std::chrono::milliseconds) {
+    std::call_once(*once, [&] { lost.set_value(why.code); });
+  });
+  reader.connect().get();
+  Inbox inbox;
+  v1::Subscribe request;
+  request.set_topic("international");
+  reader.subscribe(request, inbox.handler()).get();
+
+  std::vector<std::uint64_t> acknowledged;
+  {
+    Connected cms(broker->url(), "cms");
+    std::vector<std::future<v1::PublishResult>> acks;
+    for (int i = 0; i < 300; ++i) {
+      acks.push_back(cms->publish(article("urn:test:drain-" + std::to_string(i), {"international"})));
+    }
+    EXPECT_EQ(broker->stop(2s), 0);  // SIGTERM while publishes are in flight
+    for (auto& ack : acks) {
+      try {
+        acknowledged.push_back(ack.get().offsets(0).offset());
+      } catch (const client::RequestError&) {
+        // read after the drain began: refused by the close, never stored; the CMS retries
+      }
+    }
+  }
+  auto code = lost.get_future();
+  ASSERT_EQ(code.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(code.get(), 4002);
+
+  broker = std::make_unique<BrokerProcess>(
+      data.path(), std::vector<std::string>{"--listen", "127.0.0.1:" + port});
+  const auto history = nlohmann::json::parse(
+      http_get(broker->port(), "/v1/topics/international/articles?limit=1").body);
+  const auto stored = std::stoull(history.value("lastOffset", "0"));
+  EXPECT_GE(stored, acknowledged.size());
+  for (const auto offset : acknowledged) EXPECT_LE(offset, stored);
+  ASSERT_TRUE(inbox.wait_for(stored, 10s)) << inbox.items().size() << " of " << stored;
+  expect_consecutive(inbox.items(), "international", 1, stored);
+  std::promise<void> closed;
+  reader.close([&] { closed.set_value(); });
+  closed.get_future().wait_for(5s);
+}
+
 TEST(Store, ACorruptOrUnusableStoreIsOneClearErrorAtStartup) {
   TempDir data;
   std::ofstream(data.path() / "kabar.db") << std::string(4096, 'x');

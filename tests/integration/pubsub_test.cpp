@@ -259,7 +259,7 @@ TEST(PubSub, SubscribeReportsCurrentPositionsAndPingAnswers) {
   EXPECT_GT(response.reply.pong().broker_time().seconds(), 0);
 }
 
-TEST(PubSub, ShutdownClosesSubscribersWithGoingAwayAndExitsZeroWithinTwoSeconds) {
+TEST(PubSub, ShutdownClosesSubscribersWithReconnectNowAndExitsZeroWithinTwoSeconds) {
   BrokerProcess broker;
   IoRunner io;
   client::Options options;
@@ -279,7 +279,7 @@ TEST(PubSub, ShutdownClosesSubscribersWithGoingAwayAndExitsZeroWithinTwoSeconds)
   EXPECT_LT(Clock::now() - started, 2s);
   auto info = closed.get_future();
   ASSERT_EQ(info.wait_for(5s), std::future_status::ready);
-  EXPECT_EQ(info.get().code, 1001);
+  EXPECT_EQ(info.get().code, 4002);
 }
 
 }  // namespace

@@ -101,6 +101,10 @@ class Engine {
   /// after `done`. Callers hand over everything they have at once: a batch in, a batch out.
   virtual void publish(std::vector<PublishRequest> requests) = 0;
 
+  /// Calls `done` once everything handed to publish() before is stored and acknowledged (its
+  /// `done` callbacks have run): for a drain on shutdown.
+  virtual void flush(std::function<void()> done) = 0;
+
   /// Reads history. A read that starts after a batch reached the sink sees that batch's
   /// articles: what the sink has delivered is never missing from a later read.
   virtual void read(ReadRequest request, ReadCallback done) = 0;

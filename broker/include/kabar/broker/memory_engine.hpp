@@ -30,6 +30,7 @@ class MemoryEngine final : public Engine {
 
   void publish(std::vector<PublishRequest> requests) override;
   void read(ReadRequest request, ReadCallback done) override;
+  void flush(std::function<void()> done) override;
 
   [[nodiscard]] const std::string& epoch() const { return epoch_; }
 

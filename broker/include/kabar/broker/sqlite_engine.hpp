@@ -36,6 +36,7 @@ class SqliteEngine final : public Engine {
 
   void publish(std::vector<PublishRequest> requests) override;
   void read(ReadRequest request, ReadCallback done) override;
+  void flush(std::function<void()> done) override;
 
  private:
   class Impl;
