@@ -30,7 +30,11 @@ std::uint64_t Fanout::subscribe(Subscriber& subscriber, const std::string& patte
                                 v1::Filter filter, bool catch_up) {
   auto& subscriptions = by_subscriber_[&subscriber];
   auto& slot = subscriptions[pattern];
-  if (slot) index_.remove(pattern, slot.get());
+  if (slot) {
+    index_.remove(pattern, slot.get());
+  } else if (observer_) {
+    observer_(pattern, 1);
+  }
   const bool filtered = filter.max_urgency() != 0 || !filter.languages().empty();
   slot = std::make_unique<Subscription>(Subscription{&subscriber, std::move(filter), filtered,
                                                      next_id_++, nullptr});
@@ -53,6 +57,7 @@ bool Fanout::unsubscribe(Subscriber& subscriber, const std::string& pattern) {
   const auto found = it->second.find(pattern);
   if (found == it->second.end()) return false;
   index_.remove(pattern, found->second.get());
+  if (observer_) observer_(pattern, -1);
   it->second.erase(found);
   if (it->second.empty()) by_subscriber_.erase(it);
   return true;
@@ -61,11 +66,15 @@ bool Fanout::unsubscribe(Subscriber& subscriber, const std::string& pattern) {
 void Fanout::remove(Subscriber& subscriber) {
   const auto it = by_subscriber_.find(&subscriber);
   if (it == by_subscriber_.end()) return;
-  for (const auto& [pattern, subscription] : it->second) index_.remove(pattern, subscription.get());
+  for (const auto& [pattern, subscription] : it->second) {
+    index_.remove(pattern, subscription.get());
+    if (observer_) observer_(pattern, -1);
+  }
   by_subscriber_.erase(it);
 }
 
-void Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) {
+std::size_t Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) {
+  std::size_t queued = 0;
   for (const auto& ref : batch->deliveries) {
     index_.match(ref.topic, [&](Subscription* subscription) {
       if (subscription->catchup && !subscription->catchup->admit(ref)) return;
@@ -81,6 +90,7 @@ void Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) {
         to_flush_.push_back(&subscriber);
       }
       subscriber.enqueue(batch, ref);
+      ++queued;
     });
   }
   for (auto* subscriber : to_flush_) {
@@ -88,6 +98,7 @@ void Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) {
     subscriber->flush();
   }
   to_flush_.clear();
+  return queued;
 }
 
 }  // namespace kabar::broker

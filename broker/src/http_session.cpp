@@ -88,6 +88,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   }
   if (ec) {
     spdlog::info("conn {} {} sent a bad HTTP request: {}", label_.id, label_.remote, ec.message());
+    context_.metrics.rejected(Rejected::kBadHttpRequest);
     return respond(http::status::bad_request, "bad HTTP request: " + ec.message() + "\n");
   }
   if (shard_.stopping) return respond(http::status::service_unavailable, "shutting down\n");
@@ -112,6 +113,10 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     return respond(http::status::method_not_allowed, "only GET is served here\n");
   }
   if (path == "/healthz") return respond(http::status::ok, "ok\n");
+  if (path == "/metrics") {
+    return respond(http::status::ok, context_.metrics.render(),
+                   "text/plain; version=0.0.4; charset=utf-8");
+  }
   if (history_query::matches(path)) return serve_history(request);
   if (path == "/v1/ws") {
     return respond(http::status::upgrade_required,

@@ -79,6 +79,7 @@ void MemoryEngine::drain() {
   // Acknowledgements first: they are then queued on the publishers' shards ahead of the batch's
   // fan-out, so a publisher does not wait for thousands of subscriber writes.
   for (std::size_t i = 0; i < publishes.size(); ++i) publishes[i].done(std::move(outcomes[i]));
+  batch->stored_at = std::chrono::steady_clock::now();
   if (!batch->deliveries.empty()) sink_(std::move(batch));
 }
 

@@ -96,9 +96,11 @@ tcp::endpoint resolve_listen(const Config& config) {
   return {address, config.listen_port};
 }
 
-std::unique_ptr<Engine> make_engine(const Config& config, Engine::BatchSink sink) {
+std::unique_ptr<Engine> make_engine(const Config& config, Engine::BatchSink sink,
+                                    Metrics& metrics) {
   if (config.store == StoreKind::kMemory) return std::make_unique<MemoryEngine>(std::move(sink));
-  return std::make_unique<SqliteEngine>(config.store_options, std::move(sink));
+  return std::make_unique<SqliteEngine>(config.store_options, std::move(sink),
+                                        &metrics.commit_latency());
 }
 
 }  // namespace
@@ -108,22 +110,34 @@ struct Server::Impl {
       : config(std::move(c)),
         shards(config.io_threads != 0 ? config.io_threads
                                       : std::max(1U, std::thread::hardware_concurrency())),
-        engine(make_engine(config, [this](std::shared_ptr<const DeliveryBatch> batch) {
-          fan_out(std::move(batch));
-        })),
-        context{config, *engine},
+        metrics(shards.size()),
+        engine(make_engine(
+            config,
+            [this](std::shared_ptr<const DeliveryBatch> batch) { fan_out(std::move(batch)); },
+            metrics)),
+        context{config, *engine, metrics},
         acceptor(shards.front().ioc) {
     const auto endpoint = resolve_listen(config);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(net::socket_base::reuse_address(true));
     acceptor.bind(endpoint);
     acceptor.listen(net::socket_base::max_listen_connections);
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      shards[i].counters = &metrics.shard(i);
+      shards[i].fanout.on_change([this](const std::string& pattern, int delta) {
+        metrics.subscriptions_changed(pattern, delta);
+      });
+    }
   }
 
   // Engine thread: hand the batch to every shard once.
   void fan_out(std::shared_ptr<const DeliveryBatch> batch) {
     for (auto& shard : shards) {
-      net::post(shard.ioc, [&shard, batch] { shard.fanout.dispatch(batch); });
+      net::post(shard.ioc, [this, &shard, batch] {
+        const auto queued = shard.fanout.dispatch(batch);
+        shard.counters->deliveries.fetch_add(queued, std::memory_order_relaxed);
+        metrics.fanout_latency().record(std::chrono::steady_clock::now() - batch->stored_at);
+      });
     }
   }
 
@@ -214,6 +228,7 @@ struct Server::Impl {
 
   const Config config;
   std::vector<Shard> shards;
+  Metrics metrics;
   std::unique_ptr<Engine> engine;  // after shards: its batches reference them; destroyed first
   BrokerContext context;
   tcp::acceptor acceptor;

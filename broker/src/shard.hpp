@@ -11,6 +11,7 @@
 #include "kabar/broker/config.hpp"
 #include "kabar/broker/engine.hpp"
 #include "kabar/broker/fanout.hpp"
+#include "kabar/broker/metrics.hpp"
 
 namespace kabar::broker {
 
@@ -29,6 +30,7 @@ class Connection {
 struct BrokerContext {
   const Config& config;
   Engine& engine;
+  Metrics& metrics;
   std::atomic<std::uint64_t> next_connection_id{1};
 };
 
@@ -53,6 +55,7 @@ struct Shard {
   void hand_over_publishes(Engine& engine);
 
   Fanout fanout;
+  ShardCounters* counters = nullptr;  // this shard's, in the broker's Metrics
   std::unordered_set<Connection*> connections;
   std::vector<PublishRequest> publishes;                 // read in this pass
   std::size_t publish_bytes = 0;                         // their articles' encoded size

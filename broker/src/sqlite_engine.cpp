@@ -110,8 +110,11 @@ struct WorkerThread {
 
 class SqliteEngine::Impl {
  public:
-  Impl(StoreOptions options, BatchSink sink)
-      : options_(std::move(options)), sink_(std::move(sink)), db_(open_writer()) {
+  Impl(StoreOptions options, BatchSink sink, LatencyHistogram* commit_latency)
+      : options_(std::move(options)),
+        sink_(std::move(sink)),
+        commit_latency_(commit_latency),
+        db_(open_writer()) {
     reader_db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READONLY, 5000);
     load_topics();
     writer_.start();
@@ -237,6 +240,7 @@ class SqliteEngine::Impl {
     auto batch = std::make_shared<DeliveryBatch>();
     std::vector<PublishOutcome> outcomes(publishes.size());
     bool held = false;
+    const auto started = std::chrono::steady_clock::now();
     try {
       SQLite::Transaction transaction(db_);
       for (std::size_t i = 0; i < publishes.size(); ++i) {
@@ -245,6 +249,9 @@ class SqliteEngine::Impl {
       write_topics();
       transaction.commit();
       reset_statements();
+      if (commit_latency_ != nullptr) {
+        commit_latency_->record(std::chrono::steady_clock::now() - started);
+      }
     } catch (const SQLite::Exception& e) {
       reset_statements();
       spdlog::error("store: commit of {} publishes failed: {}", publishes.size(), e.what());
@@ -256,6 +263,7 @@ class SqliteEngine::Impl {
       }
     }
     for (std::size_t i = 0; i < publishes.size(); ++i) publishes[i].done(std::move(outcomes[i]));
+    batch->stored_at = std::chrono::steady_clock::now();
     if (!batch->deliveries.empty()) sink_(std::move(batch));
     if (held) schedule_embargo();
   }
@@ -454,6 +462,7 @@ class SqliteEngine::Impl {
       });
       return;
     }
+    batch->stored_at = std::chrono::steady_clock::now();
     if (!batch->deliveries.empty()) sink_(std::move(batch));
     schedule_embargo();
   }
@@ -615,6 +624,7 @@ class SqliteEngine::Impl {
 
   const StoreOptions options_;
   const BatchSink sink_;
+  LatencyHistogram* const commit_latency_;
   std::string path_;
 
   // Writer thread only.
@@ -649,8 +659,9 @@ class SqliteEngine::Impl {
   net::steady_timer sweep_timer_{writer_.ioc};
 };
 
-SqliteEngine::SqliteEngine(StoreOptions options, BatchSink sink)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(sink))) {}
+SqliteEngine::SqliteEngine(StoreOptions options, BatchSink sink,
+                           LatencyHistogram* commit_latency)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(sink), commit_latency)) {}
 
 SqliteEngine::~SqliteEngine() = default;
 

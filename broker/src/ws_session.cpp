@@ -30,6 +30,8 @@ WsSession::WsSession(beast::tcp_stream&& stream, Shard& shard, BrokerContext& co
 WsSession::~WsSession() {
   shard_.fanout.remove(*this);
   shard_.connections.erase(this);
+  account(-accounted_bytes_);
+  if (open_) context_.metrics.connection_closed();
 }
 
 void WsSession::run(http::request<http::string_body> request) {
@@ -54,6 +56,7 @@ void WsSession::on_accept(beast::error_code ec) {
   if (ec) return finish("WebSocket handshake failed: " + ec.message());
   if (closing_) return finish("broker shutting down");
   open_ = true;
+  context_.metrics.connection_opened();
   spdlog::info("conn {} {} WebSocket open", label_.id, label_.remote);
   do_read();
 }
@@ -71,13 +74,16 @@ void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
   if (ec == websocket::error::message_too_big) {
     spdlog::warn("conn {} {} sent a message over {} bytes: closed with 1009", label_.id,
                  label_.remote, context_.config.max_message_bytes);
+    context_.metrics.rejected(Rejected::kMessageTooBig);
     return finish("message too big");
   }
   if (ec) return finish(ec.message());
+  shard_.counters->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
   if (closing_ || draining_) return;
 
   if (!ws_.got_binary()) {
     read_buffer_.consume(bytes);
+    context_.metrics.rejected(Rejected::kTextFrame);
     return close(CloseCode::kUnsupportedData,
                  "text frames are not accepted on kabar.v1.proto: send binary protobuf");
   }
@@ -86,7 +92,10 @@ void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
       message.ParseFromArray(read_buffer_.data().data(), static_cast<int>(read_buffer_.size()));
   read_buffer_.consume(bytes);
   if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
-  if (!parsed) return close(CloseCode::kProtocolError, "frame is not a kabar.v1.ClientMessage");
+  if (!parsed) {
+    context_.metrics.rejected(Rejected::kUnparsableFrame);
+    return close(CloseCode::kProtocolError, "frame is not a kabar.v1.ClientMessage");
+  }
 
   handle(message);
   if (!closing_ && !draining_) do_read();
@@ -315,6 +324,7 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
             return self->send_error(id, outcome.rejection->code,
                                     std::move(outcome.rejection->message));
           }
+          self->context_.metrics.published();
           v1::Reply reply;
           reply.set_id(id);
           *reply.mutable_publish() = std::move(outcome.result);
@@ -325,6 +335,7 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
 
 void WsSession::send_error(std::uint32_t id, v1::Error::Code code, std::string message) {
   spdlog::info("conn {} {} request {} refused: {}", label_.id, label_.remote, id, message);
+  context_.metrics.rejected(Metrics::rejected_for(code));
   v1::Reply reply;
   reply.set_id(id);
   reply.mutable_error()->set_code(code);
@@ -349,6 +360,7 @@ void WsSession::enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const
     if (!last.is_reply && last.owner.get() == batch.get() && last.data + last.size == data) {
       last.size += ref.size;
       queued_bytes_ += ref.size;
+      account(static_cast<std::int64_t>(ref.size));
       return check_queue_limit();
     }
   }
@@ -357,6 +369,7 @@ void WsSession::enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const
 
 void WsSession::push(Chunk chunk) {
   queued_bytes_ += chunk.size;
+  account(static_cast<std::int64_t>(chunk.size));
   queue_.push_back(std::move(chunk));
   check_queue_limit();
 }
@@ -365,7 +378,8 @@ void WsSession::check_queue_limit() {
   if (queued_bytes_ <= context_.config.send_queue_bytes || closing_) return;
   // Called from inside Fanout::dispatch, which must not be re-entered: close from a fresh handler.
   closing_ = true;
-  queue_.clear();
+  drop_queue();
+  context_.metrics.slow_consumer();
   spdlog::warn("conn {} {} is a slow consumer: {} bytes queued, limit {}: closing with 4001",
                label_.id, label_.remote, queued_bytes_, context_.config.send_queue_bytes);
   net::post(ws_.get_executor(), [self = shared_from_this()] {
@@ -412,14 +426,30 @@ void WsSession::do_write() {
                   beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
 }
 
-void WsSession::on_write(beast::error_code ec, std::size_t) {
+void WsSession::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
+  shard_.counters->bytes_out.fetch_add(bytes, std::memory_order_relaxed);
+  std::int64_t written = 0;
+  for (const auto& chunk : in_flight_) written += static_cast<std::int64_t>(chunk.size);
+  account(-written);
   in_flight_.clear();
   if (ec) return finish("write failed: " + ec.message());
   // Chain at once: what queued during this write (replies each need a message of their own)
   // should not wait for the end of another pass.
   if (!closing_ && !queue_.empty()) return do_write();
   if (draining_ && !writing_) close(CloseCode::kShuttingDown, kDrainReason);
+}
+
+void WsSession::account(std::int64_t delta) {
+  accounted_bytes_ += delta;
+  shard_.counters->send_queue_bytes.fetch_add(delta, std::memory_order_relaxed);
+}
+
+void WsSession::drop_queue() {
+  std::int64_t dropped = 0;
+  for (const auto& chunk : queue_) dropped += static_cast<std::int64_t>(chunk.size);
+  account(-dropped);
+  queue_.clear();
 }
 
 void WsSession::shut_down() {
@@ -445,7 +475,7 @@ void WsSession::close(CloseCode code, std::string_view reason) {
 void WsSession::begin_close(CloseCode code, std::string_view reason) {
   if (finished_) return;
   shard_.fanout.remove(*this);
-  queue_.clear();
+  drop_queue();
   spdlog::info("conn {} {} closing: {} ({})", label_.id, label_.remote, static_cast<int>(code),
                reason);
   ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
@@ -467,7 +497,7 @@ void WsSession::finish(std::string_view why) {
   closing_ = true;
   if (close_deadline_) close_deadline_->cancel();
   shard_.fanout.remove(*this);
-  queue_.clear();
+  drop_queue();
   spdlog::info("conn {} {} ended: {}", label_.id, label_.remote, why);
 }
 

@@ -65,6 +65,8 @@ class WsSession final : public Subscriber,
   void send_reply(const v1::Reply& reply);
   void send_error(std::uint32_t id, v1::Error::Code code, std::string message);
   void push(Chunk chunk);
+  void account(std::int64_t delta);  // the shard's send-queue gauge
+  void drop_queue();
   void check_queue_limit();
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
@@ -100,6 +102,7 @@ class WsSession final : public Subscriber,
   // Bytes in queue_, waiting behind the write in flight: bounded by config.send_queue_bytes.
   // A reader that keeps up empties it every pass; one that does not lets it grow.
   std::size_t queued_bytes_ = 0;
+  std::int64_t accounted_bytes_ = 0;  // this connection's share of the send-queue gauge
 
   // A peer gets this long to complete a closing handshake; a slow consumer, whose socket is full,
   // never will, so past it the connection is dropped.

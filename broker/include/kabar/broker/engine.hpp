@@ -2,6 +2,7 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -38,6 +39,7 @@ struct DeliveryRef {
 struct DeliveryBatch {
   std::string bytes;
   std::vector<DeliveryRef> deliveries;
+  std::chrono::steady_clock::time_point stored_at;  ///< handed to the sink (fan-out latency)
 };
 
 /// What a publish came to: a rejection, or the result to acknowledge.

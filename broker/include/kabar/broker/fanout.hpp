@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -66,9 +67,14 @@ class Fanout {
   void remove(Subscriber& subscriber);
 
   /// Queues each delivery of `batch` once to each subscriber with a matching subscription whose
-  /// filter accepts it, then flushes each subscriber that received something.
-  /// Cost: per delivery, the index walk plus one step per matching subscription.
-  void dispatch(const std::shared_ptr<const DeliveryBatch>& batch);
+  /// filter accepts it, then flushes each subscriber that received something. Returns the
+  /// number queued. Cost: per delivery, the index walk plus one step per matching subscription.
+  std::size_t dispatch(const std::shared_ptr<const DeliveryBatch>& batch);
+
+  /// Told of each subscription added (+1) or removed (-1), by pattern: for metrics.
+  void on_change(std::function<void(const std::string& pattern, int delta)> observer) {
+    observer_ = std::move(observer);
+  }
 
   [[nodiscard]] std::size_t subscription_count() const { return index_.size(); }
 
@@ -86,6 +92,7 @@ class Fanout {
       by_subscriber_;
   std::vector<Subscriber*> to_flush_;
   std::uint64_t next_id_ = 1;
+  std::function<void(const std::string&, int)> observer_;
 };
 
 }  // namespace kabar::broker

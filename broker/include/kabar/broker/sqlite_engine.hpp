@@ -6,6 +6,7 @@
 
 #include "kabar/broker/config.hpp"
 #include "kabar/broker/engine.hpp"
+#include "kabar/broker/metrics.hpp"
 
 namespace kabar::broker {
 
@@ -29,7 +30,8 @@ class StoreError : public std::runtime_error {
 class SqliteEngine final : public Engine {
  public:
   /// Opens (creating it if needed) the database; throws StoreError when it cannot be used.
-  SqliteEngine(StoreOptions options, BatchSink sink);
+  /// Records each group commit's duration in `commit_latency` when given.
+  SqliteEngine(StoreOptions options, BatchSink sink, LatencyHistogram* commit_latency = nullptr);
   ~SqliteEngine() override;
   SqliteEngine(const SqliteEngine&) = delete;
   SqliteEngine& operator=(const SqliteEngine&) = delete;

@@ -1,0 +1,62 @@
+// GET /metrics: the Prometheus text format, counting what really happened.
+#include <gtest/gtest.h>
+
+
+#include "broker.hpp"
+#include "client_support.hpp"
+#include "raw_ws.hpp"
+
+namespace kabar::test {
+namespace {
+
+// The value of the sample line `series` (name and labels exactly), or -1.
+double sample(const std::string& exposition, const std::string& series) {
+  const auto at = exposition.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(exposition.substr(at + series.size() + 2));
+}
+
+TEST(Metrics, CountConnectionsSubscriptionsPublishesDeliveriesAndRejections) {
+  BrokerProcess broker;
+  Connected reader(broker.url(), "reader");
+  Inbox inbox;
+  reader.subscribe("international", inbox);
+  reader.subscribe("defense.>", inbox);
+  Connected other(broker.url(), "other");
+  Inbox other_inbox;
+  other.subscribe("international", other_inbox);
+  Connected cms(broker.url(), "cms");
+  for (int i = 0; i < 3; ++i) cms.publish(article("urn:test:" + std::to_string(i), {"international"}));
+  EXPECT_THROW(cms.publish(article("urn:test:bad", {"Bad"})), client::RequestError);
+  ASSERT_TRUE(inbox.wait_for(3));
+  ASSERT_TRUE(other_inbox.wait_for(3));
+  {
+    RawWebSocket ws(broker.port());
+    ws.connect();
+    ws.send_text("hello");  // refused: 1003
+    ws.read();
+  }
+
+  const auto metrics = http_get(broker.port(), "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  const auto& text = metrics.body;
+  EXPECT_GE(sample(text, "kabar_connections"), 3) << text;
+  EXPECT_EQ(sample(text, "kabar_publishes_total"), 3);
+  EXPECT_EQ(sample(text, "kabar_deliveries_total"), 6);
+  EXPECT_EQ(sample(text, "kabar_subscriptions{topic=\"international\"}"), 2);
+  EXPECT_EQ(sample(text, "kabar_subscriptions{topic=\"defense.>\"}"), 1);
+  EXPECT_EQ(sample(text, "kabar_rejected_total{reason=\"bad_request\"}"), 1);
+  EXPECT_EQ(sample(text, "kabar_rejected_total{reason=\"text_frame\"}"), 1);
+  EXPECT_GT(sample(text, "kabar_received_bytes_total"), 0);
+  EXPECT_GT(sample(text, "kabar_sent_bytes_total"), 6 * 60);  // six deliveries and replies
+  EXPECT_EQ(sample(text, "kabar_slow_consumer_disconnects_total"), 0);
+  EXPECT_GE(sample(text, "kabar_store_commit_seconds_count"), 1);
+  EXPECT_EQ(sample(text, "kabar_store_commit_seconds_bucket{le=\"+Inf\"}"),
+            sample(text, "kabar_store_commit_seconds_count"));
+  EXPECT_GE(sample(text, "kabar_fanout_seconds_count"), 1);
+  EXPECT_NE(text.find("# TYPE kabar_deliveries_total counter"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kabar::test
