@@ -132,7 +132,7 @@ class Run final : public ConnectionEvents {
     raise_file_limit(connections + 1024);
     addresses_ = o_.source_addresses != 0
                      ? o_.source_addresses
-                     : static_cast<std::uint32_t>(connections / 20'000 + 1);
+                     : static_cast<std::uint32_t>((connections + 999) / 1'000);
     broker_ = {net::ip::make_address(o_.host), o_.port};
     expected_.assign(std::size_t{o_.subscribers} * o_.topics_per_subscriber, 0);
     subscribers_per_topic_ = static_cast<double>(o_.subscribers) * o_.topics_per_subscriber /
@@ -587,7 +587,7 @@ int main(int argc, char** argv) {
   auto common = [&](CLI::App* s) {
     s->add_option("--url", url, "broker WebSocket URL (loopback only)")->capture_default_str();
     s->add_option("--source-addresses", o.source_addresses,
-                  "spread connections over 127.0.0.1..N (0: one per 20 000 connections)");
+                  "spread connections over 127.0.0.1..N (0: one per 1 000 connections, the broker's default per-address limit)");
     s->add_option("--connect-concurrency", o.connect_concurrency, "handshakes in flight")->capture_default_str();
     s->add_option("--broker-pid", o.broker_pid, "read the broker's CPU and RSS from /proc");
     s->add_flag("--json", o.json, "one JSON object on stdout instead of the table");

@@ -43,6 +43,16 @@ std::uint64_t Fanout::subscribe(Subscriber& subscriber, const std::string& patte
   return slot->id;
 }
 
+std::size_t Fanout::subscription_count(Subscriber& subscriber) const {
+  const auto it = by_subscriber_.find(&subscriber);
+  return it == by_subscriber_.end() ? 0 : it->second.size();
+}
+
+bool Fanout::has_subscription(Subscriber& subscriber, const std::string& pattern) const {
+  const auto it = by_subscriber_.find(&subscriber);
+  return it != by_subscriber_.end() && it->second.contains(pattern);
+}
+
 Catchup* Fanout::catchup(Subscriber& subscriber, const std::string& pattern, std::uint64_t id) {
   const auto it = by_subscriber_.find(&subscriber);
   if (it == by_subscriber_.end()) return nullptr;

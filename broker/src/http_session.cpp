@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/read.hpp>
@@ -47,12 +49,13 @@ bool offers_subprotocol(std::string_view offered) {
 }  // namespace
 
 HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard,
-                         BrokerContext& context)
+                         BrokerContext& context, std::shared_ptr<const void> ticket)
     : stream_(std::move(socket)),
       shard_(shard),
       context_(context),
       label_{context.next_connection_id.fetch_add(1, std::memory_order_relaxed),
-             remote_of(stream_.socket())} {
+             remote_of(stream_.socket())},
+      ticket_(std::move(ticket)) {
   shard_.connections.insert(this);
 }
 
@@ -105,7 +108,18 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
                      "the WebSocket upgrade must ask for subprotocol kabar.v1.proto "
                      "(header Sec-WebSocket-Protocol: kabar.v1.proto)\n");
     }
-    auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, label_);
+    const auto origin = request[http::field::origin];
+    const auto& allowed = context_.config.allowed_origins;
+    if (!origin.empty() && !allowed.empty() &&
+        std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) {
+      spdlog::info("conn {} {} upgrade from origin '{}' refused", label_.id, label_.remote,
+                   std::string(origin));
+      context_.metrics.rejected(Rejected::kForbiddenOrigin);
+      return respond(http::status::forbidden,
+                     "origin '" + std::string(origin) + "' is not allowed here\n");
+    }
+    auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, label_,
+                                               std::move(ticket_));
     session->run(parser_->release());
     return;
   }

@@ -18,7 +18,9 @@ namespace kabar::broker {
 /// @note Lives on its shard's thread.
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard, BrokerContext& context);
+  /// `ticket` holds the connection's place under the connection limits while it lives.
+  HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard, BrokerContext& context,
+              std::shared_ptr<const void> ticket);
   ~HttpSession() override;
 
   void run();
@@ -37,6 +39,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   Shard& shard_;
   BrokerContext& context_;
   ConnectionLabel label_;
+  std::shared_ptr<const void> ticket_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::optional<boost::beast::http::response<boost::beast::http::string_body>> response_;

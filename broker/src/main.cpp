@@ -102,6 +102,28 @@ int main(int argc, char** argv) {
                                         milliseconds(config.shutdown_grace),
                                         "time allowed for closing handshakes on SIGINT/SIGTERM")
       ->default_str(std::to_string(config.shutdown_grace.count()));
+  app.add_option("--max-connections", config.max_connections,
+                 "open connections at most (0: unlimited); more are answered 503")
+      ->capture_default_str();
+  app.add_option("--max-connections-per-address", config.max_connections_per_address,
+                 "open connections from one IP address at most (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--connection-rate", config.connection_rate,
+                 "new connections per second, bursts of one second's worth (0: unlimited)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-subscriptions", config.max_subscriptions,
+                 "subscriptions per connection (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--publish-rate", config.publish_rate,
+                 "articles per second one connection may publish; more get RATE_LIMITED "
+                 "(0: unlimited)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--allowed-origin", config.allowed_origins,
+                 "an Origin browsers may connect from (repeatable; none given: any); a "
+                 "request without Origin (not a browser) is always allowed")
+      ->type_name("ORIGIN");
   auto& store = config.store_options;
   std::string data_dir = store.data_dir.string();
   app.add_option("--data-dir", data_dir, "directory of the article store (created if missing)")

@@ -6,6 +6,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -16,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "admission.hpp"
 #include "http_session.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/broker/memory_engine.hpp"
@@ -116,6 +120,7 @@ struct Server::Impl {
             [this](std::shared_ptr<const DeliveryBatch> batch) { fan_out(std::move(batch)); },
             metrics)),
         context{config, *engine, metrics},
+        admission(std::make_shared<Admission>(config)),
         acceptor(shards.front().ioc) {
     const auto endpoint = resolve_listen(config);
     acceptor.open(endpoint.protocol());
@@ -149,13 +154,79 @@ struct Server::Impl {
       if (ec == net::error::operation_aborted) return;
       if (ec) {
         spdlog::warn("accept failed: {}", ec.message());  // e.g. out of file descriptors
-      } else {
-        net::post(shard.ioc, [this, &shard, socket = std::move(socket)]() mutable {
-          std::make_shared<HttpSession>(std::move(socket), shard, context)->run();
+      } else if (auto ticket = admit(socket)) {
+        net::post(shard.ioc, [this, &shard, socket = std::move(socket),
+                              ticket = std::move(ticket)]() mutable {
+          std::make_shared<HttpSession>(std::move(socket), shard, context, std::move(ticket))
+              ->run();
         });
+      } else {
+        refuse(std::move(socket));
       }
       do_accept();
     });
+  }
+
+  // A place for a new connection under the limits, or null.
+  std::shared_ptr<Admission::Ticket> admit(tcp::socket& socket) {
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return nullptr;
+    std::string why;
+    auto ticket = admission->admit(remote.address(), why);
+    if (!ticket) {
+      refused_why = why;
+      ++refused;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_refusal_log >= std::chrono::seconds(1)) {  // a flood must not flood the log
+        spdlog::warn("refused {} connection(s), the last from {}: {}", refused,
+                     remote.address().to_string(), why);
+        refused = 0;
+        last_refusal_log = now;
+      }
+      context.metrics.rejected(Rejected::kConnectionLimit);
+    }
+    return ticket;
+  }
+
+  // 503 with the reason, then close: no session involved. What the peer sent is read and
+  // dropped until it closes (at most a second), so that closing never resets the connection
+  // before the peer has read the answer.
+  void refuse(tcp::socket socket) {
+    struct Refusal {
+      explicit Refusal(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+      tcp::socket socket;
+      net::steady_timer timer;
+      std::string response;
+      std::array<char, 512> sink{};
+      void drain(std::shared_ptr<Refusal> self) {
+        socket.async_read_some(net::buffer(sink), [self](boost::system::error_code ec,
+                                                         std::size_t) {
+          if (ec) {
+            self->timer.cancel();
+            return;
+          }
+          self->drain(self);
+        });
+      }
+    };
+    auto refusal = std::make_shared<Refusal>(std::move(socket));
+    refusal->response =
+        "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+        "Content-Length: " + std::to_string(refused_why.size() + 1) + "\r\n\r\n" +
+        refused_why + "\n";
+    net::async_write(refusal->socket, net::buffer(refusal->response),
+                     [refusal](boost::system::error_code ec, std::size_t) {
+                       if (ec) return;
+                       boost::system::error_code ignored;
+                       refusal->socket.shutdown(tcp::socket::shutdown_send, ignored);
+                       refusal->drain(refusal);
+                       refusal->timer.expires_after(std::chrono::seconds(1));
+                       refusal->timer.async_wait([refusal](boost::system::error_code) {
+                         boost::system::error_code ignored_too;
+                         refusal->socket.close(ignored_too);
+                       });
+                     });
   }
 
   void run() {
@@ -231,7 +302,11 @@ struct Server::Impl {
   Metrics metrics;
   std::unique_ptr<Engine> engine;  // after shards: its batches reference them; destroyed first
   BrokerContext context;
+  std::shared_ptr<Admission> admission;
   tcp::acceptor acceptor;
+  std::string refused_why;  // the accepting thread's: the last refusal
+  std::size_t refused = 0;
+  std::chrono::steady_clock::time_point last_refusal_log;
   std::size_t next_shard = 0;  // touched only by the accepting shard's thread
 };
 

@@ -27,6 +27,8 @@ class Connection {
 };
 
 /// What every connection shares, read-only after start (the counter is atomic).
+class Admission;
+
 struct BrokerContext {
   const Config& config;
   Engine& engine;

@@ -22,8 +22,13 @@ namespace websocket = beast::websocket;
 using google::protobuf::util::TimeUtil;
 
 WsSession::WsSession(beast::tcp_stream&& stream, Shard& shard, BrokerContext& context,
-                     ConnectionLabel label)
-    : ws_(std::move(stream)), shard_(shard), context_(context), label_(std::move(label)) {
+                     ConnectionLabel label, std::shared_ptr<const void> ticket)
+    : ws_(std::move(stream)),
+      shard_(shard),
+      context_(context),
+      label_(std::move(label)),
+      ticket_(std::move(ticket)),
+      publish_rate_(context.config.publish_rate) {
   shard_.connections.insert(this);
 }
 
@@ -181,6 +186,13 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
                             *error);
     }
   }
+  const auto limit = context_.config.max_subscriptions;
+  if (limit != 0 && !shard_.fanout.has_subscription(*this, topic) &&
+      shard_.fanout.subscription_count(*this) >= limit) {
+    return send_error(id, v1::Error::RATE_LIMITED,
+                      "this connection has " + std::to_string(limit) +
+                          " subscriptions, the limit: unsubscribe from one first");
+  }
   if (!request.has_since() && !request.has_resume()) {
     shard_.fanout.subscribe(*this, topic, request.filter());
     // The engine answers on its own thread; the reply is built back on this shard, where the
@@ -308,6 +320,12 @@ void WsSession::next_recovery() {
 void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
   if (!request.has_article()) {
     return send_error(id, v1::Error::BAD_REQUEST, "publish.article is required");
+  }
+  if (!publish_rate_.take()) {
+    return send_error(id, v1::Error::RATE_LIMITED,
+                      fmt::format("publish rate over {}/s on this connection: not stored, "
+                                  "publish again later",
+                                  context_.config.publish_rate));
   }
   v1::Article article = std::move(*request.mutable_article());
   if (auto rejection = validate_article(article, context_.config.max_article_bytes)) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kabar/common/close_code.hpp"
+#include "admission.hpp"
 #include "shard.hpp"
 #include "tcp_stream.hpp"
 
@@ -30,7 +31,7 @@ class WsSession final : public Subscriber,
                         public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(boost::beast::tcp_stream&& stream, Shard& shard, BrokerContext& context,
-            ConnectionLabel label);
+            ConnectionLabel label, std::shared_ptr<const void> ticket);
   ~WsSession() override;
 
   /// Completes the upgrade that `request` asked for, then serves.
@@ -79,6 +80,8 @@ class WsSession final : public Subscriber,
   Shard& shard_;
   BrokerContext& context_;
   const ConnectionLabel label_;
+  std::shared_ptr<const void> ticket_;  // the connection's place under the connection limits
+  RateLimit publish_rate_;
   boost::beast::flat_buffer read_buffer_;
   std::string client_name_;
 

@@ -143,6 +143,18 @@ HttpResult http_get_accepting(std::uint16_t port, const std::string& target,
   return round_trip(port, request);
 }
 
+HttpResult upgrade_from_origin(std::uint16_t port, const std::string& origin) {
+  http::request<http::empty_body> request{http::verb::get, "/v1/ws", 11};
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::connection, "Upgrade");
+  request.set(http::field::upgrade, "websocket");
+  request.set(http::field::sec_websocket_version, "13");
+  request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  request.set(http::field::sec_websocket_protocol, "kabar.v1.proto");
+  if (!origin.empty()) request.set(http::field::origin, origin);
+  return round_trip(port, request);
+}
+
 HttpResult http_get(std::uint16_t port, const std::string& target,
                     const std::string& upgrade_protocol, bool upgrade) {
   http::request<http::empty_body> request{http::verb::get, target, 11};

@@ -60,4 +60,7 @@ HttpResult http_get(std::uint16_t port, const std::string& target,
 HttpResult http_get_accepting(std::uint16_t port, const std::string& target,
                               const std::string& accept);
 
+/// A WebSocket upgrade to /v1/ws asking for kabar.v1.proto, with an Origin header unless empty.
+HttpResult upgrade_from_origin(std::uint16_t port, const std::string& origin);
+
 }  // namespace kabar::test

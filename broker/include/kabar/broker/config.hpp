@@ -60,6 +60,13 @@ struct Config {
   std::chrono::milliseconds handshake_timeout{10'000};  ///< HTTP request + WebSocket handshakes
   std::chrono::milliseconds idle_timeout{60'000};  ///< a ping at half, closed at full silence
   std::chrono::milliseconds shutdown_grace{1'500};  ///< closing handshakes on SIGTERM/SIGINT
+  // Limits against abuse; 0 means unlimited.
+  std::size_t max_connections = 100'000;            ///< over all addresses
+  std::size_t max_connections_per_address = 1'000;  ///< from one IP address
+  double connection_rate = 10'000;  ///< new connections per second (bursts of one second's worth)
+  std::size_t max_subscriptions = 1'000;  ///< per connection
+  double publish_rate = 10'000;           ///< articles per second per connection
+  std::vector<std::string> allowed_origins;  ///< browsers' Origin at the upgrade; empty: any
   StoreKind store = StoreKind::kSqlite;
   StoreOptions store_options;
 };

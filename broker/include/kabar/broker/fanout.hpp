@@ -77,6 +77,8 @@ class Fanout {
   }
 
   [[nodiscard]] std::size_t subscription_count() const { return index_.size(); }
+  [[nodiscard]] std::size_t subscription_count(Subscriber& subscriber) const;
+  [[nodiscard]] bool has_subscription(Subscriber& subscriber, const std::string& pattern) const;
 
  private:
   struct Subscription {

@@ -57,6 +57,8 @@ enum class Rejected {
   kUnparsableFrame,
   kMessageTooBig,
   kBadHttpRequest,
+  kConnectionLimit,
+  kForbiddenOrigin,
   kCount,
 };
 
