@@ -1,0 +1,71 @@
+// kabar-fuzz-seeds FIXTURES_DIR CORPUS_DIR: the seed corpora, made from the real ninjs fixtures:
+// CORPUS_DIR/ninjs/ gets each fixture as is; CORPUS_DIR/client_message/ gets every request
+// kind a client sends, publishes carrying each fixture's article.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "kabar/common/ninjs.hpp"
+#include "kabar/v1/kabar.pb.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::cerr << "usage: kabar-fuzz-seeds FIXTURES_DIR CORPUS_DIR\n";
+    return 2;
+  }
+  const fs::path fixtures = argv[1];
+  const fs::path corpus = argv[2];
+  fs::create_directories(corpus / "ninjs");
+  fs::create_directories(corpus / "client_message");
+  int n = 0;
+  auto message = [&](const kabar::v1::ClientMessage& m) {
+    write(corpus / "client_message" / ("seed-" + std::to_string(n++)), m.SerializeAsString());
+  };
+  for (const auto& entry : fs::directory_iterator(fixtures)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    write(corpus / "ninjs" / entry.path().filename(), text.str());
+    kabar::v1::ClientMessage publish;
+    publish.set_id(7);
+    *publish.mutable_publish()->mutable_article() = kabar::article_from_ninjs(text.str());
+    publish.mutable_publish()->mutable_article()->add_topics("international");
+    message(publish);
+  }
+  kabar::v1::ClientMessage m;
+  m.mutable_connect()->set_client_name("cms");
+  message(m);
+  m.mutable_subscribe()->set_topic("defense.>");
+  m.mutable_subscribe()->mutable_filter()->set_max_urgency(2);
+  m.mutable_subscribe()->mutable_filter()->add_languages("id");
+  message(m);
+  m.mutable_subscribe()->set_topic("international");
+  m.mutable_subscribe()->mutable_since()->set_offset(3);
+  m.mutable_subscribe()->mutable_since()->set_epoch("3f9c0d1e2a4b5c6d");
+  message(m);
+  m.mutable_subscribe()->clear_since();
+  m.mutable_subscribe()->set_topic("defense.*");
+  auto* position = m.mutable_subscribe()->mutable_resume()->add_positions();
+  position->set_topic("defense.asia");
+  position->mutable_position()->set_offset(9);
+  message(m);
+  m.mutable_unsubscribe()->set_topic("defense.>");
+  message(m);
+  m.mutable_ping();
+  message(m);
+  std::cout << "kabar-fuzz-seeds: " << n << " client messages, ninjs fixtures in " << corpus
+            << "\n";
+  return 0;
+}
