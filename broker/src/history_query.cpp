@@ -48,7 +48,7 @@ std::variant<Query, std::string> parse(std::string_view target) {
         return "limit must be a whole number from 1 to " + std::to_string(kMaxLimit) + ", not '" +
                std::string(value) + "'";
       }
-    } else if (!key.empty()) {
+    } else if (key != "access_token" && !key.empty()) {  // the token is the session's business
       return "unknown query parameter '" + std::string(key) + "' (use since and limit)";
     }
   }

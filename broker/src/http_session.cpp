@@ -11,6 +11,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "history_query.hpp"
+#include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
 #include "ws_session.hpp"
 
@@ -44,6 +45,26 @@ bool offers_subprotocol(std::string_view offered) {
     offered.remove_prefix(comma + 1);
   }
   return false;
+}
+
+// A token given at the upgrade: "Authorization: Bearer T" or "?access_token=T" (browsers
+// cannot set headers on a WebSocket).
+std::string bearer_token(const http::request<http::string_body>& request) {
+  const auto authorization = request[http::field::authorization];
+  constexpr std::string_view scheme = "Bearer ";
+  if (authorization.starts_with(scheme)) return std::string(authorization.substr(scheme.size()));
+  const auto target = request.target();
+  const auto query = target.find('?');
+  if (query == std::string_view::npos) return {};
+  std::string_view rest = target.substr(query + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto item = rest.substr(0, amp);
+    if (item.starts_with("access_token=")) return std::string(item.substr(13));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
 }
 
 }  // namespace
@@ -118,8 +139,12 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
       return respond(http::status::forbidden,
                      "origin '" + std::string(origin) + "' is not allowed here\n");
     }
+    auto token = bearer_token(request);
+    if (!token.empty() && context_.verifier != nullptr) {
+      if (const auto refusal = refused(token)) return respond(http::status::unauthorized, *refusal);
+    }
     auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, label_,
-                                               std::move(ticket_));
+                                               std::move(ticket_), std::move(token));
     session->run(parser_->release());
     return;
   }
@@ -139,10 +164,41 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   respond(http::status::not_found, "not found\n");
 }
 
+std::optional<std::string> HttpSession::refused(const std::string& token) {
+  const auto verified = context_.verifier->verify(token);
+  if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
+    spdlog::info("conn {} {} token refused ({}): {}", label_.id, label_.remote, refusal->reason,
+                 refusal->message);
+    context_.metrics.rejected(Rejected::kUnauthorized);
+    return "token rejected (" + refusal->reason + "): " + refusal->message + "\n";
+  }
+  return std::nullopt;
+}
+
 void HttpSession::serve_history(const http::request<http::string_body>& request) {
   auto parsed = history_query::parse(request.target());
   if (auto* error = std::get_if<std::string>(&parsed)) {
     return respond(http::status::bad_request, *error + "\n");
+  }
+  // History is what subscribers may read: the same token, the same grants.
+  if (context_.verifier != nullptr && !context_.anonymous_allowed) {
+    const auto token = bearer_token(request);
+    if (token.empty()) {
+      return respond(http::status::unauthorized,
+                     "a token is required: Authorization: Bearer TOKEN or ?access_token=\n");
+    }
+    const auto verified = context_.verifier->verify(token);
+    if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
+      return respond(http::status::unauthorized,
+                     "token rejected (" + refusal->reason + "): " + refusal->message + "\n");
+    }
+    const auto& topic = std::get<history_query::Query>(parsed).topic;
+    const auto& grants = std::get<jwt::Claims>(verified).subscribe;
+    if (std::none_of(grants.begin(), grants.end(),
+                     [&](const auto& grant) { return pattern_covers(grant, topic); })) {
+      context_.metrics.rejected(Rejected::kForbidden);
+      return respond(http::status::forbidden, "the token does not grant reading '" + topic + "'\n");
+    }
   }
   const bool protobuf =
       request[http::field::accept].find("application/x-protobuf") != std::string_view::npos;

@@ -7,6 +7,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "shard.hpp"
 
@@ -29,6 +30,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
  private:
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  // The reply body when `token` is refused (logged and counted), or nullopt when it verifies.
+  std::optional<std::string> refused(const std::string& token);
   void serve_history(
       const boost::beast::http::request<boost::beast::http::string_body>& request);
   void respond(boost::beast::http::status status, std::string body,

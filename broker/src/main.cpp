@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <exception>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <thread>
 
@@ -56,6 +58,14 @@ kabar::broker::RetentionRule parse_retention_rule(const std::string& text) {
   rule.limits.max_age =
       std::chrono::hours(static_cast<std::int64_t>(number(std::string_view(text).substr(second + 1))));
   return rule;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CLI::ValidationError(path, "cannot be read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 // Every connection is a file descriptor: take the whole hard limit, not the default 1024.
@@ -124,6 +134,24 @@ int main(int argc, char** argv) {
                  "an Origin browsers may connect from (repeatable; none given: any); a "
                  "request without Origin (not a browser) is always allowed")
       ->type_name("ORIGIN");
+  std::string secret_file, public_key_file;
+  app.add_option("--jwt-secret-file", secret_file,
+                 "file holding the HS256 shared secret (its trailing newline is ignored)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--jwt-public-key", public_key_file,
+                 "PEM public key: RSA for RS256 tokens, EC P-256 for ES256")
+      ->check(CLI::ExistingFile);
+  app.add_option("--jwt-issuer", config.auth.issuer, "tokens must carry this iss");
+  app.add_option("--jwt-audience", config.auth.audience, "tokens must carry this aud");
+  app.add_option_function<std::int64_t>(
+         "--jwt-leeway-s",
+         [&config](std::int64_t s) { config.auth.leeway = std::chrono::seconds(s); },
+         "clock skew allowed on exp and nbf")
+      ->default_str(std::to_string(config.auth.leeway.count()))
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--allow-anonymous", config.auth.allow_anonymous,
+               "let connections without a token publish and subscribe anywhere (always so on "
+               "a loopback address when no key is given)");
   auto& store = config.store_options;
   std::string data_dir = store.data_dir.string();
   app.add_option("--data-dir", data_dir, "directory of the article store (created if missing)")
@@ -185,6 +213,17 @@ int main(int argc, char** argv) {
   try {
     parse_listen(listen, config);
     store.data_dir = data_dir;
+    if (!secret_file.empty()) {
+      config.auth.hs256_secret = read_file(secret_file);
+      while (!config.auth.hs256_secret.empty() &&
+             (config.auth.hs256_secret.back() == '\n' || config.auth.hs256_secret.back() == '\r')) {
+        config.auth.hs256_secret.pop_back();
+      }
+      if (config.auth.hs256_secret.size() < 32) {
+        throw CLI::ValidationError("--jwt-secret-file", "the secret must be at least 32 bytes");
+      }
+    }
+    if (!public_key_file.empty()) config.auth.public_key_pem = read_file(public_key_file);
     raise_file_limit();
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

@@ -107,6 +107,16 @@ std::unique_ptr<Engine> make_engine(const Config& config, Engine::BatchSink sink
                                         &metrics.commit_latency());
 }
 
+std::unique_ptr<jwt::Verifier> make_verifier(const AuthOptions& auth) {
+  if (!auth.configured()) return nullptr;
+  try {
+    return std::make_unique<jwt::Verifier>(jwt::VerifierOptions{
+        auth.hs256_secret, auth.public_key_pem, auth.issuer, auth.audience, auth.leeway});
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--jwt-public-key: ") + e.what());
+  }
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -119,7 +129,9 @@ struct Server::Impl {
             config,
             [this](std::shared_ptr<const DeliveryBatch> batch) { fan_out(std::move(batch)); },
             metrics)),
-        context{config, *engine, metrics},
+        verifier(make_verifier(config.auth)),
+        context{config, *engine, metrics, verifier.get(),
+                !config.auth.configured() || config.auth.allow_anonymous},
         admission(std::make_shared<Admission>(config)),
         acceptor(shards.front().ioc) {
     const auto endpoint = resolve_listen(config);
@@ -246,8 +258,6 @@ struct Server::Impl {
     }
     net::post(shards.front().ioc, [this] { do_accept(); });
 
-    net::io_context signals_ioc(1);
-    net::signal_set signals(signals_ioc, SIGINT, SIGTERM);
     signals.async_wait([](boost::system::error_code, int signal) {
       spdlog::info("received {}: shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
     });
@@ -298,9 +308,14 @@ struct Server::Impl {
   }
 
   const Config config;
+  // Caught from construction on, so that a signal sent as soon as the broker says it listens
+  // is a clean shutdown, not a kill.
+  net::io_context signals_ioc{1};
+  net::signal_set signals{signals_ioc, SIGINT, SIGTERM};
   std::vector<Shard> shards;
   Metrics metrics;
   std::unique_ptr<Engine> engine;  // after shards: its batches reference them; destroyed first
+  std::unique_ptr<jwt::Verifier> verifier;
   BrokerContext context;
   std::shared_ptr<Admission> admission;
   tcp::acceptor acceptor;
@@ -312,6 +327,14 @@ struct Server::Impl {
 
 Server::Server(Config config) {
   check_config(config);
+  // Open to anyone only where only this machine can reach it, unless told otherwise.
+  const auto address = resolve_listen(config).address();
+  if (!address.is_loopback() && !config.auth.configured() && !config.auth.allow_anonymous) {
+    throw std::invalid_argument(
+        "listening on " + address.to_string() +
+        " without authentication: give --jwt-secret-file or --jwt-public-key, or "
+        "--allow-anonymous to let anyone publish and subscribe");
+  }
   impl_ = std::make_unique<Impl>(std::move(config));
 }
 

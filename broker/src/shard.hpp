@@ -12,6 +12,7 @@
 #include "kabar/broker/engine.hpp"
 #include "kabar/broker/fanout.hpp"
 #include "kabar/broker/metrics.hpp"
+#include "kabar/common/jwt.hpp"
 
 namespace kabar::broker {
 
@@ -27,12 +28,12 @@ class Connection {
 };
 
 /// What every connection shares, read-only after start (the counter is atomic).
-class Admission;
-
 struct BrokerContext {
   const Config& config;
   Engine& engine;
   Metrics& metrics;
+  const jwt::Verifier* verifier;  ///< null when no authentication is configured
+  bool anonymous_allowed;         ///< a connection without a token may do anything
   std::atomic<std::uint64_t> next_connection_id{1};
 };
 

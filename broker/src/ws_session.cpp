@@ -22,12 +22,14 @@ namespace websocket = beast::websocket;
 using google::protobuf::util::TimeUtil;
 
 WsSession::WsSession(beast::tcp_stream&& stream, Shard& shard, BrokerContext& context,
-                     ConnectionLabel label, std::shared_ptr<const void> ticket)
+                     ConnectionLabel label, std::shared_ptr<const void> ticket,
+                     std::string upgrade_token)
     : ws_(std::move(stream)),
       shard_(shard),
       context_(context),
       label_(std::move(label)),
       ticket_(std::move(ticket)),
+      upgrade_token_(std::move(upgrade_token)),
       publish_rate_(context.config.publish_rate) {
   shard_.connections.insert(this);
 }
@@ -113,21 +115,8 @@ void WsSession::handle(v1::ClientMessage& message) {
       return send_error(id, v1::Error::BAD_REQUEST,
                         "ClientMessage has no request: set one of connect, subscribe, "
                         "unsubscribe, publish or ping");
-    case v1::ClientMessage::kConnect: {
-      if (connected_) {
-        return send_error(id, v1::Error::BAD_REQUEST, "already connected: send Connect once");
-      }
-      connected_ = true;
-      client_name_ = message.connect().client_name().substr(0, 100);
-      spdlog::info("conn {} {} connected as '{}'", label_.id, label_.remote, client_name_);
-      v1::Reply reply;
-      reply.set_id(id);
-      auto* result = reply.mutable_connect();
-      result->set_session_id(std::to_string(label_.id));
-      result->set_broker_version(std::string(kVersion));
-      result->set_max_message_bytes(static_cast<std::uint32_t>(context_.config.max_message_bytes));
-      return send_reply(reply);
-    }
+    case v1::ClientMessage::kConnect:
+      return handle_connect(id, message.connect());
     default:
       break;
   }
@@ -162,6 +151,63 @@ void WsSession::handle(v1::ClientMessage& message) {
   }
 }
 
+// Connect: once, or again with a fresh token before the current one expires.
+void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
+  const bool refresh = connected_;
+  if (refresh && (request.token().empty() || context_.verifier == nullptr)) {
+    return send_error(id, v1::Error::BAD_REQUEST,
+                      "already connected: send Connect again only with a fresh token");
+  }
+  const auto& token = request.token().empty() ? upgrade_token_ : request.token();
+  if (context_.verifier != nullptr && !token.empty()) {
+    auto verified = context_.verifier->verify(token);
+    if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
+      return send_error(id, v1::Error::UNAUTHORIZED,
+                        "token rejected (" + refusal->reason + "): " + refusal->message);
+    }
+    claims_ = std::move(std::get<jwt::Claims>(verified));
+    expire_at(claims_->expires);
+  } else if (!context_.anonymous_allowed) {
+    return send_error(id, v1::Error::UNAUTHORIZED,
+                      "token rejected (token_required): this broker needs a JWT in Connect.token "
+                      "(or Authorization: Bearer at the upgrade)");
+  }
+  connected_ = true;
+  upgrade_token_.clear();
+  if (!refresh) client_name_ = request.client_name().substr(0, 100);
+  spdlog::info("conn {} {} {} as '{}'{}", label_.id, label_.remote,
+               refresh ? "refreshed its token" : "connected", client_name_,
+               claims_ ? " (sub " + claims_->subject.substr(0, 100) + ")" : std::string());
+  v1::Reply reply;
+  reply.set_id(id);
+  auto* result = reply.mutable_connect();
+  result->set_session_id(std::to_string(label_.id));
+  result->set_broker_version(std::string(kVersion));
+  result->set_max_message_bytes(static_cast<std::uint32_t>(context_.config.max_message_bytes));
+  send_reply(reply);
+}
+
+// The connection ends with 4003 when its token expires, unless a fresh one came in time.
+void WsSession::expire_at(std::chrono::system_clock::time_point expires) {
+  if (!expiry_) expiry_ = std::make_unique<net::steady_timer>(ws_.get_executor());
+  const auto left = expires + context_.config.auth.leeway - std::chrono::system_clock::now();
+  expiry_->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(left));
+  expiry_->async_wait([weak = weak_from_this()](beast::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->close(CloseCode::kTokenExpired,
+                "token expired: send Connect with a fresh token before exp");
+  });
+}
+
+bool WsSession::granted(const std::vector<std::string> jwt::Claims::*grants,
+                        const std::string& topic) const {
+  if (!claims_) return true;
+  const auto& list = (*claims_).*grants;
+  return std::any_of(list.begin(), list.end(),
+                     [&](const auto& grant) { return pattern_covers(grant, topic); });
+}
+
 void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request) {
   const auto& topic = request.topic();
   if (auto error = pattern_error(topic)) {
@@ -170,6 +216,10 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
   }
   if (auto error = filter_error(request.filter())) {
     return send_error(id, v1::Error::BAD_REQUEST, "subscribe." + *error);
+  }
+  if (!granted(&jwt::Claims::subscribe, topic)) {
+    return send_error(id, v1::Error::FORBIDDEN,
+                      "the token does not grant subscribing to '" + topic + "'");
   }
   if (request.has_since() && request.has_resume()) {
     return send_error(id, v1::Error::BAD_REQUEST, "set subscribe.since or subscribe.resume, not both");
@@ -330,6 +380,12 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
   v1::Article article = std::move(*request.mutable_article());
   if (auto rejection = validate_article(article, context_.config.max_article_bytes)) {
     return send_error(id, rejection->code, std::move(rejection->message));
+  }
+  for (const auto& topic : article.topics()) {
+    if (!granted(&jwt::Claims::publish, topic)) {
+      return send_error(id, v1::Error::FORBIDDEN,
+                        "the token does not grant publishing to '" + topic + "': nothing stored");
+    }
   }
   // Handed to the engine with the rest of this pass's publishes (Shard::run, Shard::publish).
   shard_.publish(
@@ -513,6 +569,7 @@ void WsSession::finish(std::string_view why) {
   if (finished_) return;
   finished_ = true;
   closing_ = true;
+  if (expiry_) expiry_->cancel();
   if (close_deadline_) close_deadline_->cancel();
   shard_.fanout.remove(*this);
   drop_queue();

@@ -8,6 +8,7 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,7 +32,7 @@ class WsSession final : public Subscriber,
                         public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(boost::beast::tcp_stream&& stream, Shard& shard, BrokerContext& context,
-            ConnectionLabel label, std::shared_ptr<const void> ticket);
+            ConnectionLabel label, std::shared_ptr<const void> ticket, std::string upgrade_token);
   ~WsSession() override;
 
   /// Completes the upgrade that `request` asked for, then serves.
@@ -55,6 +56,11 @@ class WsSession final : public Subscriber,
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void handle(v1::ClientMessage& message);
+  void handle_connect(std::uint32_t id, const v1::Connect& request);
+  void expire_at(std::chrono::system_clock::time_point expires);
+  // Whether the token's grants (publish or subscribe) cover `topic`; true when anonymous.
+  [[nodiscard]] bool granted(const std::vector<std::string> jwt::Claims::*grants,
+                             const std::string& topic) const;
   void handle_subscribe(std::uint32_t id, const v1::Subscribe& request);
   void handle_publish(std::uint32_t id, v1::Publish& request);
   void reply_positions(std::uint32_t id, const std::vector<TopicState>& topics, bool recovered,
@@ -81,6 +87,9 @@ class WsSession final : public Subscriber,
   BrokerContext& context_;
   const ConnectionLabel label_;
   std::shared_ptr<const void> ticket_;  // the connection's place under the connection limits
+  std::string upgrade_token_;            // a token given with the upgrade, for Connect
+  std::optional<jwt::Claims> claims_;    // what the token grants; none: anonymous, all rights
+  std::unique_ptr<boost::asio::steady_timer> expiry_;  // the token's exp, while authenticated
   RateLimit publish_rate_;
   boost::beast::flat_buffer read_buffer_;
   std::string client_name_;

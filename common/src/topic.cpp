@@ -83,4 +83,21 @@ bool topic_matches(std::string_view pattern, std::string_view topic) {
   return p->count == t->count;
 }
 
+bool pattern_covers(std::string_view outer, std::string_view inner) {
+  const auto outer_segments = split_topic(outer);
+  const auto inner_segments = split_topic(inner);
+  if (!outer_segments || !inner_segments) return false;
+  const auto& o = *outer_segments;
+  const auto& n = *inner_segments;
+  std::size_t i = 0;
+  for (; i < o.count; ++i) {
+    if (o.items[i] == ">") return i < n.count;  // one or more segments, whatever they are
+    if (i >= n.count) return false;
+    if (n.items[i] == ">") return false;  // only > covers >
+    if (o.items[i] == "*") continue;      // a literal or *
+    if (n.items[i] != o.items[i]) return false;
+  }
+  return i == n.count;
+}
+
 }  // namespace kabar

@@ -41,6 +41,18 @@ struct StoreOptions {
   Retention retention;
 };
 
+/// Who may connect: JWTs verified with a shared secret (HS256) or a public key (RS256/ES256).
+struct AuthOptions {
+  std::string hs256_secret;
+  std::string public_key_pem;
+  std::string issuer;    ///< when set, tokens must carry this iss
+  std::string audience;  ///< when set, tokens must carry this aud
+  std::chrono::seconds leeway{30};  ///< clock skew allowed on exp and nbf
+  bool allow_anonymous = false;     ///< connections without a token (full rights)
+
+  [[nodiscard]] bool configured() const { return !hs256_secret.empty() || !public_key_pem.empty(); }
+};
+
 /// Where articles live.
 enum class StoreKind {
   kSqlite,  ///< the embedded durable store in the data directory (the default)
@@ -67,6 +79,7 @@ struct Config {
   std::size_t max_subscriptions = 1'000;  ///< per connection
   double publish_rate = 10'000;           ///< articles per second per connection
   std::vector<std::string> allowed_origins;  ///< browsers' Origin at the upgrade; empty: any
+  AuthOptions auth;
   StoreKind store = StoreKind::kSqlite;
   StoreOptions store_options;
 };

@@ -43,4 +43,8 @@ struct TopicSegments {
 /// True when the valid topic `topic` is matched by the valid topic-or-pattern `pattern`.
 [[nodiscard]] bool topic_matches(std::string_view pattern, std::string_view topic);
 
+/// True when every topic `inner` (a valid topic or pattern) matches is also matched by
+/// `outer`: `defense.>` covers `defense.asia` and `defense.*`; `*` does not cover `>`.
+[[nodiscard]] bool pattern_covers(std::string_view outer, std::string_view inner);
+
 }  // namespace kabar
