@@ -1,6 +1,7 @@
 // kabar-fuzz-seeds FIXTURES_DIR CORPUS_DIR: the seed corpora, made from the real ninjs fixtures:
 // CORPUS_DIR/ninjs/ gets each fixture as is; CORPUS_DIR/client_message/ gets every request
-// kind a client sends, publishes carrying each fixture's article.
+// kind a client sends, publishes carrying each fixture's article; CORPUS_DIR/jwt/ gets tokens
+// (valid, expired, unsigned, wrong algorithm) whose claims carry the fixtures' topics.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -8,6 +9,7 @@
 
 #include "kabar/common/ninjs.hpp"
 #include "kabar/v1/kabar.pb.h"
+#include "tokens.hpp"
 
 namespace fs = std::filesystem;
 
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   const fs::path corpus = argv[2];
   fs::create_directories(corpus / "ninjs");
   fs::create_directories(corpus / "client_message");
+  fs::create_directories(corpus / "jwt");
   int n = 0;
   auto message = [&](const kabar::v1::ClientMessage& m) {
     write(corpus / "client_message" / ("seed-" + std::to_string(n++)), m.SerializeAsString());
@@ -65,6 +68,19 @@ int main(int argc, char** argv) {
   message(m);
   m.mutable_ping();
   message(m);
+  const std::string secret = "an HS256 secret of at least 32 bytes, for fuzzing";
+  auto claims = kabar::test::grants(4102444800, {"international", "defense.>"}, {">"});
+  claims["iss"] = "issuer";
+  claims["aud"] = {"kabar"};
+  auto expired = claims;
+  expired["exp"] = 1000;
+  int t = 0;
+  for (const auto& token :
+       {kabar::test::sign_hs256(claims, secret), kabar::test::sign_hs256(expired, secret),
+        kabar::test::unsigned_token(claims, "none"),
+        kabar::test::sign_hs256(claims, secret, "RS256")}) {
+    write(corpus / "jwt" / ("seed-" + std::to_string(t++)), token);
+  }
   std::cout << "kabar-fuzz-seeds: " << n << " client messages, ninjs fixtures in " << corpus
             << "\n";
   return 0;
