@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <exception>
+#include <iostream>
 #include <fstream>
 #include <sstream>
 #include <map>
@@ -58,6 +59,24 @@ kabar::broker::RetentionRule parse_retention_rule(const std::string& text) {
   rule.limits.max_age =
       std::chrono::hours(static_cast<std::int64_t>(number(std::string_view(text).substr(second + 1))));
   return rule;
+}
+
+// The configuration as TOML that --config reads back: every option with its value, except
+// those not set (no value) and --print-config itself.
+std::string effective_config(const CLI::App& app) {
+  std::istringstream all(app.config_to_str(true, true));
+  std::string out, block, line;
+  auto flush = [&] {
+    const bool unset = block.find("=\"\"\n") != std::string::npos;
+    if (!unset && block.find("print-config=") == std::string::npos) out += block;
+    block.clear();
+  };
+  while (std::getline(all, line)) {
+    block += line + "\n";
+    if (line.empty()) flush();
+  }
+  flush();
+  return out;
 }
 
 std::string read_file(const std::string& path) {
@@ -156,23 +175,17 @@ int main(int argc, char** argv) {
   std::string data_dir = store.data_dir.string();
   app.add_option("--data-dir", data_dir, "directory of the article store (created if missing)")
       ->capture_default_str();
-  app.add_option("--store", config.store,
+  std::string store_kind = "sqlite";
+  app.add_option("--store", store_kind,
                  "sqlite: durable history in --data-dir; memory: no history, nothing on disk")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, kabar::broker::StoreKind>{
-              {"sqlite", kabar::broker::StoreKind::kSqlite},
-              {"memory", kabar::broker::StoreKind::kMemory}},
-          CLI::ignore_case))
-      ->default_str("sqlite");
-  app.add_option("--durability", store.durability,
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sqlite", "memory"}));
+  std::string durability = "full";
+  app.add_option("--durability", durability,
                  "full: acknowledge after fsync; relaxed: after the write reached the OS (an "
                  "OS crash or power loss may lose the last acknowledged articles)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, kabar::broker::Durability>{
-              {"full", kabar::broker::Durability::kFull},
-              {"relaxed", kabar::broker::Durability::kRelaxed}},
-          CLI::ignore_case))
-      ->default_str("full");
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "relaxed"}));
   app.add_option("--retention-count", store.retention.defaults.max_count,
                  "articles each topic keeps (older ones are trimmed)")
       ->capture_default_str()
@@ -199,6 +212,12 @@ int main(int argc, char** argv) {
                                         "how often retention trims")
       ->default_str(std::to_string(store.retention.sweep_interval.count()))
       ->check(CLI::PositiveNumber);
+  app.set_config("--config", "", "TOML file of options (the flags' long names as keys); flags "
+                 "given as well override it");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  bool print_config = false;
+  app.add_flag("--print-config", print_config,
+               "print the effective configuration as TOML (usable as --config) and exit");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
@@ -206,13 +225,25 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    std::cerr << "kabar-broker: --config: " << e.what()
+              << " (keys are the long flag names, e.g. max-subscriptions = 100)\n";
+    return 2;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (print_config) {
+    std::cout << effective_config(app);
+    return 0;
   }
 
   try {
     parse_listen(listen, config);
     store.data_dir = data_dir;
+    config.store = store_kind == "memory" ? kabar::broker::StoreKind::kMemory
+                                          : kabar::broker::StoreKind::kSqlite;
+    store.durability = durability == "relaxed" ? kabar::broker::Durability::kRelaxed
+                                               : kabar::broker::Durability::kFull;
     if (!secret_file.empty()) {
       config.auth.hs256_secret = read_file(secret_file);
       while (!config.auth.hs256_secret.empty() &&

@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "broker.hpp"
+#include "client_support.hpp"
 
 namespace kabar::test {
 namespace {
@@ -127,6 +129,35 @@ TEST(Cli, KabarSubSaysClearlyWhenItCannotRecover) {
       << sub.err();
   sub.signal(SIGTERM);
   EXPECT_EQ(sub.wait(5s), 0);
+}
+
+TEST(Cli, TheBrokerReadsATomlConfigThatFlagsOverrideAndPrintsItBack) {
+  TempDir dir;
+  const auto file = (dir.path() / "kabar.toml").string();
+  std::ofstream(file) << "# a newsroom's broker\nmax-subscriptions = 1\npublish-rate = 50\n"
+                         "retention-for = [\"sports.>:100:24\"]\n";
+  const auto printed = run({broker_path(), "--config", file, "--publish-rate", "70",
+                            "--print-config"});
+  ASSERT_EQ(printed.status, 0) << printed.err;
+  EXPECT_NE(printed.out.find("max-subscriptions=1\n"), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find("publish-rate=70\n"), std::string::npos) << "the flag wins";
+  EXPECT_NE(printed.out.find("retention-for=\"sports.>:100:24\""), std::string::npos);
+  EXPECT_EQ(printed.out.find("print-config"), std::string::npos);
+
+  BrokerProcess broker({"--config", file});
+  Connected reader(broker.url());
+  Inbox inbox;
+  reader.subscribe("a", inbox);
+  EXPECT_THROW(reader.subscribe("b", inbox), client::RequestError) << "max-subscriptions = 1";
+
+  std::ofstream(file) << "max-subscription = 1\n";
+  const auto unknown = run({broker_path(), "--config", file});
+  EXPECT_NE(unknown.status, 0);
+  EXPECT_NE(unknown.err.find("max-subscription"), std::string::npos) << unknown.err;
+  std::ofstream(file) << "max-subscriptions = \"many\"\n";
+  const auto bad = run({broker_path(), "--config", file});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("many"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, EveryProgramHasHelpAndRefusesUnknownFlags) {
