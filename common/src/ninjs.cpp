@@ -112,7 +112,7 @@ v1::Article article_from_ninjs(std::string_view text) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1E999
     throw NinjsError(std::string("not valid JSON: ") + e.what());
   }
   if (!doc.is_object()) throw NinjsError("a ninjs document must be a JSON object");

@@ -114,32 +114,28 @@ TEST_F(Auth, AnExpiringTokenEndsTheConnectionWith4003UnlessRefreshed) {
   ASSERT_TRUE(expiring->connected.ok());
   std::promise<client::CloseInfo> closed;
   expiring->client->on_close([&](const client::CloseInfo& info) { closed.set_value(info); });
-  auto refreshed = open(short_lived);
-  ASSERT_TRUE(refreshed->connected.ok());
-  // A fresh token in time: Connect again.
-  v1::Subscribe ignored;
-  std::promise<client::Response> renewed;
-  refreshed->client->close();  // replaced below by a raw refresh on a new client
-  RawWebSocket raw(broker_.port());
+
+  // The same token, then a fresh one in time: Connect again.
+  RawWebSocket refreshed(broker_.port());
   v1::ClientMessage connect;
   connect.set_id(1);
   connect.mutable_connect()->set_token(short_lived);
-  raw.send(connect);
-  ASSERT_FALSE(raw.read().message.reply().has_error());
+  refreshed.send(connect);
+  ASSERT_FALSE(refreshed.read().message.reply().has_error());
   connect.set_id(2);
   connect.mutable_connect()->set_token(sign_hs256(grants(seconds_from_now(60), {}, {">"}), kSecret));
-  raw.send(connect);
-  ASSERT_FALSE(raw.read().message.reply().has_error());
+  refreshed.send(connect);
+  ASSERT_FALSE(refreshed.read().message.reply().has_error());
 
   auto info = closed.get_future();
   ASSERT_EQ(info.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(info.get().code, 4003);
-  std::this_thread::sleep_for(1s);  // past the first token's expiry: the refreshed one stays
+  std::this_thread::sleep_for(1s);  // well past the first token's expiry: the refreshed one stays
   v1::ClientMessage ping;
   ping.set_id(3);
   ping.mutable_ping();
-  raw.send(ping);
-  const auto pong = raw.read();
+  refreshed.send(ping);
+  const auto pong = refreshed.read();
   EXPECT_FALSE(pong.closed) << pong.close_code;
   EXPECT_TRUE(pong.message.reply().has_pong());
 }

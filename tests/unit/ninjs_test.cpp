@@ -85,6 +85,10 @@ TEST(NinjsMapping, RefusesBadDocumentsNamingTheField) {
   EXPECT_EQ(message(R"({"headline": "h"})"), "ninjs field 'uri' is required");
   EXPECT_EQ(message("[1]"), "a ninjs document must be a JSON object");
   EXPECT_EQ(message("{").rfind("not valid JSON", 0), 0U);
+  // Found by kabar-fuzz-ninjs: a number too large for a double is not a parse error to the JSON
+  // library but an out-of-range one; it must still be a NinjsError, not an abort.
+  EXPECT_EQ(message("7777774E185121").rfind("not valid JSON", 0), 0U);
+  EXPECT_EQ(message(R"({"uri": "u", "urgency": 1E999})").rfind("not valid JSON", 0), 0U);
 }
 
 }  // namespace
