@@ -133,12 +133,12 @@ struct Server::Impl {
         context{config, *engine, metrics, verifier.get(),
                 !config.auth.configured() || config.auth.allow_anonymous},
         admission(std::make_shared<Admission>(config)),
-        acceptor(shards.front().ioc) {
+        acceptor(std::in_place, shards.front().ioc) {
     const auto endpoint = resolve_listen(config);
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(net::socket_base::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(net::socket_base::max_listen_connections);
+    acceptor->open(endpoint.protocol());
+    acceptor->set_option(net::socket_base::reuse_address(true));
+    acceptor->bind(endpoint);
+    acceptor->listen(net::socket_base::max_listen_connections);
     for (std::size_t i = 0; i < shards.size(); ++i) {
       shards[i].counters = &metrics.shard(i);
       shards[i].fanout.on_change([this](const std::string& pattern, int delta) {
@@ -146,6 +146,18 @@ struct Server::Impl {
       });
     }
   }
+
+  // Teardown in dependency order: the acceptor before the io_context it runs on; the engine
+  // before the shards, as its last acknowledgements and batches are posted to them; the shards
+  // (whose queued handlers may hold the last reference to a session) while the context and
+  // metrics those sessions use on destruction are still here.
+  ~Impl() {
+    acceptor.reset();
+    engine.reset();
+    shards.clear();
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // Engine thread: hand the batch to every shard once.
   void fan_out(std::shared_ptr<const DeliveryBatch> batch) {
@@ -161,7 +173,7 @@ struct Server::Impl {
   void do_accept() {
     auto& shard = shards[next_shard];
     next_shard = (next_shard + 1) % shards.size();
-    acceptor.async_accept(shard.ioc, [this, &shard](boost::system::error_code ec,
+    acceptor->async_accept(shard.ioc, [this, &shard](boost::system::error_code ec,
                                                     tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (ec) {
@@ -268,7 +280,7 @@ struct Server::Impl {
     // after its queued acknowledgements). Each shard's run() returns when its last connection
     // is gone. All of it within the grace period.
     const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
-    net::post(shards.front().ioc, [this] { acceptor.close(); });
+    net::post(shards.front().ioc, [this] { acceptor->close(); });
     {
       auto passes_done = std::make_shared<std::promise<void>>();
       auto remaining = std::make_shared<std::atomic<std::size_t>>(shards.size());
@@ -318,7 +330,7 @@ struct Server::Impl {
   std::unique_ptr<jwt::Verifier> verifier;
   BrokerContext context;
   std::shared_ptr<Admission> admission;
-  tcp::acceptor acceptor;
+  std::optional<tcp::acceptor> acceptor;  // on the first shard's io_context: reset before it
   std::string refused_why;  // the accepting thread's: the last refusal
   std::size_t refused = 0;
   std::chrono::steady_clock::time_point last_refusal_log;
@@ -340,7 +352,7 @@ Server::Server(Config config) {
 
 Server::~Server() = default;
 
-tcp::endpoint Server::local_endpoint() const { return impl_->acceptor.local_endpoint(); }
+tcp::endpoint Server::local_endpoint() const { return impl_->acceptor->local_endpoint(); }
 
 void Server::run() { impl_->run(); }
 
