@@ -2,7 +2,26 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+#include <utility>
+
 namespace kabar::broker {
+
+bool PublishQueue::push(std::vector<PublishRequest> requests) {
+  std::lock_guard lock(mutex_);
+  const bool was_empty = pending_.empty();
+  if (was_empty) {
+    pending_ = std::move(requests);
+  } else {
+    std::move(requests.begin(), requests.end(), std::back_inserter(pending_));
+  }
+  return was_empty;
+}
+
+std::vector<PublishRequest> PublishQueue::take() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(pending_, {});
+}
 
 std::optional<std::string> unrecoverable(const TopicState& topic, const v1::Position& from) {
   if (from.offset() == 0 && from.epoch().empty()) {

@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -20,6 +22,7 @@ namespace kabar::broker {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+namespace ssl = boost::asio::ssl;
 
 namespace {
 
@@ -67,15 +70,31 @@ std::string bearer_token(const http::request<http::string_body>& request) {
   return {};
 }
 
+SessionStream make_stream(boost::asio::ip::tcp::socket&& socket, ssl::context* tls) {
+  if (tls == nullptr) return SessionStream(TcpStream(std::move(socket)));
+  return {TcpStream(std::move(socket)), *tls};
+}
+
+// The answer to plain HTTP on a TLS listener, written without TLS so that it can be read.
+const std::string& speaks_tls_response() {
+  static const std::string response = [] {
+    constexpr std::string_view body = "this port speaks TLS only: use https:// and wss:// URLs\n";
+    return "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+  }();
+  return response;
+}
+
 }  // namespace
 
 HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard,
                          BrokerContext& context, std::shared_ptr<const void> ticket)
-    : stream_(std::move(socket)),
+    : stream_(make_stream(std::move(socket), context.tls)),
       shard_(shard),
       context_(context),
       label_{context.next_connection_id.fetch_add(1, std::memory_order_relaxed),
-             remote_of(stream_.socket())},
+             remote_of(stream_.next_layer().socket())},
       ticket_(std::move(ticket)) {
   shard_.connections.insert(this);
 }
@@ -84,17 +103,61 @@ HttpSession::~HttpSession() { shard_.connections.erase(this); }
 
 void HttpSession::run() {
   beast::error_code ignored;
-  stream_.socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  stream_.next_layer().socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  if (!stream_.is_tls()) return do_read();
+  // The TLS handshake counts against the handshake timeout as the HTTP request does. Its first
+  // bytes are looked at before: plain HTTP gets an answer it can read.
+  stream_.next_layer().expires_after(context_.config.handshake_timeout);
+  beast::async_detect_ssl(stream_.next_layer(), buffer_,
+                          beast::bind_front_handler(&HttpSession::on_detected, shared_from_this()));
+}
+
+void HttpSession::on_detected(beast::error_code ec, bool tls) {
+  if (ec == beast::error::timeout) {
+    spdlog::info("conn {} {} began no TLS handshake within {} ms: closed", label_.id,
+                 label_.remote, context_.config.handshake_timeout.count());
+  }
+  if (ec) return;
+  if (!tls) {
+    spdlog::info("conn {} {} spoke plain HTTP to the TLS listener: answered 400", label_.id,
+                 label_.remote);
+    context_.metrics.rejected(Rejected::kTlsHandshake);
+    boost::asio::async_write(stream_.next_layer(), boost::asio::buffer(speaks_tls_response()),
+                             [self = shared_from_this()](beast::error_code, std::size_t) {
+                               beast::error_code ignored;
+                               self->stream_.next_layer().socket().shutdown(
+                                   boost::asio::ip::tcp::socket::shutdown_send, ignored);
+                             });
+    return;
+  }
+  stream_.tls().async_handshake(
+      ssl::stream_base::server, buffer_.data(),
+      beast::bind_front_handler(&HttpSession::on_tls_handshake, shared_from_this()));
+}
+
+void HttpSession::on_tls_handshake(beast::error_code ec, std::size_t bytes_used) {
+  buffer_.consume(bytes_used);
+  if (ec == beast::error::timeout) {
+    spdlog::info("conn {} {} did not complete the TLS handshake within {} ms: closed", label_.id,
+                 label_.remote, context_.config.handshake_timeout.count());
+    return;
+  }
+  if (ec == boost::asio::error::operation_aborted) return;
+  if (ec) {
+    spdlog::info("conn {} {} TLS handshake failed: {}", label_.id, label_.remote, ec.message());
+    context_.metrics.rejected(Rejected::kTlsHandshake);
+    return;
+  }
   do_read();
 }
 
-void HttpSession::shut_down() { stream_.cancel(); }
+void HttpSession::shut_down() { stream_.next_layer().cancel(); }
 
 void HttpSession::do_read() {
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(kBodyLimit);
-  stream_.expires_after(context_.config.handshake_timeout);
+  stream_.next_layer().expires_after(context_.config.handshake_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
@@ -241,8 +304,12 @@ void HttpSession::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
   response_.reset();
   if (ec) return;
   if (keep_alive) return do_read();
+  if (stream_.is_tls()) {  // close_notify, so that the client sees an orderly end
+    stream_.next_layer().expires_after(std::chrono::seconds(1));
+    return stream_.tls().async_shutdown([self = shared_from_this()](beast::error_code) {});
+  }
   beast::error_code ignored;
-  stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.next_layer().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace kabar::broker

@@ -2,7 +2,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <memory>
@@ -10,12 +9,14 @@
 #include <string>
 
 #include "shard.hpp"
+#include "tcp_stream.hpp"
 
 namespace kabar::broker {
 
-/// A TCP connection before it is a WebSocket: reads HTTP requests (each within the handshake
-/// timeout), answers GET /healthz and GET /v1/topics/{topic}/articles, and hands an upgrade at /v1/ws that asks for kabar.v1.proto
-/// to a WsSession. Anything else gets a precise HTTP error.
+/// A connection before it is a WebSocket: completes the TLS handshake when the listener has a
+/// certificate, reads HTTP requests (each within the handshake timeout), answers GET /healthz,
+/// GET /metrics and GET /v1/topics/{topic}/articles, and hands an upgrade at /v1/ws that asks
+/// for kabar.v1.proto to a WsSession. Anything else gets a precise HTTP error.
 /// @note Lives on its shard's thread.
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
@@ -28,6 +29,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void shut_down() override;
 
  private:
+  void on_detected(boost::beast::error_code ec, bool tls);
+  void on_tls_handshake(boost::beast::error_code ec, std::size_t bytes_used);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   // The reply body when `token` is refused (logged and counted), or nullopt when it verifies.
@@ -38,7 +41,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                std::string_view content_type = "text/plain; charset=utf-8");
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
 
-  boost::beast::tcp_stream stream_;
+  SessionStream stream_;
   Shard& shard_;
   BrokerContext& context_;
   ConnectionLabel label_;

@@ -171,6 +171,15 @@ int main(int argc, char** argv) {
   app.add_flag("--allow-anonymous", config.auth.allow_anonymous,
                "let connections without a token publish and subscribe anywhere (always so on "
                "a loopback address when no key is given)");
+  auto* tls_cert = app.add_option("--tls-cert", config.tls.certificate_file,
+                                  "PEM certificate chain: serve wss:// and https:// (TLS 1.2+) "
+                                  "instead of ws:// and http://")
+                       ->check(CLI::ExistingFile);
+  auto* tls_key = app.add_option("--tls-key", config.tls.private_key_file,
+                                 "PEM private key of --tls-cert (unencrypted)")
+                      ->check(CLI::ExistingFile);
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
   auto& store = config.store_options;
   std::string data_dir = store.data_dir.string();
   app.add_option("--data-dir", data_dir, "directory of the article store (created if missing)")
@@ -263,9 +272,10 @@ int main(int argc, char** argv) {
     const auto threads =
         config.io_threads != 0 ? config.io_threads : std::max(1U, std::thread::hardware_concurrency());
     // Tests and scripts read the port from this line: keep its shape.
-    spdlog::info("kabar-broker {} listening on {}:{} (ws://{}:{}/v1/ws), {} I/O threads",
+    spdlog::info("kabar-broker {} listening on {}:{} ({}://{}:{}/v1/ws), {} I/O threads",
                  kabar::kVersion, endpoint.address().to_string(), endpoint.port(),
-                 endpoint.address().to_string(), endpoint.port(), threads);
+                 config.tls.enabled() ? "wss" : "ws", endpoint.address().to_string(),
+                 endpoint.port(), threads);
     server.run();
     return 0;
   } catch (const CLI::ValidationError& e) {

@@ -32,25 +32,11 @@ MemoryEngine::~MemoryEngine() {
 }
 
 void MemoryEngine::publish(std::vector<PublishRequest> requests) {
-  bool drain_scheduled = false;
-  {
-    std::lock_guard lock(mutex_);
-    drain_scheduled = !pending_.empty();
-    if (pending_.empty()) {
-      pending_ = std::move(requests);
-    } else {
-      std::move(requests.begin(), requests.end(), std::back_inserter(pending_));
-    }
-  }
-  if (!drain_scheduled) boost::asio::post(ioc_, [this] { drain(); });
+  if (queue_.push(std::move(requests))) boost::asio::post(ioc_, [this] { drain(); });
 }
 
 void MemoryEngine::drain() {
-  std::vector<PublishRequest> publishes;
-  {
-    std::lock_guard lock(mutex_);
-    publishes.swap(pending_);
-  }
+  auto publishes = queue_.take();
   if (publishes.empty()) return;
   auto batch = std::make_shared<DeliveryBatch>();
   std::vector<PublishOutcome> outcomes(publishes.size());

@@ -25,6 +25,7 @@
 #include "kabar/broker/memory_engine.hpp"
 #include "kabar/broker/sqlite_engine.hpp"
 #include "shard.hpp"
+#include "tls_context.hpp"
 
 namespace kabar::broker {
 
@@ -120,7 +121,7 @@ std::unique_ptr<jwt::Verifier> make_verifier(const AuthOptions& auth) {
 }  // namespace
 
 struct Server::Impl {
-  explicit Impl(Config c)
+  Impl(Config c, std::unique_ptr<net::ssl::context> tls_context)
       : config(std::move(c)),
         shards(config.io_threads != 0 ? config.io_threads
                                       : std::max(1U, std::thread::hardware_concurrency())),
@@ -130,8 +131,9 @@ struct Server::Impl {
             [this](std::shared_ptr<const DeliveryBatch> batch) { fan_out(std::move(batch)); },
             metrics)),
         verifier(make_verifier(config.auth)),
+        tls(std::move(tls_context)),
         context{config, *engine, metrics, verifier.get(),
-                !config.auth.configured() || config.auth.allow_anonymous},
+                !config.auth.configured() || config.auth.allow_anonymous, tls.get()},
         admission(std::make_shared<Admission>(config)),
         acceptor(std::in_place, shards.front().ioc) {
     const auto endpoint = resolve_listen(config);
@@ -328,6 +330,7 @@ struct Server::Impl {
   Metrics metrics;
   std::unique_ptr<Engine> engine;  // after shards: its batches reference them; destroyed first
   std::unique_ptr<jwt::Verifier> verifier;
+  std::unique_ptr<net::ssl::context> tls;  // null: plain ws:// and http://
   BrokerContext context;
   std::shared_ptr<Admission> admission;
   std::optional<tcp::acceptor> acceptor;  // on the first shard's io_context: reset before it
@@ -347,7 +350,14 @@ Server::Server(Config config) {
         " without authentication: give --jwt-secret-file or --jwt-public-key, or "
         "--allow-anonymous to let anyone publish and subscribe");
   }
-  impl_ = std::make_unique<Impl>(std::move(config));
+  // Before the store is opened: a bad certificate is a configuration error, found first.
+  auto tls = config.tls.enabled() ? make_tls_context(config.tls) : nullptr;
+  if (!address.is_loopback() && !tls) {
+    spdlog::warn("serving plain ws:// and http:// on {}: give --tls-cert and --tls-key, or "
+                 "terminate TLS in front of the broker",
+                 address.to_string());
+  }
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(tls));
 }
 
 Server::~Server() = default;

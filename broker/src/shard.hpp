@@ -14,6 +14,10 @@
 #include "kabar/broker/metrics.hpp"
 #include "kabar/common/jwt.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace kabar::broker {
 
 /// A connection a shard can close on shutdown.
@@ -34,6 +38,7 @@ struct BrokerContext {
   Metrics& metrics;
   const jwt::Verifier* verifier;  ///< null when no authentication is configured
   bool anonymous_allowed;         ///< a connection without a token may do anything
+  boost::asio::ssl::context* tls;  ///< null when the listener is plain TCP
   std::atomic<std::uint64_t> next_connection_id{1};
 };
 

@@ -10,7 +10,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
-#include <mutex>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -138,13 +137,7 @@ class SqliteEngine::Impl {
   }
 
   void publish(std::vector<PublishRequest> requests) {
-    bool drain_scheduled = false;
-    {
-      std::lock_guard lock(mutex_);
-      drain_scheduled = !pending_.empty();
-      std::move(requests.begin(), requests.end(), std::back_inserter(pending_));
-    }
-    if (!drain_scheduled) net::post(writer_.ioc, [this] { drain(); });
+    if (queue_.push(std::move(requests))) net::post(writer_.ioc, [this] { drain(); });
   }
 
   void flush(std::function<void()> done) {
@@ -231,11 +224,7 @@ class SqliteEngine::Impl {
 
   // Group commit: everything pending goes into one transaction, acknowledged after it.
   void drain() {
-    std::vector<PublishRequest> publishes;
-    {
-      std::lock_guard lock(mutex_);
-      publishes.swap(pending_);
-    }
+    auto publishes = queue_.take();
     if (publishes.empty()) return;
     auto batch = std::make_shared<DeliveryBatch>();
     std::vector<PublishOutcome> outcomes(publishes.size());
@@ -650,8 +639,7 @@ class SqliteEngine::Impl {
   // Reader thread only.
   std::unique_ptr<SQLite::Database> reader_db_;
 
-  std::mutex mutex_;
-  std::vector<PublishRequest> pending_;  // guarded by mutex_
+  PublishQueue queue_;
 
   WorkerThread writer_;
   WorkerThread reader_;

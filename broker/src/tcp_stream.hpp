@@ -7,6 +7,8 @@
 #include <chrono>
 #include <memory>
 
+#include "kabar/common/maybe_tls_stream.hpp"
+
 namespace kabar::broker {
 
 /// beast::tcp_stream with a WebSocket teardown that drains the peer before closing.
@@ -55,5 +57,9 @@ void async_teardown(boost::beast::role_type, TcpStream& stream, TeardownHandler&
   boost::asio::async_compose<TeardownHandler, void(boost::beast::error_code)>(
       detail::DrainThenClose{stream}, handler, stream);
 }
+
+/// What HTTP and WebSocket sessions talk over: TCP, with TLS when the listener has a
+/// certificate.
+using SessionStream = MaybeTlsStream<TcpStream>;
 
 }  // namespace kabar::broker

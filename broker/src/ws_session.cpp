@@ -21,7 +21,7 @@ namespace net = boost::asio;
 namespace websocket = beast::websocket;
 using google::protobuf::util::TimeUtil;
 
-WsSession::WsSession(beast::tcp_stream&& stream, Shard& shard, BrokerContext& context,
+WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context,
                      ConnectionLabel label, std::shared_ptr<const void> ticket,
                      std::string upgrade_token)
     : ws_(std::move(stream)),

@@ -2,12 +2,11 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <chrono>
-#include <deque>
+#include <list>
 #include <optional>
 #include <memory>
 #include <string>
@@ -31,7 +30,7 @@ class WsSession final : public Subscriber,
                         public Connection,
                         public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(boost::beast::tcp_stream&& stream, Shard& shard, BrokerContext& context,
+  WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context,
             ConnectionLabel label, std::shared_ptr<const void> ticket, std::string upgrade_token);
   ~WsSession() override;
 
@@ -82,7 +81,7 @@ class WsSession final : public Subscriber,
   void on_close(boost::beast::error_code ec);
   void finish(std::string_view why);
 
-  boost::beast::websocket::stream<TcpStream> ws_;
+  boost::beast::websocket::stream<SessionStream> ws_;
   Shard& shard_;
   BrokerContext& context_;
   const ConnectionLabel label_;
@@ -104,7 +103,7 @@ class WsSession final : public Subscriber,
     std::vector<v1::TopicPosition> from;  // advanced as pages are queued
     bool replied = false;
   };
-  std::deque<Recovery> recoveries_;
+  std::list<Recovery> recoveries_;  // a list: empty, it allocates nothing (a deque does)
   bool replay_waiting_ = false;  // the next page waits for the send queue to drain
   static constexpr std::size_t kReplayPageBytes = 512 * 1024;
 

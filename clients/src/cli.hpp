@@ -2,6 +2,7 @@
 // What kabar-pub and kabar-sub share: an io_context on a thread of its own, so that main can
 // make requests through the client's futures and wait on them with deadlines.
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -10,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "kabar/client/client.hpp"
 
 namespace kabar::cli {
 
@@ -39,6 +42,17 @@ T await(std::future<T>& future, std::chrono::milliseconds timeout, const std::st
                              " ms");
   }
   return future.get();
+}
+
+/// The options both programs reach a broker with: --url, --tls-ca, --token.
+inline void add_connection_options(CLI::App& app, client::Options& options) {
+  app.add_option("--url", options.url, "broker WebSocket URL, ws:// or wss://")
+      ->capture_default_str();
+  app.add_option("--tls-ca", options.tls_ca_file,
+                 "wss://: PEM file of the certificate authorities to trust (default: the "
+                 "system's)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--token", options.token, "auth token sent in Connect");
 }
 
 /// Prints "PROGRAM: error: MESSAGE" to stderr; returns the exit status for failures.

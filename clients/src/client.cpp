@@ -4,6 +4,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -17,7 +20,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 #include "kabar/common/article.hpp"
+#include "kabar/common/maybe_tls_stream.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
 
@@ -27,7 +33,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 namespace websocket = beast::websocket;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+using Stream = MaybeTlsStream<beast::tcp_stream>;
 
 std::string Response::error_text() const {
   if (!failure.empty()) return failure;
@@ -38,21 +46,26 @@ std::string Response::error_text() const {
 namespace {
 
 struct Url {
+  bool tls = false;
   std::string host;
   std::string port;
   std::string target;
 };
 
 Url parse_url(const std::string& url) {
-  constexpr std::string_view scheme = "ws://";
-  if (url.rfind("wss://", 0) == 0) throw std::invalid_argument("wss:// is not supported yet");
-  if (url.rfind(scheme, 0) != 0) {
-    throw std::invalid_argument("URL '" + url + "' must start with ws://");
+  Url parsed;
+  std::string_view rest = url;
+  if (rest.starts_with("wss://")) {
+    parsed.tls = true;
+    rest.remove_prefix(6);
+  } else if (rest.starts_with("ws://")) {
+    rest.remove_prefix(5);
+  } else {
+    throw std::invalid_argument("URL '" + url + "' must start with ws:// or wss://");
   }
-  const auto rest = std::string_view(url).substr(scheme.size());
+  const std::string default_port = parsed.tls ? "443" : "80";
   const auto slash = rest.find('/');
   const auto authority = rest.substr(0, slash);
-  Url parsed;
   parsed.target = slash == std::string_view::npos ? "/v1/ws" : std::string(rest.substr(slash));
   const auto colon = authority.rfind(':');
   if (!authority.empty() && authority.front() == '[') {  // [v6]:port
@@ -61,13 +74,34 @@ Url parse_url(const std::string& url) {
     parsed.host = std::string(authority.substr(1, close - 1));
     parsed.port = close + 1 < authority.size() && authority[close + 1] == ':'
                       ? std::string(authority.substr(close + 2))
-                      : "80";
+                      : default_port;
   } else {
     parsed.host = std::string(authority.substr(0, colon));
-    parsed.port = colon == std::string_view::npos ? "80" : std::string(authority.substr(colon + 1));
+    parsed.port =
+        colon == std::string_view::npos ? default_port : std::string(authority.substr(colon + 1));
   }
   if (parsed.host.empty()) throw std::invalid_argument("URL '" + url + "' has no host");
   return parsed;
+}
+
+// wss://: TLS 1.2+, the broker's certificate verified against the given or the system's CAs.
+std::unique_ptr<ssl::context> make_tls_context(const Url& url, const std::string& ca_file) {
+  if (!url.tls) return nullptr;
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  context->set_verify_mode(ssl::verify_peer);
+  boost::system::error_code ec;
+  if (ca_file.empty()) {
+    context->set_default_verify_paths(ec);
+  } else {
+    context->load_verify_file(ca_file, ec);
+  }
+  if (ec) {
+    throw std::invalid_argument("cannot load the trusted certificates" +
+                                (ca_file.empty() ? std::string() : " from " + ca_file) + ": " +
+                                ec.message());
+  }
+  return context;
 }
 
 }  // namespace
@@ -76,8 +110,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // One connection attempt: a new link each time, kept alive by its pending operations, whose
   // completions are ignored once a newer link replaced it.
   struct Link {
-    explicit Link(net::strand<net::io_context::executor_type> executor) : ws(executor) {}
-    websocket::stream<beast::tcp_stream> ws;
+    Link(net::strand<net::io_context::executor_type> executor, ssl::context* tls)
+        : ws(tls != nullptr ? Stream(beast::tcp_stream(executor), *tls)
+                            : Stream(beast::tcp_stream(executor))) {}
+    websocket::stream<Stream> ws;
     websocket::response_type handshake_response;
     beast::flat_buffer buffer;
   };
@@ -94,6 +130,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   Impl(net::io_context& ioc, Options options)
       : options_(std::move(options)),
         url_(parse_url(options_.url)),
+        tls_(make_tls_context(url_, options_.tls_ca_file)),
         strand_(net::make_strand(ioc)),
         resolver_(strand_),
         retry_timer_(strand_) {}
@@ -187,7 +224,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void open_link() {
     state_ = State::kConnecting;
-    link_ = std::make_shared<Link>(strand_);
+    link_ = std::make_shared<Link>(strand_, tls_.get());
     resolver_.async_resolve(url_.host, url_.port, on_link(&Impl::on_resolve));
   }
 
@@ -199,8 +236,37 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void on_connect(beast::error_code ec, tcp::endpoint) {
     if (ec) return end("cannot connect to " + url_.host + ":" + url_.port + ": " + ec.message());
+    beast::get_lowest_layer(link_->ws).socket().set_option(tcp::no_delay(true), ec);
+    if (!url_.tls) return upgrade();
+    auto& tls = link_->ws.next_layer().tls();
+    // SNI for a host name (RFC 6066 has none for addresses); SSL_set_tlsext_host_name()
+    // spelled out, as the macro's C cast fails our warnings.
+    boost::system::error_code not_an_address;
+    net::ip::make_address(url_.host, not_an_address);
+    if (not_an_address) {
+      SSL_ctrl(tls.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(url_.host.c_str()));
+    }
+    // The certificate must name the host the URL names.
+    tls.set_verify_callback(ssl::host_name_verification(url_.host));
+    tls.async_handshake(ssl::stream_base::client, on_link(&Impl::on_tls_handshake));
+  }
+
+  void on_tls_handshake(beast::error_code ec) {
+    if (ec) {
+      // A certificate that does not verify will not verify on a retry either.
+      if (ec.category() == net::error::get_ssl_category() &&
+          ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+              SSL_R_CERTIFICATE_VERIFY_FAILED) {
+        refused_ = true;
+      }
+      return end("TLS handshake with " + url_.host + ":" + url_.port + " failed: " + ec.message());
+    }
+    upgrade();
+  }
+
+  void upgrade() {
     auto& ws = link_->ws;
-    beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ec);
     ws.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
       request.set(http::field::sec_websocket_protocol, kSubprotocol);
       request.set(http::field::user_agent, kServerHeader);
@@ -435,6 +501,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   const Options options_;
   const Url url_;
+  const std::unique_ptr<ssl::context> tls_;  // wss:// only
   net::strand<net::io_context::executor_type> strand_;
   tcp::resolver resolver_;
   net::steady_timer retry_timer_;

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"kabar-pub: publish news articles to a kabar broker"};
   app.set_version_flag("--version", std::string(kabar::kVersion));
-  app.add_option("--url", options.url, "broker WebSocket URL")->capture_default_str();
+  kabar::cli::add_connection_options(app, options);
   app.add_option("--topic,-t", topics, "topic to publish to (repeat for several)")->required();
   auto* file_option = app.add_option("--file,-f", files,
                                      "ninjs 2.0 JSON article file (repeat to publish several, "
@@ -80,7 +80,6 @@ int main(int argc, char** argv) {
   for (auto* option : {headline, body, id, urgency_option, language}) {
     option->excludes(file_option);
   }
-  app.add_option("--token", options.token, "auth token sent in Connect");
   app.add_option("--timeout-ms", timeout_ms, "give up when the broker has not answered by then")
       ->capture_default_str();
 

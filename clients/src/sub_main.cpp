@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"kabar-sub: print the articles a kabar broker delivers, as they arrive"};
   app.set_version_flag("--version", std::string(kabar::kVersion));
-  app.add_option("--url", options.url, "broker WebSocket URL")->capture_default_str();
+  kabar::cli::add_connection_options(app, options);
   app.add_option("--topic,-t", topics,
                  "topic or pattern ('*' one segment, trailing '>' the rest); repeat for several")
       ->required();
@@ -86,7 +86,6 @@ int main(int argc, char** argv) {
   auto* epoch_option =
       app.add_option("--epoch", epoch, "the epoch that offset belongs to")->needs(since_option);
   since_option->needs(epoch_option);
-  app.add_option("--token", options.token, "auth token sent in Connect");
   app.add_option("--timeout-ms", timeout_ms, "give up connecting or subscribing after this")
       ->capture_default_str();
   try {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "broker.hpp"
@@ -255,25 +256,52 @@ TEST(History, HttpReadPathServesJsonAndProtobuf) {
   EXPECT_EQ(http_get(broker.port(), "/v1/topics/defense/articles?limit=5000").status, 400);
 }
 
+// A reader of "international" through the client library, reconnecting fast (50-200 ms).
+// `watch` installs its handlers before it connects; the destructor closes it.
+class ReconnectingReader {
+ public:
+  ReconnectingReader(const std::string& url, const std::function<void(client::Client&)>& watch)
+      : client_(io_.context(), options(url)) {
+    watch(client_);
+    client_.connect().get();
+    v1::Subscribe request;
+    request.set_topic("international");
+    client_.subscribe(request, inbox.handler()).get();
+  }
+  ~ReconnectingReader() {
+    std::promise<void> closed;
+    client_.close([&] { closed.set_value(); });
+    closed.get_future().wait_for(5s);
+  }
+  ReconnectingReader(const ReconnectingReader&) = delete;
+  ReconnectingReader& operator=(const ReconnectingReader&) = delete;
+
+  Inbox inbox;
+
+ private:
+  static client::Options options(const std::string& url) {
+    client::Options o;
+    o.url = url;
+    o.reconnect.initial_delay = 50ms;
+    o.reconnect.max_delay = 200ms;
+    return o;
+  }
+
+  IoRunner io_;
+  client::Client client_;
+};
+
 TEST(History, AClientResumesByItselfAfterTheBrokerRestarts) {
   TempDir data;
   auto broker = std::make_unique<BrokerProcess>(data.path(), std::vector<std::string>{});
   const auto port = std::to_string(broker->port());
-  IoRunner io;
-  client::Options options;
-  options.url = broker->url();
-  options.reconnect.initial_delay = 50ms;
-  options.reconnect.max_delay = 200ms;
-  client::Client reader(io.context(), options);
   std::promise<v1::SubscribeResult> resumed;
-  reader.on_resume([&](const std::string&, const client::Response& response) {
-    resumed.set_value(response.reply.subscribe());
+  ReconnectingReader reader(broker->url(), [&](client::Client& client) {
+    client.on_resume([&](const std::string&, const client::Response& response) {
+      resumed.set_value(response.reply.subscribe());
+    });
   });
-  reader.connect().get();
-  Inbox inbox;
-  v1::Subscribe request;
-  request.set_topic("international");
-  reader.subscribe(request, inbox.handler()).get();
+  auto& inbox = reader.inbox;
   {
     Connected cms(broker->url(), "cms");
     publish_many(*cms, "urn:test:first-", "international", 50);
@@ -293,31 +321,20 @@ TEST(History, AClientResumesByItselfAfterTheBrokerRestarts) {
   EXPECT_TRUE(result.get().recovered());
   ASSERT_TRUE(inbox.wait_for(100));
   expect_consecutive(inbox.items(), "international", 1, 100);
-  std::promise<void> closed;
-  reader.close([&] { closed.set_value(); });
-  closed.get_future().wait_for(5s);
 }
 
 TEST(History, SigtermDrainsThenClientsReconnectAndResumeOnTheRestartedBroker) {
   TempDir data;
   auto broker = std::make_unique<BrokerProcess>(data.path(), std::vector<std::string>{});
   const auto port = std::to_string(broker->port());
-  IoRunner io;
-  client::Options options;
-  options.url = broker->url();
-  options.reconnect.initial_delay = 50ms;
-  options.reconnect.max_delay = 200ms;
-  client::Client reader(io.context(), options);
   std::promise<std::uint16_t> lost;
-  reader.on_reconnect([&, once = std::make_shared<std::once_flag>()](
-                          const client::CloseInfo& why, std::chrono::milliseconds) {
-    std::call_once(*once, [&] { lost.set_value(why.code); });
+  ReconnectingReader reader(broker->url(), [&](client::Client& client) {
+    client.on_reconnect([&, once = std::make_shared<std::once_flag>()](
+                            const client::CloseInfo& why, std::chrono::milliseconds) {
+      std::call_once(*once, [&] { lost.set_value(why.code); });
+    });
   });
-  reader.connect().get();
-  Inbox inbox;
-  v1::Subscribe request;
-  request.set_topic("international");
-  reader.subscribe(request, inbox.handler()).get();
+  auto& inbox = reader.inbox;
 
   std::vector<std::uint64_t> acknowledged;
   {
@@ -348,9 +365,6 @@ TEST(History, SigtermDrainsThenClientsReconnectAndResumeOnTheRestartedBroker) {
   for (const auto offset : acknowledged) EXPECT_LE(offset, stored);
   ASSERT_TRUE(inbox.wait_for(stored, 10s)) << inbox.items().size() << " of " << stored;
   expect_consecutive(inbox.items(), "international", 1, stored);
-  std::promise<void> closed;
-  reader.close([&] { closed.set_value(); });
-  closed.get_future().wait_for(5s);
 }
 
 TEST(Store, ACorruptOrUnusableStoreIsOneClearErrorAtStartup) {

@@ -75,7 +75,8 @@ class Inbox {
 class Connected {
  public:
   explicit Connected(const std::string& url, std::string name = "test")
-      : client_(io_.context(), options(url, std::move(name))) {
+      : Connected(options(url, std::move(name))) {}
+  explicit Connected(client::Options with) : client_(io_.context(), std::move(with)) {
     auto connected = client_.connect();
     if (connected.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
       throw std::runtime_error("connect timed out");

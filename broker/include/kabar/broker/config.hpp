@@ -53,6 +53,15 @@ struct AuthOptions {
   [[nodiscard]] bool configured() const { return !hs256_secret.empty() || !public_key_pem.empty(); }
 };
 
+/// TLS on the listener (wss:// and https://); without a certificate the listener is plain
+/// ws:// and http://, for loopback development or behind a TLS-terminating proxy.
+struct TlsOptions {
+  std::string certificate_file;  ///< PEM: the server's certificate, then any intermediates
+  std::string private_key_file;  ///< PEM, unencrypted
+
+  [[nodiscard]] bool enabled() const { return !certificate_file.empty(); }
+};
+
 /// Where articles live.
 enum class StoreKind {
   kSqlite,  ///< the embedded durable store in the data directory (the default)
@@ -80,6 +89,7 @@ struct Config {
   double publish_rate = 10'000;           ///< articles per second per connection
   std::vector<std::string> allowed_origins;  ///< browsers' Origin at the upgrade; empty: any
   AuthOptions auth;
+  TlsOptions tls;
   StoreKind store = StoreKind::kSqlite;
   StoreOptions store_options;
 };

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,6 +88,20 @@ struct ReadResult {
 /// start, whatever the epoch".
 [[nodiscard]] std::optional<std::string> unrecoverable(const TopicState& topic,
                                                        const v1::Position& from);
+
+/// Publishes handed over by the I/O threads, waiting for the engine's thread to take them all at
+/// once: the first hand-over after a take schedules the next one, so a burst becomes one batch.
+class PublishQueue {
+ public:
+  /// Adds `requests`; true when the queue was empty, i.e. when the caller must schedule a take.
+  [[nodiscard]] bool push(std::vector<PublishRequest> requests);
+  /// Everything queued, in order; the queue is left empty.
+  std::vector<PublishRequest> take();
+
+ private:
+  std::mutex mutex_;
+  std::vector<PublishRequest> pending_;  // guarded by mutex_
+};
 
 /// @note Thread-safe: call from any thread. Callbacks run on one of the engine's threads and
 /// must not block: post them to your executor.

@@ -3,7 +3,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -40,8 +39,7 @@ class MemoryEngine final : public Engine {
   const BatchSink sink_;
   const std::string epoch_;
 
-  std::mutex mutex_;
-  std::vector<PublishRequest> pending_;  // guarded by mutex_
+  PublishQueue queue_;
 
   // Owned by the engine thread.
   std::unordered_map<std::string, std::uint64_t> last_offsets_;

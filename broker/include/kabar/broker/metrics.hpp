@@ -59,6 +59,7 @@ enum class Rejected {
   kBadHttpRequest,
   kConnectionLimit,
   kForbiddenOrigin,
+  kTlsHandshake,
   kCount,
 };
 

@@ -20,8 +20,9 @@ class Server {
 
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
 
-  /// Serves until SIGINT or SIGTERM, then stops accepting, closes every connection with 1001
-  /// going away, waits for the closing handshakes up to Config::shutdown_grace, and returns.
+  /// Serves until SIGINT or SIGTERM, then drains: stops accepting, commits and acknowledges
+  /// the publishes already read, closes every connection with 4002 (reconnect now), waits for
+  /// the closing handshakes up to Config::shutdown_grace, and returns.
   void run();
 
  private:

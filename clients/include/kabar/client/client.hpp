@@ -28,7 +28,10 @@ struct Reconnect {
 };
 
 struct Options {
-  std::string url = "ws://127.0.0.1:8080/v1/ws";  ///< ws://HOST:PORT/PATH
+  std::string url = "ws://127.0.0.1:8080/v1/ws";  ///< ws://HOST:PORT/PATH or wss://HOST:PORT/PATH
+  /// wss://: PEM file of the certificate authorities to trust (a self-signed broker's own
+  /// certificate, say); empty: the system's. The broker's certificate must name the URL's host.
+  std::string tls_ca_file;
   std::string token;                              ///< sent in Connect
   std::string client_name = "kabar-client";       ///< shows in the broker's logs
   std::size_t max_message_bytes = 64 << 20;       ///< largest frame accepted from the broker

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <boost/asio/async_result.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstddef>
+#include <utility>
+#include <variant>
+
+namespace kabar {
+
+/// A TCP stream that speaks TLS when it was made with a TLS context, plain TCP otherwise.
+///
+/// One type for both, so that the WebSocket and HTTP code over it is compiled once, not once per
+/// transport; a plain connection carries no TLS state (the memory per idle connection counts).
+/// `Tcp` is a beast::basic_stream (or a class derived from one): `next_layer()` reaches it in
+/// both modes, so beast::get_lowest_layer() and its timeouts work unchanged.
+template <class Tcp>
+class MaybeTlsStream {
+ public:
+  using Tls = boost::beast::ssl_stream<Tcp>;
+  using executor_type = typename Tcp::executor_type;
+
+  explicit MaybeTlsStream(Tcp&& tcp) : stream_(std::in_place_type<Tcp>, std::move(tcp)) {}
+  MaybeTlsStream(Tcp&& tcp, boost::asio::ssl::context& tls)
+      : stream_(std::in_place_type<Tls>, std::move(tcp), tls) {}
+
+  [[nodiscard]] bool is_tls() const { return std::holds_alternative<Tls>(stream_); }
+  /// The TLS layer, for the handshake. @pre is_tls()
+  Tls& tls() { return std::get<Tls>(stream_); }
+
+  Tcp& next_layer() {
+    if (auto* tls = std::get_if<Tls>(&stream_)) return tls->next_layer();
+    return std::get<Tcp>(stream_);
+  }
+  executor_type get_executor() { return next_layer().get_executor(); }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const Buffers& to) {
+          if (auto* tls = std::get_if<Tls>(&stream_)) {
+            tls->async_read_some(to, std::move(handler));
+          } else {
+            std::get<Tcp>(stream_).async_read_some(to, std::move(handler));
+          }
+        },
+        token, buffers);
+  }
+
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const Buffers& from) {
+          if (auto* tls = std::get_if<Tls>(&stream_)) {
+            tls->async_write_some(from, std::move(handler));
+          } else {
+            std::get<Tcp>(stream_).async_write_some(from, std::move(handler));
+          }
+        },
+        token, buffers);
+  }
+
+  /// The WebSocket closing handshake's last step: TLS close_notify first when there is TLS, then
+  /// the transport's own teardown (found by argument-dependent lookup, as Beast does).
+  template <class Handler>
+  friend void async_teardown(boost::beast::role_type role, MaybeTlsStream& stream,
+                             Handler&& handler) {
+    using boost::beast::websocket::async_teardown;
+    if (auto* tls = std::get_if<Tls>(&stream.stream_)) {
+      async_teardown(role, *tls, std::forward<Handler>(handler));
+    } else {
+      async_teardown(role, std::get<Tcp>(stream.stream_), std::forward<Handler>(handler));
+    }
+  }
+
+ private:
+  std::variant<Tcp, Tls> stream_;
+};
+
+}  // namespace kabar
