@@ -183,9 +183,10 @@ void Connection::frame(std::uint8_t opcode, std::string_view payload) {
       append_frame(kPong, payload);
       return flush();
     case kClose: {
-      const unsigned code = payload.size() >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) |
-                                                      static_cast<unsigned char>(payload[1])
-                                                : 1005;
+      const auto byte = [&](std::size_t i) {
+        return static_cast<unsigned>(static_cast<unsigned char>(payload[i]));
+      };
+      const unsigned code = payload.size() >= 2 ? (byte(0) << 8U) | byte(1) : 1005U;
       return fail("closed by broker with " + std::to_string(code) + " " +
                   std::string(payload.size() > 2 ? payload.substr(2) : ""));
     }
