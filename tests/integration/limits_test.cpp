@@ -1,8 +1,6 @@
 // Limits against abuse, each with its own precise answer, and nobody else slowed.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "broker.hpp"
@@ -103,12 +101,7 @@ TEST(Limits, PublishesOverTheRateAreRefusedAndNotStored) {
 
 TEST(Limits, ASlowlorisUpgradeIsClosedAndBlocksNobody) {
   BrokerProcess broker({"--handshake-timeout-ms", "1000"});
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(broker.port());
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const int fd = connect_loopback(broker.port());
   const std::string request = "GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
   const auto started = Clock::now();
   bool closed = false;

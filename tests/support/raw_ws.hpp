@@ -60,6 +60,10 @@ HttpResult http_get(std::uint16_t port, const std::string& target,
 HttpResult http_get_accepting(std::uint16_t port, const std::string& target,
                               const std::string& accept);
 
+/// A plain blocking TCP socket connected to 127.0.0.1:`port`, its sends and receives bounded by
+/// `timeout`, for tests that write byte by byte; the caller closes it. Throws when it cannot.
+int connect_loopback(std::uint16_t port, std::chrono::seconds timeout = 5s);
+
 /// A WebSocket upgrade to /v1/ws asking for kabar.v1.proto, with an Origin header unless empty.
 HttpResult upgrade_from_origin(std::uint16_t port, const std::string& origin);
 

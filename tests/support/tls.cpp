@@ -1,16 +1,16 @@
 #include "tls.hpp"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
 #include <stdexcept>
+
+#include "raw_ws.hpp"
 
 namespace kabar::test {
 
@@ -86,19 +86,7 @@ TestCertificate make_self_signed_certificate(const std::filesystem::path& dir,
 TlsExchange tls_exchange(std::uint16_t port, const std::string& request,
                          const std::filesystem::path& ca_file, int max_version) {
   TlsExchange result;
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  timeval five_seconds{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five_seconds, sizeof five_seconds);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &five_seconds, sizeof five_seconds);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot connect to the broker");
-  }
+  const int fd = connect_loopback(port);
   Context context(SSL_CTX_new(TLS_client_method()));
   if (max_version != 0) {
     SSL_CTX_set_security_level(context.get(), 0);  // let the client offer old versions at all

@@ -41,11 +41,8 @@ class MaybeTlsStream {
   auto async_read_some(const Buffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const Buffers& to) {
-          if (auto* tls = std::get_if<Tls>(&stream_)) {
-            tls->async_read_some(to, std::move(handler));
-          } else {
-            std::get<Tcp>(stream_).async_read_some(to, std::move(handler));
-          }
+          std::visit([&](auto& stream) { stream.async_read_some(to, std::move(handler)); },
+                     stream_);
         },
         token, buffers);
   }
@@ -54,11 +51,8 @@ class MaybeTlsStream {
   auto async_write_some(const Buffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const Buffers& from) {
-          if (auto* tls = std::get_if<Tls>(&stream_)) {
-            tls->async_write_some(from, std::move(handler));
-          } else {
-            std::get<Tcp>(stream_).async_write_some(from, std::move(handler));
-          }
+          std::visit([&](auto& stream) { stream.async_write_some(from, std::move(handler)); },
+                     stream_);
         },
         token, buffers);
   }
@@ -69,11 +63,8 @@ class MaybeTlsStream {
   friend void async_teardown(boost::beast::role_type role, MaybeTlsStream& stream,
                              Handler&& handler) {
     using boost::beast::websocket::async_teardown;
-    if (auto* tls = std::get_if<Tls>(&stream.stream_)) {
-      async_teardown(role, *tls, std::forward<Handler>(handler));
-    } else {
-      async_teardown(role, std::get<Tcp>(stream.stream_), std::forward<Handler>(handler));
-    }
+    std::visit([&](auto& layer) { async_teardown(role, layer, std::forward<Handler>(handler)); },
+               stream.stream_);
   }
 
  private:
