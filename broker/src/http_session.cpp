@@ -70,11 +70,6 @@ std::string bearer_token(const http::request<http::string_body>& request) {
   return {};
 }
 
-SessionStream make_stream(boost::asio::ip::tcp::socket&& socket, ssl::context* tls) {
-  if (tls == nullptr) return SessionStream(TcpStream(std::move(socket)));
-  return {TcpStream(std::move(socket)), *tls};
-}
-
 // The answer to plain HTTP on a TLS listener, written without TLS so that it can be read.
 const std::string& speaks_tls_response() {
   static const std::string response = [] {
@@ -90,7 +85,7 @@ const std::string& speaks_tls_response() {
 
 HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard,
                          BrokerContext& context, std::shared_ptr<const void> ticket)
-    : stream_(make_stream(std::move(socket), context.tls)),
+    : stream_(TcpStream(std::move(socket)), context.tls),
       shard_(shard),
       context_(context),
       label_{context.next_connection_id.fetch_add(1, std::memory_order_relaxed),

@@ -8,8 +8,6 @@
 #include <iostream>
 #include <fstream>
 #include <sstream>
-#include <map>
-#include <thread>
 
 #include "kabar/broker/server.hpp"
 #include "kabar/broker/sqlite_engine.hpp"
@@ -269,13 +267,11 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     kabar::broker::Server server(config);
     const auto endpoint = server.local_endpoint();
-    const auto threads =
-        config.io_threads != 0 ? config.io_threads : std::max(1U, std::thread::hardware_concurrency());
     // Tests and scripts read the port from this line: keep its shape.
     spdlog::info("kabar-broker {} listening on {}:{} ({}://{}:{}/v1/ws), {} I/O threads",
                  kabar::kVersion, endpoint.address().to_string(), endpoint.port(),
                  config.tls.enabled() ? "wss" : "ws", endpoint.address().to_string(),
-                 endpoint.port(), threads);
+                 endpoint.port(), server.io_threads());
     server.run();
     return 0;
   } catch (const CLI::ValidationError& e) {

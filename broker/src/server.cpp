@@ -364,6 +364,8 @@ Server::~Server() = default;
 
 tcp::endpoint Server::local_endpoint() const { return impl_->acceptor->local_endpoint(); }
 
+std::size_t Server::io_threads() const { return impl_->shards.size(); }
+
 void Server::run() { impl_->run(); }
 
 }  // namespace kabar::broker

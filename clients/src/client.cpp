@@ -111,8 +111,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // completions are ignored once a newer link replaced it.
   struct Link {
     Link(net::strand<net::io_context::executor_type> executor, ssl::context* tls)
-        : ws(tls != nullptr ? Stream(beast::tcp_stream(executor), *tls)
-                            : Stream(beast::tcp_stream(executor))) {}
+        : ws(beast::tcp_stream(executor), tls) {}
     websocket::stream<Stream> ws;
     websocket::response_type handshake_response;
     beast::flat_buffer buffer;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <cstddef>
 #include <memory>
 
 #include "kabar/broker/config.hpp"
@@ -19,6 +20,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
+  /// The I/O threads (shards) it runs: --threads, or one per core.
+  [[nodiscard]] std::size_t io_threads() const;
 
   /// Serves until SIGINT or SIGTERM, then drains: stops accepting, commits and acknowledges
   /// the publishes already read, closes every connection with 4002 (reconnect now), waits for

@@ -23,9 +23,8 @@ class MaybeTlsStream {
   using Tls = boost::beast::ssl_stream<Tcp>;
   using executor_type = typename Tcp::executor_type;
 
-  explicit MaybeTlsStream(Tcp&& tcp) : stream_(std::in_place_type<Tcp>, std::move(tcp)) {}
-  MaybeTlsStream(Tcp&& tcp, boost::asio::ssl::context& tls)
-      : stream_(std::in_place_type<Tls>, std::move(tcp), tls) {}
+  /// TLS over `tcp` with the context `tls`, or plain `tcp` when `tls` is null.
+  MaybeTlsStream(Tcp&& tcp, boost::asio::ssl::context* tls) : stream_(make(std::move(tcp), tls)) {}
 
   [[nodiscard]] bool is_tls() const { return std::holds_alternative<Tls>(stream_); }
   /// The TLS layer, for the handshake. @pre is_tls()
@@ -68,6 +67,11 @@ class MaybeTlsStream {
   }
 
  private:
+  static std::variant<Tcp, Tls> make(Tcp&& tcp, boost::asio::ssl::context* tls) {
+    if (tls == nullptr) return std::variant<Tcp, Tls>(std::in_place_type<Tcp>, std::move(tcp));
+    return std::variant<Tcp, Tls>(std::in_place_type<Tls>, std::move(tcp), *tls);
+  }
+
   std::variant<Tcp, Tls> stream_;
 };
 
