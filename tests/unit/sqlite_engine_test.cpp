@@ -78,7 +78,12 @@ class SqliteEngineTest : public testing::Test {
     return read(std::move(request));
   }
 
+  // What reached the sink. The engine acknowledges a batch just before it hands it to the sink,
+  // on its writer thread: a flush queued behind that work makes sure both happened.
   std::vector<std::string> sunk() {
+    std::promise<void> flushed;
+    engine_->flush([&] { flushed.set_value(); });
+    flushed.get_future().wait();
     std::lock_guard lock(mutex_);
     return sunk_;
   }
