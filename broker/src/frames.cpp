@@ -58,6 +58,25 @@ void append_delivery(std::string& out, const DeliveryHeader& header,
   append_bytes_field(out, 5, accepted_at);
 }
 
+std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload) {
+  constexpr char kFinalBinary = static_cast<char>(0x82);  // FIN, opcode 2
+  out[0] = kFinalBinary;
+  if (payload < 126) {
+    out[1] = static_cast<char>(payload);
+    return 2;
+  }
+  std::size_t length_bytes = 8;
+  out[1] = 127;
+  if (payload <= 0xffff) {
+    length_bytes = 2;
+    out[1] = 126;
+  }
+  for (std::size_t i = 0; i < length_bytes; ++i) {  // big-endian
+    out[2 + i] = static_cast<char>(payload >> (8 * (length_bytes - 1 - i)));
+  }
+  return 2 + length_bytes;
+}
+
 std::string encode_reply(const v1::Reply& reply) {
   std::string out;
   const std::string body = reply.SerializeAsString();

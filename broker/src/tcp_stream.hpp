@@ -1,11 +1,15 @@
 #pragma once
 
 #include <array>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/compose.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "kabar/common/maybe_tls_stream.hpp"
 
@@ -18,6 +22,14 @@ namespace kabar::broker {
 /// answers with a reset, and the peer never sees the close frame (1009) sent just before.
 /// This one shuts down the send side, reads until the peer closes or kDrainLimit passes, then
 /// closes. Found by argument-dependent lookup from websocket::stream<TcpStream>.
+///
+/// It also lets the WebSocket session write whole frames it built itself straight to the socket
+/// (write_now, write_rest), next to Beast's own writes: a send that completes at once costs one
+/// system call, without Beast's write operation, its allocation and its posted completion. The
+/// two never interleave: a direct write starts only when no write of Beast's is in flight
+/// (can_write_now), and a write of Beast's (a control frame: pong, ping, close) that comes while
+/// a direct write is unfinished waits for it.
+/// @note Not thread-safe: used from its connection's shard only.
 class TcpStream : public boost::beast::tcp_stream {
  public:
   using boost::beast::tcp_stream::tcp_stream;
@@ -25,6 +37,65 @@ class TcpStream : public boost::beast::tcp_stream {
       : boost::beast::tcp_stream(std::move(stream)) {}
 
   static constexpr std::chrono::seconds kDrainLimit{2};
+
+  /// Every write of the layers above (Beast's WebSocket and HTTP writes, TLS records).
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    using Signature = void(boost::beast::error_code, std::size_t);
+    return boost::asio::async_initiate<Token, Signature>(
+        [this](auto handler, const Buffers& from) {
+          if (!direct_writing_) return start_write_some(from, std::move(handler));
+          // Beast writes one thing at a time: at most one waits.
+          auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+          waiting_ = [this, waiting, from] { start_write_some(from, std::move(*waiting)); };
+        },
+        token, buffers);
+  }
+
+  /// No write in flight, Beast's or direct: a direct write may start.
+  [[nodiscard]] bool can_write_now() const { return beast_writes_ == 0 && !direct_writing_; }
+
+  /// Sends what the socket takes now, without blocking: the number of bytes sent.
+  /// @pre can_write_now()
+  std::size_t write_now(const std::vector<boost::asio::const_buffer>& buffers,
+                        boost::beast::error_code& ec) {
+    if (!socket().non_blocking()) socket().non_blocking(true, ec);
+    if (ec) return 0;
+    const auto sent = socket().write_some(buffers, ec);
+    if (ec == boost::asio::error::would_block) ec = {};
+    return sent;
+  }
+
+  /// Sends `rest` asynchronously; Beast's writes wait until it is done. `done(ec, bytes)` as
+  /// for an asynchronous write.
+  template <class Handler>
+  void write_rest(const std::vector<boost::asio::const_buffer>& rest, Handler&& done) {
+    direct_writing_ = true;
+    boost::asio::async_write(
+        socket(), rest,
+        [this, done = std::forward<Handler>(done)](boost::beast::error_code ec,
+                                                   std::size_t bytes) mutable {
+          direct_writing_ = false;
+          if (auto waiting = std::exchange(waiting_, nullptr)) waiting();
+          std::move(done)(ec, bytes);
+        });
+  }
+
+ private:
+  template <class Buffers, class Handler>
+  void start_write_some(const Buffers& buffers, Handler&& handler) {
+    ++beast_writes_;
+    boost::beast::tcp_stream::async_write_some(
+        buffers, [this, handler = std::forward<Handler>(handler)](boost::beast::error_code ec,
+                                                                   std::size_t bytes) mutable {
+          --beast_writes_;
+          std::move(handler)(ec, bytes);
+        });
+  }
+
+  int beast_writes_ = 0;         // Beast's write_some calls in flight (zero or one)
+  bool direct_writing_ = false;  // a write_rest in flight
+  std::function<void()> waiting_;  // Beast's write that came during it
 };
 
 namespace detail {

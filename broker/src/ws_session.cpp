@@ -475,29 +475,98 @@ void WsSession::flush_writes() {
 }
 
 void WsSession::do_write() {
-  // One WebSocket message: everything queued, but at most one reply (two would merge).
-  std::size_t cut = 0;
-  bool has_reply = false;
-  for (; cut < queue_.size(); ++cut) {
-    if (queue_[cut].is_reply) {
-      if (has_reply) break;
-      has_reply = true;
-    }
-  }
-  if (cut == queue_.size()) {
-    in_flight_.swap(queue_);
+  auto& transport = ws_.next_layer();
+  // Straight to the socket (TcpStream) unless over TLS, or behind a control frame Beast is
+  // writing, or once Beast has begun closing.
+  const bool direct =
+      !transport.is_tls() && ws_.is_open() && transport.next_layer().can_write_now();
+  if (direct) {
+    in_flight_.swap(queue_);  // everything: a frame per reply (write_frames)
   } else {
-    const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(cut);
-    in_flight_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
-    queue_.erase(queue_.begin(), end);
+    // One WebSocket message: everything queued, but at most one reply (two would merge).
+    std::size_t cut = 0;
+    bool has_reply = false;
+    for (; cut < queue_.size(); ++cut) {
+      if (queue_[cut].is_reply) {
+        if (has_reply) break;
+        has_reply = true;
+      }
+    }
+    if (cut == queue_.size()) {
+      in_flight_.swap(queue_);
+    } else {
+      const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(cut);
+      in_flight_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+      queue_.erase(queue_.begin(), end);
+    }
   }
   for (const auto& chunk : in_flight_) queued_bytes_ -= chunk.size;
   if (replay_waiting_) continue_replay();
+  writing_ = true;
+  if (direct) return write_frames();
   write_buffers_.clear();
   for (const auto& chunk : in_flight_) write_buffers_.emplace_back(chunk.data, chunk.size);
-  writing_ = true;
   ws_.async_write(write_buffers_,
                   beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+}
+
+namespace {
+
+// Drops the first `bytes` of `buffers`.
+void consume(std::vector<net::const_buffer>& buffers, std::size_t bytes) {
+  auto sent = buffers.begin();
+  for (; sent != buffers.end() && bytes >= sent->size(); ++sent) bytes -= sent->size();
+  buffers.erase(buffers.begin(), sent);
+  if (bytes != 0) buffers.front() += bytes;
+}
+
+}  // namespace
+
+// All of in_flight_ in one system call when the socket takes it (it nearly always does): one
+// frame per message, a message being deliveries and at most one reply.
+void WsSession::write_frames() {
+  frame_headers_.clear();
+  frame_headers_.reserve(in_flight_.size());  // never reallocated below: buffers point into it
+  write_buffers_.clear();
+  std::size_t total = 0;
+  for (std::size_t begin = 0, end = 0; begin < in_flight_.size(); begin = end) {
+    std::size_t payload = 0;
+    bool has_reply = false;
+    for (end = begin; end < in_flight_.size(); ++end) {
+      if (in_flight_[end].is_reply) {
+        if (has_reply) break;
+        has_reply = true;
+      }
+      payload += in_flight_[end].size;
+    }
+    auto& header = frame_headers_.emplace_back();
+    const auto header_size = write_frame_header(header, payload);
+    write_buffers_.emplace_back(header.data(), header_size);
+    for (auto i = begin; i < end; ++i) {
+      write_buffers_.emplace_back(in_flight_[i].data, in_flight_[i].size);
+    }
+    total += header_size + payload;
+  }
+
+  auto& tcp = ws_.next_layer().next_layer();
+  beast::error_code ec;
+  std::size_t sent = 0;
+  for (;;) {  // Asio sends at most 64 buffers per call
+    const auto bytes = tcp.write_now(write_buffers_, ec);
+    sent += bytes;
+    if (ec || sent == total || bytes == 0) break;
+    consume(write_buffers_, bytes);
+  }
+  if (ec) {  // reported from a handler of its own, like any failed write
+    return net::post(ws_.get_executor(), beast::bind_front_handler(
+                                             &WsSession::on_write, shared_from_this(), ec, sent));
+  }
+  if (sent == total) return on_write({}, sent);
+  // The socket's buffer is full: the rest when it drains.
+  tcp.write_rest(write_buffers_, [self = shared_from_this(), sent](beast::error_code error,
+                                                                   std::size_t bytes) {
+    self->on_write(error, sent + bytes);
+  });
 }
 
 void WsSession::on_write(beast::error_code ec, std::size_t bytes) {

@@ -15,6 +15,7 @@
 
 #include "kabar/common/close_code.hpp"
 #include "admission.hpp"
+#include "kabar/broker/frames.hpp"
 #include "shard.hpp"
 #include "tcp_stream.hpp"
 
@@ -24,8 +25,9 @@ namespace kabar::broker {
 ///
 /// Lives on its shard's thread; its lifetime rides on its pending operations (every handler
 /// holds shared_from_this()). Reads one frame at a time; writes with one write in flight, each
-/// write a single WebSocket message gathering everything queued since the last one: any number
-/// of deliveries and at most one reply.
+/// gathering everything queued since the last one: on plain TCP as frames built here and sent in
+/// one system call (a message per reply, deliveries riding along; see TcpStream), over TLS as
+/// one Beast message of any number of deliveries and at most one reply.
 class WsSession final : public Subscriber,
                         public Connection,
                         public std::enable_shared_from_this<WsSession> {
@@ -75,6 +77,7 @@ class WsSession final : public Subscriber,
   void drop_queue();
   void check_queue_limit();
   void do_write();
+  void write_frames();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close(CloseCode code, std::string_view reason);
   void begin_close(CloseCode code, std::string_view reason);
@@ -110,6 +113,7 @@ class WsSession final : public Subscriber,
   std::vector<Chunk> queue_;      // waiting for the next write
   std::vector<Chunk> in_flight_;  // owned by the write in flight
   std::vector<boost::asio::const_buffer> write_buffers_;
+  std::vector<FrameHeader> frame_headers_;  // of the frames in write_buffers_
   // Bytes in queue_, waiting behind the write in flight: bounded by config.send_queue_bytes.
   // A reader that keeps up empties it every pass; one that does not lets it grow.
   std::size_t queued_bytes_ = 0;

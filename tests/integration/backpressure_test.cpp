@@ -21,6 +21,41 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
+// The broker writes deliveries straight to the socket, and Beast writes its pongs (and pings)
+// next to them: a frame must never be split by another, most of all when the socket is full and
+// a write finishes later. A reader that pings all the time and pauses now and then gets every
+// pong and every delivery, intact and in order.
+TEST(Backpressure, PongsNeverSplitDeliveriesWhileWritesBackUp) {
+  BrokerProcess broker({"--send-queue-bytes", std::to_string(64 << 20)});
+  RawWebSocket reader(broker.port());
+  reader.connect();
+  v1::ClientMessage subscribe;
+  subscribe.set_id(2);
+  subscribe.mutable_subscribe()->set_topic("stream");
+  reader.send(subscribe);
+  ASSERT_TRUE(reader.read().message.has_reply());
+
+  Connected publisher(broker.url(), "publisher");
+  constexpr std::size_t kArticles = 1000;  // 16 MiB: far more than the socket buffers hold
+  const std::string body(16 * 1024, 's');
+  std::vector<std::future<v1::PublishResult>> acks;
+  for (std::size_t i = 0; i < kArticles; ++i) {
+    auto a = article("urn:stream:" + std::to_string(i), {"stream"});
+    a.set_body(body);
+    acks.push_back(publisher->publish(std::move(a)));
+  }
+  const auto read = reader.read_pinging(kArticles, 60s);
+  ASSERT_FALSE(read.timed_out) << read.deliveries.size() << " deliveries, " << read.pongs << " pongs";
+  ASSERT_EQ(read.deliveries.size(), kArticles);
+  for (std::size_t i = 0; i < kArticles; ++i) {
+    ASSERT_EQ(read.deliveries[i].offset(), i + 1);
+    ASSERT_EQ(read.deliveries[i].article().body(), body);
+  }
+  EXPECT_GE(read.pings, 10U);
+  EXPECT_GE(read.pongs + 1, read.pings);  // one ping at a time: the last may be unanswered yet
+  for (auto& ack : acks) ASSERT_EQ(ack.wait_for(10s), std::future_status::ready);
+}
+
 TEST(Backpressure, ASubscriberThatStopsReadingIsCutOffAndOthersGetEverything) {
   constexpr long kQueueLimit = 2 << 20;
   BrokerProcess broker({"--send-queue-bytes", std::to_string(kQueueLimit)});

@@ -5,7 +5,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <functional>
 #include <stdexcept>
 
 #include <netinet/in.h>
@@ -88,6 +90,69 @@ RawFrame RawWebSocket::read(std::chrono::milliseconds timeout) {
   }
   impl_->buffer.consume(impl_->buffer.size());
   return frame;
+}
+
+RawWebSocket::PingedRead RawWebSocket::read_pinging(std::size_t deliveries,
+                                                   std::chrono::milliseconds timeout) {
+  auto& ws = impl_->ws;
+  auto& ioc = impl_->ioc;
+  PingedRead out;
+  bool done = false;
+  std::size_t messages = 0;
+  net::steady_timer pause(ioc);
+  net::steady_timer next_ping(ioc);
+  std::function<void()> ping = [&] {
+    ++out.pings;
+    ws.async_ping({}, [](beast::error_code) {});
+  };
+  // The next ping 1 ms after each pong: one ping in flight at a time.
+  ws.control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind != websocket::frame_type::pong || done) return;
+    ++out.pongs;
+    next_ping.expires_after(1ms);
+    next_ping.async_wait([&](beast::error_code ec) {
+      if (!ec && !done) ping();
+    });
+  });
+  std::function<void()> read_next = [&] {
+    ws.async_read(impl_->buffer, [&](beast::error_code ec, std::size_t) {
+      if (ec || done) {
+        done = true;
+        return;
+      }
+      v1::ServerMessage message;
+      const bool parsed = message.ParseFromArray(impl_->buffer.data().data(),
+                                                 static_cast<int>(impl_->buffer.size()));
+      impl_->buffer.consume(impl_->buffer.size());
+      if (!parsed) throw std::runtime_error("a message that is not a ServerMessage");
+      for (auto& delivery : *message.mutable_deliveries()) out.deliveries.push_back(std::move(delivery));
+      if (out.deliveries.size() >= deliveries) {
+        done = true;
+        return;
+      }
+      if (++messages % 16 != 0) return read_next();
+      pause.expires_after(20ms);
+      pause.async_wait([&](beast::error_code) {
+        if (!done) read_next();
+      });
+    });
+  };
+  read_next();
+  ping();
+  ioc.restart();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done && ioc.run_one_until(deadline) != 0) {
+  }
+  out.timed_out = !done;
+  done = true;
+  // Settle what is still pending before the handlers' captures go out of scope.
+  pause.cancel();
+  next_ping.cancel();
+  ws.next_layer().cancel();
+  ioc.restart();
+  ioc.run();
+  ws.control_callback();
+  return out;
 }
 
 v1::Reply RawWebSocket::connect() {

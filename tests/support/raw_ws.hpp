@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kabar/v1/kabar.pb.h"
 
@@ -33,6 +34,19 @@ class RawWebSocket {
 
   /// The next message (or the close), within `timeout`.
   RawFrame read(std::chrono::milliseconds timeout = 5s);
+
+  /// What read_pinging saw.
+  struct PingedRead {
+    std::vector<v1::Delivery> deliveries;
+    std::size_t pings = 0;
+    std::size_t pongs = 0;
+    bool timed_out = false;
+  };
+
+  /// Reads messages until `deliveries` deliveries came, within `timeout`, pinging all the while
+  /// (one ping at a time, the next 1 ms after its pong) and pausing 20 ms every 16 messages, so that the
+  /// broker's writes back up in its socket while its pongs go out.
+  PingedRead read_pinging(std::size_t deliveries, std::chrono::milliseconds timeout);
 
   /// Sends Connect and returns its reply.
   v1::Reply connect();

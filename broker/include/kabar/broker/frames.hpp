@@ -2,6 +2,8 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,6 +26,13 @@ struct DeliveryHeader {
 /// publish, whatever the number of topics and subscribers.
 void append_delivery(std::string& out, const DeliveryHeader& header,
                      std::string_view article_bytes);
+
+/// A WebSocket frame header as a server sends it (RFC 6455 section 5.2): final, binary, unmasked.
+using FrameHeader = std::array<char, 10>;
+
+/// Writes the header of a frame carrying `payload` bytes into `out`; returns its size (2, 4 or
+/// 10 bytes).
+std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload);
 
 /// One encoded ServerMessage holding only `reply`.
 [[nodiscard]] std::string encode_reply(const v1::Reply& reply);
