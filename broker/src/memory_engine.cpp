@@ -1,6 +1,5 @@
 #include "kabar/broker/memory_engine.hpp"
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
 #include <random>
 
@@ -20,27 +19,14 @@ std::string random_epoch() {
 
 }  // namespace
 
-MemoryEngine::MemoryEngine(BatchSink sink)
-    : sink_(std::move(sink)),
-      epoch_(random_epoch()),
-      work_(boost::asio::make_work_guard(ioc_)),
-      thread_([this] { ioc_.run(); }) {}
+MemoryEngine::MemoryEngine(BatchSink sink) : sink_(std::move(sink)), epoch_(random_epoch()) {}
 
-MemoryEngine::~MemoryEngine() {
-  work_.reset();
-  thread_.join();
-}
-
-void MemoryEngine::publish(std::vector<PublishRequest> requests) {
-  if (queue_.push(std::move(requests))) boost::asio::post(ioc_, [this] { drain(); });
-}
-
-void MemoryEngine::drain() {
-  auto publishes = queue_.take();
+void MemoryEngine::publish(std::vector<PublishRequest> publishes) {
   if (publishes.empty()) return;
   auto batch = std::make_shared<DeliveryBatch>();
   std::vector<PublishOutcome> outcomes(publishes.size());
   std::string article_bytes;
+  std::lock_guard lock(mutex_);
   for (std::size_t i = 0; i < publishes.size(); ++i) {
     const auto& article = publishes[i].article;
     auto& result = outcomes[i].result;
@@ -63,41 +49,41 @@ void MemoryEngine::drain() {
     }
   }
   // Acknowledgements first: they are then queued on the publishers' shards ahead of the batch's
-  // fan-out, so a publisher does not wait for thousands of subscriber writes.
+  // fan-out, so a publisher does not wait for thousands of subscriber writes. The sink is called
+  // under the lock: batches reach it in offset order, whichever thread published them.
   for (std::size_t i = 0; i < publishes.size(); ++i) publishes[i].done(std::move(outcomes[i]));
   batch->stored_at = std::chrono::steady_clock::now();
   if (!batch->deliveries.empty()) sink_(std::move(batch));
 }
 
 void MemoryEngine::flush(std::function<void()> done) {
-  boost::asio::post(ioc_, [this, done = std::move(done)] {
-    drain();
-    done();
-  });
+  { std::lock_guard lock(mutex_); }  // a publish under way on another thread has finished
+  done();
 }
 
 void MemoryEngine::read(ReadRequest request, ReadCallback done) {
-  boost::asio::post(ioc_, [this, request = std::move(request), done = std::move(done)] {
-    ReadResult result;
+  ReadResult result;
+  {
+    std::lock_guard lock(mutex_);
     for (const auto& [topic, offset] : last_offsets_) {
       if (topic_matches(request.pattern, topic)) result.topics.push_back({topic, epoch_, 0, offset});
     }
-    std::sort(result.topics.begin(), result.topics.end(),
-              [](const auto& a, const auto& b) { return a.topic < b.topic; });
-    result.batch = std::make_shared<DeliveryBatch>();
-    if (!request.check_from) return done(std::move(result));
-    // No history: recoverable only when nothing was missed.
-    for (const auto& topic : result.topics) {
-      const auto from = std::find_if(request.from.begin(), request.from.end(),
-                                     [&](const auto& p) { return p.topic() == topic.topic; });
-      if (auto why = unrecoverable(topic, from != request.from.end() ? from->position()
-                                                                      : v1::Position())) {
-        result.not_recoverable = std::move(why);
-        break;
-      }
+  }
+  std::sort(result.topics.begin(), result.topics.end(),
+            [](const auto& a, const auto& b) { return a.topic < b.topic; });
+  result.batch = std::make_shared<DeliveryBatch>();
+  if (!request.check_from) return done(std::move(result));
+  // No history: recoverable only when nothing was missed.
+  for (const auto& topic : result.topics) {
+    const auto from = std::find_if(request.from.begin(), request.from.end(),
+                                   [&](const auto& p) { return p.topic() == topic.topic; });
+    if (auto why = unrecoverable(topic, from != request.from.end() ? from->position()
+                                                                    : v1::Position())) {
+      result.not_recoverable = std::move(why);
+      break;
     }
-    done(std::move(result));
-  });
+  }
+  done(std::move(result));
 }
 
 }  // namespace kabar::broker

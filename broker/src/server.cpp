@@ -161,7 +161,8 @@ struct Server::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
-  // Engine thread: hand the batch to every shard once.
+  // From the engine (its writer thread, or the publishing shard for the memory engine): hand the
+  // batch to every shard once.
   void fan_out(std::shared_ptr<const DeliveryBatch> batch) {
     for (auto& shard : shards) {
       net::post(shard.ioc, [this, &shard, batch] {

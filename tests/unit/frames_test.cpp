@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace kabar::broker {
 namespace {
 
@@ -62,6 +64,24 @@ TEST(DeliveryFrame, ConcatenatedFramesParseAsOneMessageWithEveryDelivery) {
   EXPECT_EQ(message.reply().publish().id(), "urn:test:frames");
   ASSERT_EQ(message.deliveries_size(), 3);
   EXPECT_EQ(message.deliveries(2).offset(), 3U);
+}
+
+// RFC 6455 section 5.2: 7-bit lengths up to 125, then 126 + 16 bits, then 127 + 64 bits.
+TEST(FrameHeader, UsesTheShortestLengthEncodingAtEachBoundary) {
+  const auto header = [](std::uint64_t payload) {
+    FrameHeader out{};
+    const auto size = write_frame_header(out, payload);
+    std::vector<unsigned> bytes;
+    for (std::size_t i = 0; i < size; ++i) bytes.push_back(static_cast<unsigned char>(out[i]));
+    return bytes;
+  };
+  using Bytes = std::vector<unsigned>;
+  EXPECT_EQ(header(0), (Bytes{0x82, 0}));
+  EXPECT_EQ(header(125), (Bytes{0x82, 125}));
+  EXPECT_EQ(header(126), (Bytes{0x82, 126, 0, 126}));
+  EXPECT_EQ(header(65535), (Bytes{0x82, 126, 0xff, 0xff}));
+  EXPECT_EQ(header(65536), (Bytes{0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0}));
+  EXPECT_EQ(header(0x0102030405060708), (Bytes{0x82, 127, 1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
 }  // namespace

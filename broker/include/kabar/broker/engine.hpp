@@ -103,8 +103,9 @@ class PublishQueue {
   std::vector<PublishRequest> pending_;  // guarded by mutex_
 };
 
-/// @note Thread-safe: call from any thread. Callbacks run on one of the engine's threads and
-/// must not block: post them to your executor.
+/// @note Thread-safe: call from any thread. Callbacks run on one of the engine's threads, or on
+/// the caller's before the call returns (MemoryEngine), and must not block: post them to your
+/// executor.
 class Engine {
  public:
   using ReadCallback = std::function<void(ReadResult)>;

@@ -1,10 +1,8 @@
 #pragma once
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -17,15 +15,12 @@ namespace kabar::broker {
 /// at random on start, since its history dies with the process; resuming is possible only when
 /// nothing was missed.
 ///
-/// Publishes are queued under a short lock and sequenced on the engine's own thread, which
-/// drains everything queued at that moment as one batch: one fan-out per batch, not per article.
-/// @note Thread-safe. Callbacks run on the engine's thread.
+/// A publish is sequenced on the publishing I/O thread, under a short lock (per batch, never
+/// per subscriber): no hand-over to another thread between a publish and its fan-out.
+/// @note Thread-safe. Callbacks run on the calling thread, before the call returns.
 class MemoryEngine final : public Engine {
  public:
   explicit MemoryEngine(BatchSink sink);
-  ~MemoryEngine() override;
-  MemoryEngine(const MemoryEngine&) = delete;
-  MemoryEngine& operator=(const MemoryEngine&) = delete;
 
   void publish(std::vector<PublishRequest> requests) override;
   void read(ReadRequest request, ReadCallback done) override;
@@ -34,20 +29,12 @@ class MemoryEngine final : public Engine {
   [[nodiscard]] const std::string& epoch() const { return epoch_; }
 
  private:
-  void drain();
-
   const BatchSink sink_;
   const std::string epoch_;
 
-  PublishQueue queue_;
-
-  // Owned by the engine thread.
+  std::mutex mutex_;  // guards what follows; held while the sink is called, to keep batch order
   std::unordered_map<std::string, std::uint64_t> last_offsets_;
   std::uint64_t next_sequence_ = 1;
-
-  boost::asio::io_context ioc_{1};
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::thread thread_;
 };
 
 }  // namespace kabar::broker
