@@ -36,10 +36,20 @@ void Shard::run(Engine& engine) {
   // A pass handles at most this many ready handlers before its end-of-pass work, so that a
   // flood of input cannot postpone the writes indefinitely.
   constexpr int kMaxHandlersPerPass = 4096;
-  while (ioc.run_one() != 0) {
+  const auto run_ready = [this] {
     for (int i = 0; i < kMaxHandlersPerPass && ioc.poll_one() != 0; ++i) {
     }
-    if (!publishes.empty()) hand_over_publishes(engine);
+  };
+  while (ioc.run_one() != 0) {
+    run_ready();
+    if (!publishes.empty()) {
+      hand_over_publishes(engine);
+      // An engine that sequences at once (memory) has posted the batch to this shard already:
+      // its deliveries go out with this pass's writes rather than a pass later.
+      run_ready();
+      // Read meanwhile: handed over now, or nothing may wake the loop for them.
+      if (!publishes.empty()) hand_over_publishes(engine);
+    }
     // flush_writes may queue more (a write completing synchronously is still posted), so swap.
     auto flushing = std::exchange(to_flush, {});
     for (auto& connection : flushing) connection->flush_writes();

@@ -174,5 +174,19 @@ TEST(Cli, EveryProgramHasHelpAndRefusesUnknownFlags) {
   EXPECT_NE(bad_listen.out.find("is not an IP address"), std::string::npos) << bad_listen.out;
 }
 
+#ifdef KABAR_BENCH_PATH
+// kabar-bench checks every delivery's offset and counts what never arrived: a short closed loop
+// against the real broker must lose nothing. (Its release runs found publishes left behind in a
+// shard's pass; unit.ShardLoop pins that case down, this run is the end-to-end check.)
+TEST(Cli, KabarBenchFanoutLosesNothing) {
+  BrokerProcess broker({"--store", "memory", "--publish-rate", "0"});
+  const auto bench = run({KABAR_BENCH_PATH, "fanout", "--url", broker.url(), "-n", "50",
+                          "--duration", "3", "--warmup", "0"},
+                         50s);
+  EXPECT_EQ(bench.status, 0) << bench.out << bench.err;
+  EXPECT_NE(bench.out.find("lost 0"), std::string::npos) << bench.out;
+}
+#endif
+
 }  // namespace
 }  // namespace kabar::test
