@@ -25,15 +25,20 @@ long rss_kib(pid_t pid) {
 // next to them: a frame must never be split by another, most of all when the socket is full and
 // a write finishes later. A reader that pings all the time and pauses now and then gets every
 // pong and every delivery, intact and in order.
+// Connect, then subscribe to `topic`.
+void subscribe(RawWebSocket& ws, const std::string& topic) {
+  ws.connect();
+  v1::ClientMessage message;
+  message.set_id(2);
+  message.mutable_subscribe()->set_topic(topic);
+  ws.send(message);
+  ASSERT_TRUE(ws.read().message.has_reply());
+}
+
 TEST(Backpressure, PongsNeverSplitDeliveriesWhileWritesBackUp) {
   BrokerProcess broker({"--send-queue-bytes", std::to_string(64 << 20)});
   RawWebSocket reader(broker.port());
-  reader.connect();
-  v1::ClientMessage subscribe;
-  subscribe.set_id(2);
-  subscribe.mutable_subscribe()->set_topic("stream");
-  reader.send(subscribe);
-  ASSERT_TRUE(reader.read().message.has_reply());
+  subscribe(reader, "stream");
 
   Connected publisher(broker.url(), "publisher");
   constexpr std::size_t kArticles = 1000;  // 16 MiB: far more than the socket buffers hold
@@ -61,12 +66,7 @@ TEST(Backpressure, ASubscriberThatStopsReadingIsCutOffAndOthersGetEverything) {
   BrokerProcess broker({"--send-queue-bytes", std::to_string(kQueueLimit)});
 
   RawWebSocket stalled(broker.port());
-  stalled.connect();
-  v1::ClientMessage subscribe;
-  subscribe.set_id(2);
-  subscribe.mutable_subscribe()->set_topic("flood");
-  stalled.send(subscribe);
-  ASSERT_TRUE(stalled.read().message.has_reply());
+  subscribe(stalled, "flood");
   // From here on `stalled` reads nothing.
 
   Connected healthy(broker.url(), "healthy");
