@@ -50,7 +50,7 @@ void Shard::run(Engine& engine) {
       // Read meanwhile: handed over now, or nothing may wake the loop for them.
       if (!publishes.empty()) hand_over_publishes(engine);
     }
-    // flush_writes may queue more (a write completing synchronously is still posted), so swap.
+    // flush_writes may queue more, so swap.
     auto flushing = std::exchange(to_flush, {});
     for (auto& connection : flushing) connection->flush_writes();
   }

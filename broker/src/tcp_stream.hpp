@@ -44,16 +44,17 @@ class TcpStream : public boost::beast::tcp_stream {
     using Signature = void(boost::beast::error_code, std::size_t);
     return boost::asio::async_initiate<Token, Signature>(
         [this](auto handler, const Buffers& from) {
-          if (!direct_writing_) return start_write_some(from, std::move(handler));
+          auto slot = waiting_.lock();
+          if (!slot) return start_write_some(from, std::move(handler));
           // Beast writes one thing at a time: at most one waits.
           auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
-          waiting_ = [this, waiting, from] { start_write_some(from, std::move(*waiting)); };
+          *slot = [this, waiting, from] { start_write_some(from, std::move(*waiting)); };
         },
         token, buffers);
   }
 
   /// No write in flight, Beast's or direct: a direct write may start.
-  [[nodiscard]] bool can_write_now() const { return beast_writes_ == 0 && !direct_writing_; }
+  [[nodiscard]] bool can_write_now() const { return beast_writes_ == 0 && waiting_.expired(); }
 
   /// Sends what the socket takes now, without blocking: the number of bytes sent.
   /// @pre can_write_now()
@@ -70,13 +71,18 @@ class TcpStream : public boost::beast::tcp_stream {
   /// for an asynchronous write.
   template <class Handler>
   void write_rest(const std::vector<boost::asio::const_buffer>& rest, Handler&& done) {
-    direct_writing_ = true;
+    // The slot for a write of Beast's belongs to this operation, not to the stream: were the
+    // operation dropped unrun (its io_context destroyed), the waiting handler, which may hold its
+    // session, goes with it instead of keeping the session alive in a cycle.
+    auto slot = std::make_shared<std::function<void()>>();
+    waiting_ = slot;
     boost::asio::async_write(
         socket(), rest,
-        [this, done = std::forward<Handler>(done)](boost::beast::error_code ec,
+        [slot, done = std::forward<Handler>(done)](boost::beast::error_code ec,
                                                    std::size_t bytes) mutable {
-          direct_writing_ = false;
-          if (auto waiting = std::exchange(waiting_, nullptr)) waiting();
+          const auto waiting = std::move(*slot);
+          slot.reset();  // the stream is free for Beast's writes again
+          if (waiting) waiting();
           std::move(done)(ec, bytes);
         });
   }
@@ -93,9 +99,9 @@ class TcpStream : public boost::beast::tcp_stream {
         });
   }
 
-  int beast_writes_ = 0;         // Beast's write_some calls in flight (zero or one)
-  bool direct_writing_ = false;  // a write_rest in flight
-  std::function<void()> waiting_;  // Beast's write that came during it
+  int beast_writes_ = 0;  // Beast's write_some calls in flight (zero or one)
+  // While a write_rest is in flight: where a write of Beast's that comes meanwhile waits.
+  std::weak_ptr<std::function<void()>> waiting_;
 };
 
 namespace detail {
