@@ -62,7 +62,8 @@ class TcpStream : public boost::beast::tcp_stream {
                         boost::beast::error_code& ec) {
     if (!socket().non_blocking()) socket().non_blocking(true, ec);
     if (ec) return 0;
-    const auto sent = socket().write_some(buffers, ec);
+    // Until everything is sent or the socket is full (Asio sends 64 buffers per call at most).
+    const auto sent = boost::asio::write(socket(), buffers, ec);
     if (ec == boost::asio::error::would_block) ec = {};
     return sent;
   }

@@ -474,6 +474,19 @@ void WsSession::flush_writes() {
   if (!writing_ && !closing_ && !queue_.empty()) do_write();
 }
 
+// Where the WebSocket message starting at chunks[begin] ends: it holds any number of deliveries
+// and at most one reply (a ServerMessage has one reply field: two would merge).
+std::size_t WsSession::message_end(const std::vector<Chunk>& chunks, std::size_t begin) {
+  bool has_reply = false;
+  for (auto end = begin; end < chunks.size(); ++end) {
+    if (chunks[end].is_reply) {
+      if (has_reply) return end;
+      has_reply = true;
+    }
+  }
+  return chunks.size();
+}
+
 void WsSession::do_write() {
   auto& transport = ws_.next_layer();
   // Straight to the socket (TcpStream) unless over TLS, or behind a control frame Beast is
@@ -483,15 +496,7 @@ void WsSession::do_write() {
   if (direct) {
     in_flight_.swap(queue_);  // everything: a frame per reply (write_frames)
   } else {
-    // One WebSocket message: everything queued, but at most one reply (two would merge).
-    std::size_t cut = 0;
-    bool has_reply = false;
-    for (; cut < queue_.size(); ++cut) {
-      if (queue_[cut].is_reply) {
-        if (has_reply) break;
-        has_reply = true;
-      }
-    }
+    const auto cut = message_end(queue_, 0);  // one WebSocket message
     if (cut == queue_.size()) {
       in_flight_.swap(queue_);
     } else {
@@ -530,15 +535,9 @@ void WsSession::write_frames() {
   write_buffers_.clear();
   std::size_t total = 0;
   for (std::size_t begin = 0, end = 0; begin < in_flight_.size(); begin = end) {
+    end = message_end(in_flight_, begin);  // one frame per message
     std::size_t payload = 0;
-    bool has_reply = false;
-    for (end = begin; end < in_flight_.size(); ++end) {
-      if (in_flight_[end].is_reply) {
-        if (has_reply) break;
-        has_reply = true;
-      }
-      payload += in_flight_[end].size;
-    }
+    for (auto i = begin; i < end; ++i) payload += in_flight_[i].size;
     auto& header = frame_headers_.emplace_back();
     const auto header_size = write_frame_header(header, payload);
     write_buffers_.emplace_back(header.data(), header_size);
@@ -550,19 +549,14 @@ void WsSession::write_frames() {
 
   auto& tcp = ws_.next_layer().next_layer();
   beast::error_code ec;
-  std::size_t sent = 0;
-  for (;;) {  // Asio sends at most 64 buffers per call
-    const auto bytes = tcp.write_now(write_buffers_, ec);
-    sent += bytes;
-    if (ec || sent == total || bytes == 0) break;
-    consume(write_buffers_, bytes);
-  }
+  const auto sent = tcp.write_now(write_buffers_, ec);
   if (ec) {  // reported from a handler of its own, like any failed write
     return net::post(ws_.get_executor(), beast::bind_front_handler(
                                              &WsSession::on_write, shared_from_this(), ec, sent));
   }
   if (sent == total) return on_write({}, sent);
   // The socket's buffer is full: the rest when it drains.
+  consume(write_buffers_, sent);
   tcp.write_rest(write_buffers_, [self = shared_from_this(), sent](beast::error_code error,
                                                                    std::size_t bytes) {
     self->on_write(error, sent + bytes);

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "kabar/broker/frames.hpp"
 #include "kabar/common/close_code.hpp"
 #include "admission.hpp"
-#include "kabar/broker/frames.hpp"
 #include "shard.hpp"
 #include "tcp_stream.hpp"
 
@@ -76,6 +76,7 @@ class WsSession final : public Subscriber,
   void account(std::int64_t delta);  // the shard's send-queue gauge
   void drop_queue();
   void check_queue_limit();
+  static std::size_t message_end(const std::vector<Chunk>& chunks, std::size_t begin);
   void do_write();
   void write_frames();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
