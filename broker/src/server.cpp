@@ -40,7 +40,11 @@ void Shard::run(Engine& engine) {
     for (int i = 0; i < kMaxHandlersPerPass && ioc.poll_one() != 0; ++i) {
     }
   };
-  while (ioc.run_one() != 0) {
+  // Wait for events only when no writes are left over from the last pass.
+  const auto next_pass = [this] {
+    return replies_to_write.empty() && to_write.empty() ? ioc.run_one() != 0 : !ioc.stopped();
+  };
+  while (next_pass()) {
     run_ready();
     if (!publishes.empty()) {
       hand_over_publishes(engine);
@@ -50,9 +54,21 @@ void Shard::run(Engine& engine) {
       // Read meanwhile: handed over now, or nothing may wake the loop for them.
       if (!publishes.empty()) hand_over_publishes(engine);
     }
-    // flush_writes may queue more, so swap.
-    auto flushing = std::exchange(to_flush, {});
-    for (auto& connection : flushing) connection->flush_writes();
+    // flush_writes may schedule more: what it adds waits for the next pass.
+    for (auto& connection : std::exchange(replies_to_write, {})) connection->flush_writes();
+    for (auto n = std::min(to_write.size(), kMaxWritesPerPass); n != 0; --n) {
+      const auto connection = std::move(to_write.front());
+      to_write.pop_front();
+      connection->flush_writes();
+    }
+  }
+}
+
+void Shard::schedule_write(std::shared_ptr<Connection> connection, bool reply) {
+  if (reply) {
+    replies_to_write.push_back(std::move(connection));
+  } else {
+    to_write.push_back(std::move(connection));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <memory>
 #include <unordered_set>
@@ -27,7 +28,7 @@ class Connection {
   /// Starts closing (WebSocket: 4002 after what is queued is written). Called on the shard's
   /// thread.
   virtual void shut_down() = 0;
-  /// Writes what was queued during this pass of the shard's loop.
+  /// Writes what is queued (Shard::schedule_write asked for it).
   virtual void flush_writes() {}
 };
 
@@ -50,8 +51,14 @@ struct BrokerContext {
 ///
 /// The loop (run()) works in passes, as uWebSockets does: run every handler that is ready, then
 /// at the end of the pass hand all publishes read in it to the engine as one batch, and write
-/// each connection that has something queued once. Batching before fanning out is what turns
-/// one send per delivery into one send per connection per batch.
+/// connections that have something queued. Batching before fanning out is what turns one send
+/// per delivery into one send per connection per batch.
+///
+/// A pass writes every connection with a reply queued, then at most kMaxWritesPerPass of the
+/// others, oldest first; the rest wait for the next pass. So a pass stays short however many
+/// subscribers a batch reaches: a publish arriving meanwhile is read, sequenced and acknowledged
+/// within a slice of writes, not behind all of them, and a subscriber whose turn is a few passes
+/// away takes the batches that arrive meanwhile in the same write.
 struct Shard {
   /// Runs the loop until the io_context is stopped or runs out of work.
   void run(Engine& engine);
@@ -61,13 +68,17 @@ struct Shard {
   static constexpr std::size_t kMaxBatchBytes = 512 * 1024;
   /// Gives the engine every publish queued so far, as one batch.
   void hand_over_publishes(Engine& engine);
+  /// Asks for `connection`'s queued writes at the end of a pass; those with a reply queued first.
+  void schedule_write(std::shared_ptr<Connection> connection, bool reply);
+  static constexpr std::size_t kMaxWritesPerPass = 64;
 
   Fanout fanout;
   ShardCounters* counters = nullptr;  // this shard's, in the broker's Metrics
   std::unordered_set<Connection*> connections;
   std::vector<PublishRequest> publishes;                 // read in this pass
   std::size_t publish_bytes = 0;                         // their articles' encoded size
-  std::vector<std::shared_ptr<Connection>> to_flush;     // with writes queued in this pass
+  std::vector<std::shared_ptr<Connection>> replies_to_write;  // all written in the next pass
+  std::deque<std::shared_ptr<Connection>> to_write;           // oldest first, a slice per pass
   bool stopping = false;
   boost::asio::io_context ioc{1};  // last: its handlers die before what they reference
 };

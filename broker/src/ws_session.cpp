@@ -423,7 +423,7 @@ void WsSession::send_reply(const v1::Reply& reply) {
   const auto* data = bytes->data();
   const auto size = bytes->size();
   push({std::move(bytes), data, size, true});
-  flush();
+  schedule_write(true);
 }
 
 void WsSession::enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) {
@@ -461,16 +461,21 @@ void WsSession::check_queue_limit() {
   });
 }
 
+void WsSession::flush() { schedule_write(false); }
+
 // Writes wait for the end of the shard's pass, so that everything queued in it goes out in
-// one message.
-void WsSession::flush() {
-  if (flush_scheduled_ || writing_ || closing_ || queue_.empty()) return;
-  flush_scheduled_ = true;
-  shard_.to_flush.push_back(shared_from_this());
+// one message; a reply (an acknowledgement) is written in the first pass that can.
+void WsSession::schedule_write(bool reply) {
+  if (writing_ || closing_ || queue_.empty()) return;
+  const auto wanted = reply ? WriteScheduled::kWithReply : WriteScheduled::kWithDeliveries;
+  if (write_scheduled_ >= wanted) return;
+  // Moved up from the deliveries' queue: the entry left there finds nothing, or what came since.
+  write_scheduled_ = wanted;
+  shard_.schedule_write(shared_from_this(), reply);
 }
 
 void WsSession::flush_writes() {
-  flush_scheduled_ = false;
+  write_scheduled_ = WriteScheduled::kNo;
   if (!writing_ && !closing_ && !queue_.empty()) do_write();
 }
 

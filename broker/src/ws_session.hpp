@@ -40,7 +40,7 @@ class WsSession final : public Subscriber,
   void run(boost::beast::http::request<boost::beast::http::string_body> request);
 
   void enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) override;
-  void flush() override;
+  void flush() override;  // deliveries
   void shut_down() override;
   void flush_writes() override;
 
@@ -57,6 +57,7 @@ class WsSession final : public Subscriber,
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void handle(v1::ClientMessage& message);
+  void schedule_write(bool reply);
   void handle_connect(std::uint32_t id, const v1::Connect& request);
   void expire_at(std::chrono::system_clock::time_point expires);
   // Whether the token's grants (publish or subscribe) cover `topic`; true when anonymous.
@@ -133,7 +134,9 @@ class WsSession final : public Subscriber,
   bool open_ = false;       // the WebSocket handshake completed
   bool connected_ = false;  // a Connect was accepted
   bool writing_ = false;
-  bool flush_scheduled_ = false;  // in shard_.to_flush
+  // Where the session waits in its shard's write queues: a reply moves it up.
+  enum class WriteScheduled : std::uint8_t { kNo, kWithDeliveries, kWithReply };
+  WriteScheduled write_scheduled_ = WriteScheduled::kNo;
   bool closing_ = false;    // no more reads, writes or deliveries
   bool draining_ = false;   // shutting down: no more requests; close once the queue is written
   static constexpr std::string_view kDrainReason = "broker shutting down: reconnect now";

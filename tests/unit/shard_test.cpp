@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "shard.hpp"
@@ -53,6 +54,56 @@ TEST(ShardLoop, HandsOverAPublishReadAfterThePassHandOver) {
   shard.ioc.stop();
   loop.join();
   EXPECT_TRUE(handed_over);
+}
+
+struct NullEngine final : Engine {
+  void publish(std::vector<PublishRequest>) override {}
+  void read(ReadRequest, ReadCallback) override {}
+  void flush(std::function<void()> done) override { done(); }
+};
+
+// Records when the shard writes it.
+struct RecordingConnection final : Connection {
+  std::function<void()> on_write;
+  void shut_down() override {}
+  void flush_writes() override { on_write(); }
+};
+
+// A batch that reaches thousands of subscribers must not hold up an acknowledgement, nor the
+// reading of the next publish: a pass writes every reply, then a slice of the rest, and the
+// loop goes on without waiting for events while writes are left.
+TEST(ShardLoop, WritesRepliesFirstThenDeliveriesASliceAPass) {
+  Shard shard;
+  NullEngine engine;
+  constexpr std::size_t kSubscribers = 3 * Shard::kMaxWritesPerPass + 5;
+  std::size_t written = 0;
+  std::optional<std::size_t> written_before_reply, written_at_next_pass;
+  std::promise<void> all_written;
+  std::vector<std::shared_ptr<RecordingConnection>> subscribers;
+  for (std::size_t i = 0; i < kSubscribers; ++i) {
+    auto& subscriber = subscribers.emplace_back(std::make_shared<RecordingConnection>());
+    subscriber->on_write = [&] {
+      if (++written == kSubscribers) all_written.set_value();
+    };
+  }
+  auto publisher = std::make_shared<RecordingConnection>();
+  publisher->on_write = [&] {
+    written_before_reply = written;
+    // Runs at the start of the next pass, after this pass's writes.
+    boost::asio::post(shard.ioc, [&] { written_at_next_pass = written; });
+  };
+  auto work = boost::asio::make_work_guard(shard.ioc);
+  std::thread loop([&] { shard.run(engine); });
+  boost::asio::post(shard.ioc, [&] {
+    for (auto& subscriber : subscribers) shard.schedule_write(subscriber, false);
+    shard.schedule_write(publisher, true);  // queued last, written first
+  });
+  const bool done = all_written.get_future().wait_for(5s) == std::future_status::ready;
+  shard.ioc.stop();
+  loop.join();
+  ASSERT_TRUE(done) << "the loop stopped writing with " << written << " of " << kSubscribers;
+  EXPECT_EQ(written_before_reply, 0U);
+  EXPECT_EQ(written_at_next_pass, Shard::kMaxWritesPerPass);
 }
 
 }  // namespace
