@@ -1,15 +1,16 @@
 #include "connection.hpp"
 
-#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <boost/asio/detail/socket_option.hpp>
-#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 namespace kabar::bench {
-
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
 
 namespace {
 
@@ -25,39 +26,73 @@ std::vector<char>& shared_read_buffer() {
   return buffer;
 }
 
-}  // namespace
-
-Connection::Connection(net::io_context& ioc, ConnectionEvents& events, std::uint32_t index)
-    : socket_(ioc), events_(events), index_(index) {}
-
-void Connection::start(const tcp::endpoint& broker, const net::ip::address& local) {
-  boost::system::error_code ec;
-  socket_.open(broker.protocol(), ec);
-  // Let connect() pick the port for the whole 4-tuple: bind(port 0) alone scans for a port
-  // free of any destination, which grows slow past a few thousand connections per address.
-  using bind_no_port = net::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>;
-  if (!ec) socket_.set_option(bind_no_port(true), ec);
-  if (!ec) socket_.bind({local, 0}, ec);
-  if (ec) return fail("bind " + local.to_string() + ": " + ec.message());
-  socket_.async_connect(broker, [this](boost::system::error_code error) {
-    if (error) return fail("connect: " + error.message());
-    boost::system::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
-    socket_.non_blocking(true, ignored);
-    out_.append(kUpgrade);
-    flush();
-    wait_readable();
-  });
+void set_flag(int fd, int level, int option) {
+  const int on = 1;
+  setsockopt(fd, level, option, &on, sizeof on);
 }
 
-// Frames queued in one pass of the loop go out in one write.
+}  // namespace
+
+Connection::Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index)
+    : loop_(loop), events_(events), index_(index) {}
+
+Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Connection::start(const sockaddr_in& broker, in_addr local) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return fail_errno("socket");
+  // Let connect() pick the port for the whole 4-tuple: bind(port 0) alone scans for a port
+  // free of any destination, which grows slow past a few thousand connections per address.
+  set_flag(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
+  set_flag(fd_, IPPROTO_TCP, TCP_NODELAY);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr = local;
+  if (::bind(fd_, reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0) {
+    const int error = errno;
+    char text[INET_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET, &local, text, sizeof text);
+    return fail(std::string("bind ") + text + ": " + std::strerror(error));
+  }
+  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&broker), sizeof broker) != 0 &&
+      errno != EINPROGRESS) {
+    return fail_errno("connect");
+  }
+  loop_.add(fd_, *this);  // the first EPOLLOUT says the connect finished
+}
+
+void Connection::on_events(std::uint32_t events) {
+  if (closed_) return;  // fetched in the same pass as the close
+  if (!connected_) {
+    int error = 0;
+    socklen_t size = sizeof error;
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size);
+    if (error != 0) return fail(std::string("connect: ") + std::strerror(error));
+    if ((events & EPOLLOUT) == 0) return;
+    on_connected();
+  } else if ((events & EPOLLOUT) != 0 && !out_.empty()) {
+    flush();  // the rest of a write the socket could not take at once
+  }
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    on_readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  }
+}
+
+void Connection::on_connected() {
+  connected_ = true;
+  out_.append(kUpgrade);
+  flush();
+}
+
 void Connection::send(std::string_view payload) {
   if (closed_) return;
   append_frame(kBinary, payload);
-  if (flush_posted_) return;
-  flush_posted_ = true;
-  net::post(socket_.get_executor(), [this] {
-    flush_posted_ = false;
+  if (flush_deferred_) return;
+  flush_deferred_ = true;
+  loop_.defer([this] {
+    flush_deferred_ = false;
     flush();
   });
 }
@@ -66,14 +101,18 @@ void Connection::close() {
   if (closed_) return;
   closed_ = true;
   open_ = false;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  if (fd_ >= 0) ::close(fd_);  // leaves the epoll set with it
+  fd_ = -1;
 }
 
 void Connection::fail(std::string_view why) {
   if (closed_) return;
   close();
   events_.on_closed(*this, why);
+}
+
+void Connection::fail_errno(std::string_view what) {
+  fail(std::string(what) + ": " + std::strerror(errno));
 }
 
 void Connection::append_frame(std::uint8_t opcode, std::string_view payload) {
@@ -98,30 +137,33 @@ void Connection::append_frame(std::uint8_t opcode, std::string_view payload) {
 }
 
 void Connection::flush() {
-  if (!writing_.empty() || out_.empty() || closed_) return;
-  writing_.swap(out_);
-  net::async_write(socket_, net::buffer(writing_), [this](boost::system::error_code ec, std::size_t) {
-    writing_.clear();
-    if (ec) return fail("write: " + ec.message());
-    flush();
-  });
+  while (!closed_ && connected_ && out_sent_ < out_.size()) {
+    const auto n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;  // EPOLLOUT comes when there is room
+      return fail_errno("write");
+    }
+    out_sent_ += static_cast<std::size_t>(n);
+  }
+  out_.clear();
+  out_sent_ = 0;
 }
 
-void Connection::wait_readable() {
-  socket_.async_wait(tcp::socket::wait_read, [this](boost::system::error_code ec) {
-    if (ec) return fail("read: " + ec.message());
-    on_readable();
-  });
-}
-
-void Connection::on_readable() {
+// Edge-triggered: read until the socket is empty. A read shorter than the buffer has emptied it
+// (data arriving later raises a new edge), unless the peer hung up, when reading goes on to EOF.
+void Connection::on_readable(bool hung_up) {
   auto& buffer = shared_read_buffer();
   while (!closed_) {
-    boost::system::error_code ec;
-    const auto n = socket_.read_some(net::buffer(buffer), ec);
-    if (ec == net::error::would_block) break;
-    if (ec) return fail(ec == net::error::eof ? "closed by broker" : "read: " + ec.message());
-    std::string_view data(buffer.data(), n);
+    const auto n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;
+      return fail_errno("read");
+    }
+    if (n == 0) return fail("closed by broker");
+    const auto size = static_cast<std::size_t>(n);
+    std::string_view data(buffer.data(), size);
     if (!carry_.empty()) {
       carry_.append(data);
       std::string_view all(carry_);
@@ -131,9 +173,8 @@ void Connection::on_readable() {
       if (!consume(data)) return;
       carry_.assign(data);
     }
-    if (n < buffer.size()) break;
+    if (size < buffer.size() && !hung_up) return;
   }
-  if (!closed_) wait_readable();
 }
 
 bool Connection::consume(std::string_view& data) {

@@ -1,10 +1,12 @@
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "event_loop.hpp"
 
 namespace kabar::bench {
 
@@ -20,43 +22,52 @@ class ConnectionEvents {
 };
 
 /// A lean client-side WebSocket connection for load generation, not for applications (those use
-/// kabar_client). Reads are reactive: the socket is read only once readable, into one buffer
-/// shared by every connection of the thread, so an idle connection costs a socket and a few
-/// dozen bytes. Answers pings, honours close; messages are never fragmented by the broker.
-/// Frames are masked with a zero key (RFC 6455 allows any key; the broker unmasks either way).
-/// @note Single-threaded: one io_context thread owns all connections.
-class Connection {
+/// kabar_client): a non-blocking socket in the bench's EventLoop. A readable socket is read into
+/// one buffer shared by every connection of the thread, so an idle connection costs a socket
+/// and a few dozen bytes. Answers pings, honours close; messages are never fragmented by the
+/// broker. Frames are masked with a zero key (RFC 6455 allows any key; the broker unmasks
+/// either way).
+/// @note Single-threaded, like its loop. Lives as long as the loop may report its events.
+class Connection final : public EventLoop::Handler {
  public:
-  Connection(boost::asio::io_context& ioc, ConnectionEvents& events, std::uint32_t index);
+  Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   /// Connects from `local` (port chosen by the kernel) and performs the upgrade.
-  void start(const boost::asio::ip::tcp::endpoint& broker, const boost::asio::ip::address& local);
-  /// Queues one binary message; writes coalesce while a write is in flight.
+  void start(const sockaddr_in& broker, in_addr local);
+  /// Queues one binary message; what is queued in one pass of the loop goes out in one write.
   void send(std::string_view payload);
   void close();
 
   [[nodiscard]] std::uint32_t index() const { return index_; }
   [[nodiscard]] bool is_open() const { return open_; }
 
+  void on_events(std::uint32_t events) override;
+
  private:
   void fail(std::string_view why);
-  void wait_readable();
-  void on_readable();
+  void fail_errno(std::string_view what);
+  void on_connected();
+  void on_readable(bool hung_up);
   bool consume(std::string_view& data);  // frames (or the handshake) off the front of data
   void frame(std::uint8_t opcode, std::string_view payload);
   void append_frame(std::uint8_t opcode, std::string_view payload);
   void flush();
 
-  boost::asio::ip::tcp::socket socket_;
+  EventLoop& loop_;
   ConnectionEvents& events_;
   std::uint32_t index_;
+  int fd_ = -1;
   std::string carry_;  // an incomplete frame left from the last read
   std::string out_;
-  std::string writing_;
+  std::size_t out_sent_ = 0;  // of out_, written already (the rest waits for EPOLLOUT)
+  bool connected_ = false;
   bool open_ = false;
   bool handshaken_ = false;
   bool closed_ = false;
-  bool flush_posted_ = false;
+  bool flush_deferred_ = false;
 };
 
 }  // namespace kabar::bench

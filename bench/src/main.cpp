@@ -1,12 +1,11 @@
 // kabar-bench: load tests a kabar broker over loopback (SPEC section 6).
 //
-// One thread, one io_context, lean connections (connection.hpp): the bench must cost less CPU
-// than what it measures. Every run is bounded in time and count.
+// One thread, one epoll loop (event_loop.hpp), lean connections (connection.hpp): the bench
+// must cost less CPU than what it measures. Every run is bounded in time and count.
+#include <arpa/inet.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -24,8 +23,6 @@
 namespace kabar::bench {
 namespace {
 
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 std::int64_t now_ns() {
@@ -127,13 +124,17 @@ std::string ms(std::uint64_t ns) {
 /// Subscribers, publishers and the bookkeeping that checks every delivery.
 class Run final : public ConnectionEvents {
  public:
-  explicit Run(Options options) : o_(std::move(options)), timer_(ioc_) {
+  explicit Run(Options options) : o_(std::move(options)) {
     const std::uint64_t connections = std::uint64_t{o_.subscribers} + o_.publishers;
     raise_file_limit(connections + 1024);
     addresses_ = o_.source_addresses != 0
                      ? o_.source_addresses
                      : static_cast<std::uint32_t>((connections + 999) / 1'000);
-    broker_ = {net::ip::make_address(o_.host), o_.port};
+    broker_.sin_family = AF_INET;
+    broker_.sin_port = htons(o_.port);
+    if (inet_pton(AF_INET, o_.host.c_str(), &broker_.sin_addr) != 1) {
+      throw std::invalid_argument("not an IPv4 address: " + o_.host);
+    }
     expected_.assign(std::size_t{o_.subscribers} * o_.topics_per_subscriber, 0);
     subscribers_per_topic_ = static_cast<double>(o_.subscribers) * o_.topics_per_subscriber /
                              o_.topics;
@@ -156,13 +157,13 @@ class Run final : public ConnectionEvents {
     const auto total = o_.subscribers + o_.publishers;
     connections_.reserve(total);
     for (std::uint32_t i = 0; i < total; ++i) {
-      connections_.push_back(std::make_unique<Connection>(ioc_, *this, i));
+      connections_.push_back(std::make_unique<Connection>(loop_, *this, i));
     }
     while (next_to_start_ < std::min(total, o_.connect_concurrency)) start_next();
-    tick();
+    loop_.every(std::chrono::milliseconds(o_.rate > 0 ? 1 : 100), [this] { on_tick(); });
     // Bounded: connecting may take at most 120 s plus the run.
-    ioc_.run_for(std::chrono::seconds(120) +
-                 std::chrono::milliseconds(static_cast<long>((o_.warmup + o_.duration + 10) * 1000)));
+    loop_.run_for(std::chrono::seconds(120) +
+                  std::chrono::milliseconds(static_cast<long>((o_.warmup + o_.duration + 10) * 1000)));
     return report();
   }
 
@@ -171,8 +172,8 @@ class Run final : public ConnectionEvents {
 
   void start_next() {
     const auto i = next_to_start_++;
-    const auto octet = 1 + (i % addresses_);
-    const auto local = net::ip::make_address_v4("127.0.0." + std::to_string(octet));
+    in_addr local{};
+    local.s_addr = htonl((127U << 24) | (1 + (i % addresses_)));  // 127.0.0.1, 127.0.0.2, ...
     connections_[i]->start(broker_, local);
   }
 
@@ -329,15 +330,6 @@ class Run final : public ConnectionEvents {
     }
   }
 
-  void tick() {
-    timer_.expires_after(std::chrono::milliseconds(o_.rate > 0 ? 1 : 100));
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      on_tick();
-      if (!finished_) tick();
-    });
-  }
-
   void on_tick() {
     const auto now = Clock::now();
     if (!all_ready_) {
@@ -419,7 +411,7 @@ class Run final : public ConnectionEvents {
     finished_ = true;
     stopping_ = true;
     for (auto& c : connections_) c->close();
-    ioc_.stop();
+    loop_.stop();
   }
 
   int report() {
@@ -549,9 +541,8 @@ class Run final : public ConnectionEvents {
 
   Options o_;
   const std::string run_id_ = random_run_id();
-  net::io_context ioc_{1};
-  net::steady_timer timer_;
-  tcp::endpoint broker_;
+  EventLoop loop_;
+  sockaddr_in broker_{};
   std::uint32_t addresses_ = 1;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::string> topic_names_;
