@@ -24,8 +24,8 @@ using google::protobuf::util::TimeUtil;
 WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context,
                      ConnectionLabel label, std::shared_ptr<const void> ticket,
                      std::string upgrade_token)
-    : ws_(std::move(stream)),
-      shard_(shard),
+    : shard_(shard),
+      ws_(std::move(stream)),
       context_(context),
       label_(std::move(label)),
       ticket_(std::move(ticket)),
@@ -429,19 +429,20 @@ void WsSession::send_reply(const v1::Reply& reply) {
 void WsSession::enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) {
   if (closing_) return;
   const char* data = batch->bytes.data() + ref.begin;
-  if (!queue_.empty()) {  // extend the previous run of the same batch: one buffer, no refcount
-    auto& last = queue_.back();
-    if (!last.is_reply && last.owner.get() == batch.get() && last.data + last.size == data) {
-      last.size += ref.size;
-      queued_bytes_ += ref.size;
-      account(static_cast<std::int64_t>(ref.size));
-      return check_queue_limit();
-    }
+  if (run_batch_ == batch.get() && run_end_ == data) {  // one buffer, no refcount
+    queue_.back().size += ref.size;
+    run_end_ += ref.size;
+    queued_bytes_ += ref.size;
+    account(static_cast<std::int64_t>(ref.size));
+    return check_queue_limit();
   }
   push({batch, data, ref.size, false});
+  run_batch_ = batch.get();
+  run_end_ = data + ref.size;
 }
 
 void WsSession::push(Chunk chunk) {
+  run_batch_ = nullptr;
   queued_bytes_ += chunk.size;
   account(static_cast<std::int64_t>(chunk.size));
   queue_.push_back(std::move(chunk));
@@ -493,6 +494,7 @@ std::size_t WsSession::message_end(const std::vector<Chunk>& chunks, std::size_t
 }
 
 void WsSession::do_write() {
+  run_batch_ = nullptr;
   auto& transport = ws_.next_layer();
   // Straight to the socket (TcpStream) unless over TLS, or behind a control frame Beast is
   // writing, or once Beast has begun closing.
@@ -592,6 +594,7 @@ void WsSession::drop_queue() {
   for (const auto& chunk : queue_) dropped += static_cast<std::int64_t>(chunk.size);
   account(-dropped);
   queue_.clear();
+  run_batch_ = nullptr;
 }
 
 void WsSession::shut_down() {

@@ -86,8 +86,26 @@ class WsSession final : public Subscriber,
   void on_close(boost::beast::error_code ec);
   void finish(std::string_view why);
 
-  boost::beast::websocket::stream<SessionStream> ws_;
+  // Touched for every delivery (Fanout::dispatch, enqueue): together, ahead of the kilobytes of
+  // the Beast stream, so that a batch reaching thousands of sessions misses the cache on as few
+  // lines of each as it can.
   Shard& shard_;
+  std::vector<Chunk> queue_;  // waiting for the next write
+  // When queue_.back() is a run of deliveries from one batch: that batch and where the run ends.
+  // A delivery continuing it is added without reading queue_'s buffer, a cache miss per session.
+  const DeliveryBatch* run_batch_ = nullptr;
+  const char* run_end_ = nullptr;
+  // Bytes in queue_, waiting behind the write in flight: bounded by config.send_queue_bytes.
+  // A reader that keeps up empties it every pass; one that does not lets it grow.
+  std::size_t queued_bytes_ = 0;
+  std::int64_t accounted_bytes_ = 0;  // this connection's share of the send-queue gauge
+  bool closing_ = false;              // no more reads, writes or deliveries
+  bool writing_ = false;
+  // Where the session waits in its shard's write queues: a reply moves it up.
+  enum class WriteScheduled : std::uint8_t { kNo, kWithDeliveries, kWithReply };
+  WriteScheduled write_scheduled_ = WriteScheduled::kNo;
+
+  boost::beast::websocket::stream<SessionStream> ws_;
   BrokerContext& context_;
   const ConnectionLabel label_;
   std::shared_ptr<const void> ticket_;  // the connection's place under the connection limits
@@ -112,14 +130,9 @@ class WsSession final : public Subscriber,
   bool replay_waiting_ = false;  // the next page waits for the send queue to drain
   static constexpr std::size_t kReplayPageBytes = 512 * 1024;
 
-  std::vector<Chunk> queue_;      // waiting for the next write
   std::vector<Chunk> in_flight_;  // owned by the write in flight
   std::vector<boost::asio::const_buffer> write_buffers_;
   std::vector<FrameHeader> frame_headers_;  // of the frames in write_buffers_
-  // Bytes in queue_, waiting behind the write in flight: bounded by config.send_queue_bytes.
-  // A reader that keeps up empties it every pass; one that does not lets it grow.
-  std::size_t queued_bytes_ = 0;
-  std::int64_t accounted_bytes_ = 0;  // this connection's share of the send-queue gauge
 
   // A peer gets this long to complete a closing handshake; a slow consumer, whose socket is full,
   // never will, so past it the connection is dropped.
@@ -133,11 +146,6 @@ class WsSession final : public Subscriber,
 
   bool open_ = false;       // the WebSocket handshake completed
   bool connected_ = false;  // a Connect was accepted
-  bool writing_ = false;
-  // Where the session waits in its shard's write queues: a reply moves it up.
-  enum class WriteScheduled : std::uint8_t { kNo, kWithDeliveries, kWithReply };
-  WriteScheduled write_scheduled_ = WriteScheduled::kNo;
-  bool closing_ = false;    // no more reads, writes or deliveries
   bool draining_ = false;   // shutting down: no more requests; close once the queue is written
   static constexpr std::string_view kDrainReason = "broker shutting down: reconnect now";
   bool finished_ = false;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +42,15 @@ class SubscriptionIndex {
   /// `visit` must not add or remove values.
   template <typename Visit>
   void match(std::string_view topic, Visit&& visit) const {
+    match_spans(topic, [&](std::span<const Value> values) {
+      for (const auto& value : values) visit(value);
+    });
+  }
+
+  /// The same, a node's values at a time: `visit(std::span<const Value>)`, for a caller that
+  /// looks ahead (Fanout prefetches the subscribers it is about to reach).
+  template <typename VisitSpan>
+  void match_spans(std::string_view topic, VisitSpan&& visit) const {
     const auto segments = split_topic(topic);
     if (segments) match_at(root_, *segments, 0, visit);
   }
@@ -104,11 +114,11 @@ class SubscriptionIndex {
   static void match_at(const Node& node, const TopicSegments& segments, std::size_t depth,
                        Visit& visit) {
     if (depth == segments.count) {
-      for (const auto& value : node.values) visit(value);
+      if (!node.values.empty()) visit(std::span<const Value>(node.values));
       return;
     }
-    if (node.any_rest) {
-      for (const auto& value : node.any_rest->values) visit(value);
+    if (node.any_rest && !node.any_rest->values.empty()) {
+      visit(std::span<const Value>(node.any_rest->values));
     }
     if (node.any_one) match_at(*node.any_one, segments, depth + 1, visit);
     if (const auto it = node.children.find(segments.items[depth]); it != node.children.end()) {
