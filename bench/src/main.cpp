@@ -142,6 +142,8 @@ class Run final : public ConnectionEvents {
     for (std::uint32_t t = 0; t < o_.topics; ++t) {
       if (o_.scenario == "connections") {
         topic_names_.push_back("bench.idle");
+      } else if (o_.scenario == "ingest") {
+        topic_names_.push_back("bench.ingest");  // no subscriber's: runs beside a fanout stay apart
       } else if (o_.scenario == "recovery") {
         topic_names_.push_back("bench.recovery." + run_id_);  // a fresh topic: offsets from 1
       } else {
