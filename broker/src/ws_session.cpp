@@ -69,10 +69,44 @@ void WsSession::on_accept(beast::error_code ec) {
 }
 
 void WsSession::do_read() {
-  ws_.async_read(read_buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  // A publisher's messages are articles: read straight into the buffer it keeps.
+  if (large_read_.capacity() != 0) return read_rest_of_large_message();
+  ws_.async_read_some(net::buffer(small_read_),
+                      beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
 }
 
 void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
+  if (ec) return on_read_failed(ec);
+  shard_.counters->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+  if (ws_.is_message_done()) {
+    if (on_message({small_read_.data(), bytes})) do_read();
+    return;
+  }
+  net::buffer_copy(large_read_.prepare(bytes), net::buffer(small_read_.data(), bytes));
+  large_read_.commit(bytes);
+  read_rest_of_large_message();
+}
+
+// Grows by doubling; Beast ends the message at --max-message-bytes (message_too_big).
+void WsSession::read_rest_of_large_message() {
+  ws_.async_read_some(large_read_.prepare(std::max<std::size_t>(large_read_.size(), 4096)),
+                      beast::bind_front_handler(&WsSession::on_read_large, shared_from_this()));
+}
+
+void WsSession::on_read_large(beast::error_code ec, std::size_t bytes) {
+  if (ec) return on_read_failed(ec);
+  shard_.counters->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+  large_read_.commit(bytes);
+  if (!ws_.is_message_done()) return read_rest_of_large_message();
+  const bool go_on =
+      on_message({static_cast<const char*>(large_read_.data().data()), large_read_.size()});
+  large_read_.clear();
+  // Kept by a publisher (one allocation less per article), up to a size; given back by others.
+  if (!publisher_ || large_read_.capacity() > kKeptLargeReadBytes) large_read_.shrink_to_fit();
+  if (go_on) do_read();
+}
+
+void WsSession::on_read_failed(beast::error_code ec) {
   if (ec == websocket::error::closed) {
     const auto& reason = ws_.reason();
     return finish(fmt::format("closed by peer ({}{}{})", reason.code,
@@ -84,28 +118,26 @@ void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
     context_.metrics.rejected(Rejected::kMessageTooBig);
     return finish("message too big");
   }
-  if (ec) return finish(ec.message());
-  shard_.counters->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
-  if (closing_ || draining_) return;
+  finish(ec.message());
+}
 
+// A whole message, valid until this returns. Whether to read the next one.
+bool WsSession::on_message(std::string_view payload) {
+  if (closing_ || draining_) return false;
   if (!ws_.got_binary()) {
-    read_buffer_.consume(bytes);
     context_.metrics.rejected(Rejected::kTextFrame);
-    return close(CloseCode::kUnsupportedData,
-                 "text frames are not accepted on kabar.v1.proto: send binary protobuf");
+    close(CloseCode::kUnsupportedData,
+          "text frames are not accepted on kabar.v1.proto: send binary protobuf");
+    return false;
   }
   v1::ClientMessage message;
-  const bool parsed =
-      message.ParseFromArray(read_buffer_.data().data(), static_cast<int>(read_buffer_.size()));
-  read_buffer_.consume(bytes);
-  if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
-  if (!parsed) {
+  if (!message.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     context_.metrics.rejected(Rejected::kUnparsableFrame);
-    return close(CloseCode::kProtocolError, "frame is not a kabar.v1.ClientMessage");
+    close(CloseCode::kProtocolError, "frame is not a kabar.v1.ClientMessage");
+    return false;
   }
-
   handle(message);
-  if (!closing_ && !draining_) do_read();
+  return !closing_ && !draining_;
 }
 
 void WsSession::handle(v1::ClientMessage& message) {
@@ -368,6 +400,7 @@ void WsSession::next_recovery() {
 }
 
 void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
+  publisher_ = true;
   if (!request.has_article()) {
     return send_error(id, v1::Error::BAD_REQUEST, "publish.article is required");
   }

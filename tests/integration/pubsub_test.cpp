@@ -9,6 +9,7 @@
 #include "broker.hpp"
 #include "client_support.hpp"
 #include "kabar/common/ninjs.hpp"
+#include "raw_ws.hpp"
 
 namespace kabar::test {
 namespace {
@@ -257,6 +258,41 @@ TEST(PubSub, SubscribeReportsCurrentPositionsAndPingAnswers) {
   auto response = pong.get_future().get();
   ASSERT_TRUE(response.ok());
   EXPECT_GT(response.reply.pong().broker_time().seconds(), 0);
+}
+
+// The broker reads a small message into a buffer of the session's own and a larger one on into
+// a buffer allocated for it (kept by a publisher): every size and fragmentation arrives whole.
+TEST(PubSub, MessagesOfEverySizeAndFragmentationArriveWhole) {
+  BrokerProcess broker;
+  Connected reader(broker.url());
+  Inbox inbox;
+  reader.subscribe("international", inbox);
+  RawWebSocket ws(broker.port());
+  ASSERT_TRUE(ws.connect().has_connect());
+  const std::vector<std::size_t> bodies = {10, 200, 255, 256, 300, 5000, 70'000, 10, 100'000, 20};
+  std::uint32_t id = 100;
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    auto a = article("urn:size:" + std::to_string(i), {"international"});
+    a.set_body(std::string(bodies[i], static_cast<char>('a' + i)));
+    v1::ClientMessage message;
+    message.set_id(++id);
+    *message.mutable_publish()->mutable_article() = a;
+    if (i % 2 == 0) {
+      ws.send(message);
+    } else {
+      ws.send_fragmented(message, i == 5 ? 1000 : 7);  // a 5 KiB article in 1 KB frames
+    }
+    const auto frame = ws.read();
+    ASSERT_FALSE(frame.closed) << i << ": " << frame.close_reason;
+    ASSERT_TRUE(frame.message.reply().has_publish()) << i << ": " << frame.message.DebugString();
+    EXPECT_EQ(frame.message.reply().id(), id);
+  }
+  ASSERT_TRUE(inbox.wait_for(bodies.size()));
+  const auto deliveries = inbox.items();
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(deliveries[i].article().id(), "urn:size:" + std::to_string(i));
+    EXPECT_EQ(deliveries[i].article().body(), std::string(bodies[i], static_cast<char>('a' + i)));
+  }
 }
 
 TEST(PubSub, ShutdownClosesSubscribersWithReconnectNowAndExitsZeroWithinTwoSeconds) {

@@ -54,6 +54,15 @@ void RawWebSocket::send_binary(const std::string& bytes) {
   impl_->ws.write(net::buffer(bytes), ignored);
 }
 
+void RawWebSocket::send_fragmented(const v1::ClientMessage& message, std::size_t frame_bytes) {
+  const auto bytes = message.SerializeAsString();
+  impl_->ws.binary(true);
+  for (std::size_t at = 0; at < bytes.size(); at += frame_bytes) {
+    const auto size = std::min(frame_bytes, bytes.size() - at);
+    impl_->ws.write_some(at + size == bytes.size(), net::buffer(bytes.data() + at, size));
+  }
+}
+
 void RawWebSocket::send_text(const std::string& text) {
   impl_->ws.text(true);
   impl_->ws.write(net::buffer(text));

@@ -30,6 +30,8 @@ class RawWebSocket {
 
   void send_binary(const std::string& bytes);
   void send_text(const std::string& text);
+  /// One binary message in frames of at most `frame_bytes` (continuation frames).
+  void send_fragmented(const v1::ClientMessage& message, std::size_t frame_bytes);
   void send(const v1::ClientMessage& message) { send_binary(message.SerializeAsString()); }
 
   /// The next message (or the close), within `timeout`.
