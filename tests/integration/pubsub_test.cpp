@@ -145,12 +145,18 @@ TEST(PubSub, LanguageFilterPassesOnlyThatLanguage) {
   for (const auto& item : inbox.items()) EXPECT_EQ(item.article().language(), "en-GB");
 }
 
-TEST(PubSub, ThousandPipelinedPublishesArriveInOrderWithConsecutiveOffsets) {
-  BrokerProcess broker;
-  Connected reader(broker.url());
-  Inbox inbox;
-  reader.subscribe("international", inbox);
-  Connected publisher(broker.url());
+// A broker and one reader subscribed to "international".
+class PubSubToOneReader : public ::testing::Test {
+ protected:
+  PubSubToOneReader() { reader_.subscribe("international", inbox_); }
+
+  BrokerProcess broker_;
+  Connected reader_{broker_.url()};
+  Inbox inbox_;
+};
+
+TEST_F(PubSubToOneReader, ThousandPipelinedPublishesArriveInOrderWithConsecutiveOffsets) {
+  Connected publisher(broker_.url());
   constexpr int kCount = 1000;
   std::vector<std::future<v1::PublishResult>> acks;
   for (int i = 0; i < kCount; ++i) {
@@ -161,8 +167,8 @@ TEST(PubSub, ThousandPipelinedPublishesArriveInOrderWithConsecutiveOffsets) {
     EXPECT_EQ(acks[static_cast<std::size_t>(i)].get().offsets(0).offset(),
               static_cast<std::uint64_t>(i + 1));
   }
-  ASSERT_TRUE(inbox.wait_for(kCount));
-  const auto items = inbox.items();
+  ASSERT_TRUE(inbox_.wait_for(kCount));
+  const auto items = inbox_.items();
   ASSERT_EQ(items.size(), static_cast<std::size_t>(kCount));
   for (int i = 0; i < kCount; ++i) {
     EXPECT_EQ(items[static_cast<std::size_t>(i)].offset(), static_cast<std::uint64_t>(i + 1));
@@ -262,12 +268,8 @@ TEST(PubSub, SubscribeReportsCurrentPositionsAndPingAnswers) {
 
 // The broker reads a small message into a buffer of the session's own and a larger one on into
 // a buffer allocated for it (kept by a publisher): every size and fragmentation arrives whole.
-TEST(PubSub, MessagesOfEverySizeAndFragmentationArriveWhole) {
-  BrokerProcess broker;
-  Connected reader(broker.url());
-  Inbox inbox;
-  reader.subscribe("international", inbox);
-  RawWebSocket ws(broker.port());
+TEST_F(PubSubToOneReader, MessagesOfEverySizeAndFragmentationArriveWhole) {
+  RawWebSocket ws(broker_.port());
   ASSERT_TRUE(ws.connect().has_connect());
   const std::vector<std::size_t> bodies = {10, 200, 255, 256, 300, 5000, 70'000, 10, 100'000, 20};
   std::uint32_t id = 100;
@@ -287,8 +289,8 @@ TEST(PubSub, MessagesOfEverySizeAndFragmentationArriveWhole) {
     ASSERT_TRUE(frame.message.reply().has_publish()) << i << ": " << frame.message.DebugString();
     EXPECT_EQ(frame.message.reply().id(), id);
   }
-  ASSERT_TRUE(inbox.wait_for(bodies.size()));
-  const auto deliveries = inbox.items();
+  ASSERT_TRUE(inbox_.wait_for(bodies.size()));
+  const auto deliveries = inbox_.items();
   for (std::size_t i = 0; i < bodies.size(); ++i) {
     EXPECT_EQ(deliveries[i].article().id(), "urn:size:" + std::to_string(i));
     EXPECT_EQ(deliveries[i].article().body(), std::string(bodies[i], static_cast<char>('a' + i)));
