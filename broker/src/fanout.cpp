@@ -83,6 +83,19 @@ void Fanout::remove(Subscriber& subscriber) {
   by_subscriber_.erase(it);
 }
 
+namespace {
+
+// What a delivery touches of a subscriber (a session) spans the object's first two cache lines
+// and, for shared_from_this, its control block just before it (make_shared).
+void prefetch_subscriber(const Subscriber* subscriber) {
+  const auto* bytes = reinterpret_cast<const char*>(subscriber);
+  __builtin_prefetch(bytes - 16);
+  __builtin_prefetch(bytes);
+  __builtin_prefetch(bytes + 64);
+}
+
+}  // namespace
+
 std::size_t Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) {
   std::size_t queued = 0;
   const auto deliver = [&](const DeliveryRef& ref, Subscription& subscription) {
@@ -109,14 +122,15 @@ std::size_t Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) 
       const auto count = subscriptions.size();
       for (std::size_t i = 0; i < count; ++i) {
         if (i + kAhead < count) __builtin_prefetch(subscriptions[i + kAhead]);
-        if (i + kAhead / 2 < count) __builtin_prefetch(subscriptions[i + kAhead / 2]->subscriber);
+        if (i + kAhead / 2 < count) prefetch_subscriber(subscriptions[i + kAhead / 2]->subscriber);
         deliver(ref, *subscriptions[i]);
       }
     });
   }
-  for (auto* subscriber : to_flush_) {
-    subscriber->pending_flush_ = false;
-    subscriber->flush();
+  for (std::size_t i = 0; i < to_flush_.size(); ++i) {  // thousands: fetched ahead again
+    if (i + kAhead < to_flush_.size()) prefetch_subscriber(to_flush_[i + kAhead]);
+    to_flush_[i]->pending_flush_ = false;
+    to_flush_[i]->flush();
   }
   to_flush_.clear();
   return queued;
