@@ -62,6 +62,10 @@ void Shard::run(Engine& engine) {
       connection->flush_writes();
     }
   }
+  // Stopped with writes left (the grace period ran out): let go of their connections while the
+  // io_context their sockets belong to is still here.
+  replies_to_write.clear();
+  to_write.clear();
 }
 
 void Shard::schedule_write(std::shared_ptr<Connection> connection, bool reply) {

@@ -3,6 +3,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <future>
 #include <optional>
@@ -104,6 +105,39 @@ TEST(ShardLoop, WritesRepliesFirstThenDeliveriesASliceAPass) {
   ASSERT_TRUE(done) << "the loop stopped writing with " << written << " of " << kSubscribers;
   EXPECT_EQ(written_before_reply, 0U);
   EXPECT_EQ(written_at_next_pass, Shard::kMaxWritesPerPass);
+}
+
+// Holds an I/O object of the shard's io_context, as a session holds its socket.
+struct TimerConnection final : Connection {
+  explicit TimerConnection(Shard& shard) : timer(shard.ioc) {}
+  boost::asio::steady_timer timer;
+  std::function<void()> on_write = [] {};
+  void shut_down() override {}
+  void flush_writes() override { on_write(); }
+};
+
+// Stopped while writes wait (the drain's grace period ran out), the loop must let go of the
+// connections it holds before the io_context goes: a socket outliving it is a use after free.
+TEST(ShardLoop, StoppedWithWritesLeftReleasesTheirConnectionsWhileTheIoContextLives) {
+  auto shard = std::make_unique<Shard>();
+  NullEngine engine;
+  std::weak_ptr<TimerConnection> last;
+  {
+    std::vector<std::shared_ptr<TimerConnection>> connections;
+    for (std::size_t i = 0; i < 3 * Shard::kMaxWritesPerPass; ++i) {
+      connections.push_back(std::make_shared<TimerConnection>(*shard));
+    }
+    connections.front()->on_write = [&] { shard->ioc.stop(); };
+    last = connections.back();
+    boost::asio::post(shard->ioc, [&shard, connections] {
+      for (const auto& connection : connections) shard->schedule_write(connection, false);
+    });
+  }
+  auto work = boost::asio::make_work_guard(shard->ioc);
+  shard->run(engine);
+  EXPECT_TRUE(last.expired()) << "a connection whose write never came is still held";
+  work.reset();
+  shard.reset();  // under ASan, a timer destroyed after its io_context is a use after free
 }
 
 }  // namespace
