@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/websocket/error.hpp>
@@ -611,9 +612,13 @@ void WsSession::on_write(beast::error_code ec, std::size_t bytes) {
   account(-written);
   in_flight_.clear();
   if (ec) return finish("write failed: " + ec.message());
-  // Chain at once: what queued during this write (replies each need a message of their own)
-  // should not wait for the end of another pass.
-  if (!closing_ && !queue_.empty()) return do_write();
+  // What queued during this write: a reply goes out in the next pass, deliveries wait for their
+  // turn like everyone's. Chained at once, a connection whose writes go asynchronous (a full
+  // socket) would be written every time its socket drains while the others wait their turn.
+  if (!closing_ && !queue_.empty()) {
+    return schedule_write(std::any_of(queue_.begin(), queue_.end(),
+                                      [](const Chunk& chunk) { return chunk.is_reply; }));
+  }
   if (draining_ && !writing_) close(CloseCode::kShuttingDown, kDrainReason);
 }
 
