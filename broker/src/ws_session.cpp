@@ -498,8 +498,8 @@ void WsSession::check_queue_limit() {
 
 void WsSession::flush() { schedule_write(false); }
 
-// Writes wait for the end of the shard's pass, so that everything queued in it goes out in
-// one message; a reply (an acknowledgement) is written in the first pass that can.
+// Writes wait for the session's turn in its shard's loop, so that everything queued meanwhile
+// goes out in one write; a reply (an acknowledgement) is written at the end of the next pass.
 void WsSession::schedule_write(bool reply) {
   if (writing_ || closing_ || queue_.empty()) return;
   const auto wanted = reply ? WriteScheduled::kWithReply : WriteScheduled::kWithDeliveries;

@@ -25,8 +25,9 @@ namespace kabar::broker {
 /// One kabar.v1.proto WebSocket connection.
 ///
 /// Lives on its shard's thread; its lifetime rides on its pending operations (every handler
-/// holds shared_from_this()). Reads one frame at a time; writes with one write in flight, each
-/// gathering everything queued since the last one: on plain TCP as frames built here and sent in
+/// holds shared_from_this()). Reads one message at a time; writes with one write in flight when
+/// its shard's loop gives it its turn (Shard::schedule_write), each gathering everything queued
+/// since the last one: on plain TCP as frames built here and sent in
 /// one system call (a message per reply, deliveries riding along; see TcpStream), over TLS as
 /// one Beast message of any number of deliveries and at most one reply.
 class WsSession final : public Subscriber,
@@ -119,8 +120,9 @@ class WsSession final : public Subscriber,
   std::unique_ptr<boost::asio::steady_timer> expiry_;  // the token's exp, while authenticated
   RateLimit publish_rate_;
   // A message is read into small_read_, part of the session; one that does not fit goes on into
-  // large_read_, allocated for it and given back after it. A pending Beast read into a dynamic
-  // buffer holds a prepared 1.5 KiB: a fifth of an idle connection's memory.
+  // large_read_, allocated for it and given back after it (kept by a connection that has
+  // published). A pending Beast read into a dynamic buffer holds a prepared 1.5 KiB: a fifth of
+  // an idle connection's memory.
   static constexpr std::size_t kSmallReadBytes = 256;
   std::array<char, kSmallReadBytes> small_read_;
   boost::beast::flat_buffer large_read_;
