@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -251,7 +252,8 @@ class Run final : public ConnectionEvents {
     // Offsets must follow each other per (subscriber, topic): no gap, no duplicate.
     std::uint32_t topic = 0;
     if (d.topic.size() > 7 && d.topic.substr(0, 7) == "bench.t") {
-      topic = static_cast<std::uint32_t>(std::stoul(std::string(d.topic.substr(7))));
+      const auto digits = d.topic.substr(7);
+      std::from_chars(digits.data(), digits.data() + digits.size(), topic);
     }
     const auto slot = (topic + o_.topics - c.index() % o_.topics) % o_.topics;
     auto& expected = expected_[std::size_t{c.index()} * o_.topics_per_subscriber +
@@ -264,7 +266,7 @@ class Run final : public ConnectionEvents {
       }
     }
     expected = d.offset + 1;
-    if (o_.scenario == "recovery") {
+    if (recovery_) {
       if (received_ == o_.missed * o_.subscribers) {
         caught_up_ns_ = now_ns();
         finish();
@@ -316,7 +318,7 @@ class Run final : public ConnectionEvents {
   // outstanding.
   void publish_more() {
     if (!all_ready_ || publishing_done_ || o_.rate > 0 || o_.scenario == "connections") return;
-    if (o_.scenario == "recovery") {
+    if (recovery_) {
       while (publish_count_ < o_.missed && publish_count_ - acked_ < o_.window) publish(0);
       if (acked_ == o_.missed && catch_up_started_ns_ == 0) start_catch_up();
       return;
@@ -542,6 +544,7 @@ class Run final : public ConnectionEvents {
   }
 
   Options o_;
+  const bool recovery_ = o_.scenario == "recovery";  // asked per delivery
   const std::string run_id_ = random_run_id();
   EventLoop loop_;
   sockaddr_in broker_{};
