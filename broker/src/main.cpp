@@ -115,6 +115,10 @@ int main(int argc, char** argv) {
   app.add_option("--send-queue-bytes", config.send_queue_bytes,
                  "bytes queued per connection before it is closed as a slow consumer (4001)")
       ->capture_default_str();
+  app.add_option("--io-uring", config.io_uring,
+                 "send a pass's writes in one system call through io_uring (false: one sendmsg "
+                 "per connection, as where the kernel refuses io_uring)")
+      ->default_str("true");
   auto milliseconds = [](std::chrono::milliseconds& target) {
     return [&target](std::int64_t ms) { target = std::chrono::milliseconds(ms); };
   };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -61,6 +62,7 @@ void Shard::run(Engine& engine) {
       to_write.pop_front();
       connection->flush_writes();
     }
+    if (sends) sends->submit();
   }
   // Stopped with writes left (the grace period ran out): let go of their connections while the
   // io_context their sockets belong to is still here.
@@ -173,6 +175,14 @@ struct Server::Impl {
     acceptor->listen(net::socket_base::max_listen_connections);
     for (std::size_t i = 0; i < shards.size(); ++i) {
       shards[i].counters = &metrics.shard(i);
+      if (config.io_uring) {
+        std::error_code error;
+        shards[i].sends = SendRing::open(error);
+        if (error && i == 0) {
+          spdlog::warn("io_uring unavailable ({}): sending with one sendmsg per connection",
+                       error.message());
+        }
+      }
       shards[i].fanout.on_change([this](const std::string& pattern, int delta) {
         metrics.subscriptions_changed(pattern, delta);
       });

@@ -14,6 +14,7 @@
 #include "kabar/broker/fanout.hpp"
 #include "kabar/broker/metrics.hpp"
 #include "kabar/common/jwt.hpp"
+#include "send_ring.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -30,6 +31,8 @@ class Connection {
   virtual void shut_down() = 0;
   /// Writes what is queued (Shard::schedule_write asked for it).
   virtual void flush_writes() {}
+  /// The answer to a send it added to its shard's SendRing: bytes sent, or a negated errno.
+  virtual void on_sent(int /*result*/) {}
 };
 
 /// What every connection shares, read-only after start (the counter is atomic).
@@ -79,6 +82,7 @@ struct Shard {
   std::size_t publish_bytes = 0;                         // their articles' encoded size
   std::vector<std::shared_ptr<Connection>> replies_to_write;  // all written in the next pass
   std::deque<std::shared_ptr<Connection>> to_write;           // oldest first, a slice per pass
+  std::unique_ptr<SendRing> sends;  // the pass's sends in one system call; null: sendmsg each
   bool stopping = false;
   boost::asio::io_context ioc{1};  // last: its handlers die before what they reference
 };

@@ -1,11 +1,14 @@
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -56,16 +59,14 @@ class TcpStream : public boost::beast::tcp_stream {
   /// No write in flight, Beast's or direct: a direct write may start.
   [[nodiscard]] bool can_write_now() const { return beast_writes_ == 0 && waiting_.expired(); }
 
-  /// Sends what the socket takes now, without blocking: the number of bytes sent.
+  /// Sends what the socket takes now, without blocking, in one sendmsg: the number of bytes
+  /// sent (fewer than asked when the socket is full, or past IOV_MAX buffers).
   /// @pre can_write_now()
-  std::size_t write_now(const std::vector<boost::asio::const_buffer>& buffers,
-                        boost::beast::error_code& ec) {
-    if (!socket().non_blocking()) socket().non_blocking(true, ec);
-    if (ec) return 0;
-    // Until everything is sent or the socket is full (Asio sends 64 buffers per call at most).
-    const auto sent = boost::asio::write(socket(), buffers, ec);
-    if (ec == boost::asio::error::would_block) ec = {};
-    return sent;
+  std::size_t write_now(const msghdr& message, boost::beast::error_code& ec) {
+    const auto sent = ::sendmsg(socket().native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent >= 0) return static_cast<std::size_t>(sent);
+    if (errno != EAGAIN && errno != EINTR) ec.assign(errno, boost::system::system_category());
+    return 0;
   }
 
   /// Sends `rest` asynchronously; Beast's writes wait until it is done. `done(ec, bytes)` as

@@ -3,6 +3,8 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <climits>
+#include <cerrno>
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -573,7 +575,7 @@ void consume(std::vector<net::const_buffer>& buffers, std::size_t bytes) {
 void WsSession::write_frames() {
   frame_headers_.clear();
   frame_headers_.reserve(in_flight_.size());  // never reallocated below: buffers point into it
-  write_buffers_.clear();
+  write_iovecs_.clear();
   std::size_t total = 0;
   for (std::size_t begin = 0, end = 0; begin < in_flight_.size(); begin = end) {
     end = message_end(in_flight_, begin);  // one frame per message
@@ -581,22 +583,43 @@ void WsSession::write_frames() {
     for (auto i = begin; i < end; ++i) payload += in_flight_[i].size;
     auto& header = frame_headers_.emplace_back();
     const auto header_size = write_frame_header(header, payload);
-    write_buffers_.emplace_back(header.data(), header_size);
+    write_iovecs_.push_back({header.data(), header_size});
     for (auto i = begin; i < end; ++i) {
-      write_buffers_.emplace_back(in_flight_[i].data, in_flight_[i].size);
+      // sendmsg only reads through it: the const is dropped for iovec's sake alone.
+      write_iovecs_.push_back({const_cast<char*>(in_flight_[i].data), in_flight_[i].size});
     }
     total += header_size + payload;
   }
 
+  write_total_ = total;
   auto& tcp = ws_.next_layer().next_layer();
+  msghdr message{};
+  message.msg_iov = write_iovecs_.data();
+  message.msg_iovlen = std::min<std::size_t>(write_iovecs_.size(), IOV_MAX);  // more: a rest
+  if (shard_.sends) {
+    return shard_.sends->add(tcp.socket().native_handle(), message, shared_from_this());
+  }
   beast::error_code ec;
-  const auto sent = tcp.write_now(write_buffers_, ec);
+  after_send(tcp.write_now(message, ec), ec);
+}
+
+void WsSession::on_sent(int result) {
+  beast::error_code ec;
+  if (result < 0 && result != -EAGAIN) ec.assign(-result, boost::system::system_category());
+  after_send(result < 0 ? 0 : static_cast<std::size_t>(result), ec);
+}
+
+void WsSession::after_send(std::size_t sent, beast::error_code ec) {
+  auto& tcp = ws_.next_layer().next_layer();
+  const auto total = write_total_;
   if (ec) {  // reported from a handler of its own, like any failed write
     return net::post(ws_.get_executor(), beast::bind_front_handler(
                                              &WsSession::on_write, shared_from_this(), ec, sent));
   }
   if (sent == total) return on_write({}, sent);
   // The socket's buffer is full: the rest when it drains.
+  write_buffers_.clear();
+  for (const auto& part : write_iovecs_) write_buffers_.emplace_back(part.iov_base, part.iov_len);
   consume(write_buffers_, sent);
   tcp.write_rest(write_buffers_, [self = shared_from_this(), sent](beast::error_code error,
                                                                    std::size_t bytes) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <sys/uio.h>
+#include <sys/socket.h>
 
 #include "kabar/broker/frames.hpp"
 #include "kabar/common/close_code.hpp"
@@ -86,6 +88,9 @@ class WsSession final : public Subscriber,
   static std::size_t message_end(const std::vector<Chunk>& chunks, std::size_t begin);
   void do_write();
   void write_frames();
+  void on_sent(int result) override;
+  /// What follows a send of write_buffers_ that took `sent` bytes of them.
+  void after_send(std::size_t sent, boost::beast::error_code ec);
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close(CloseCode code, std::string_view reason);
   void begin_close(CloseCode code, std::string_view reason);
@@ -147,6 +152,8 @@ class WsSession final : public Subscriber,
   std::vector<Chunk> in_flight_;  // owned by the write in flight
   std::vector<boost::asio::const_buffer> write_buffers_;
   std::vector<FrameHeader> frame_headers_;  // of the frames in write_buffers_
+  std::vector<iovec> write_iovecs_;         // what a direct write sends (write_frames)
+  std::size_t write_total_ = 0;             // bytes in write_iovecs_
 
   // A peer gets this long to complete a closing handshake; a slow consumer, whose socket is full,
   // never will, so past it the connection is dropped.

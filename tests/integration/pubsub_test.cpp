@@ -176,8 +176,16 @@ TEST_F(PubSubToOneReader, ThousandPipelinedPublishesArriveInOrderWithConsecutive
   }
 }
 
-TEST(PubSub, SeveralPublishersAndHundredsOfSubscribersGetEveryArticleOnceInOrder) {
-  BrokerProcess broker;
+// Both ways of sending: a pass's writes through io_uring (the default), one sendmsg each.
+class PubSubBySendPath : public ::testing::TestWithParam<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(IoUring, PubSubBySendPath, ::testing::Values("true", "false"),
+                         [](const auto& param_info) {
+                           return std::string(param_info.param) == "true" ? "IoUring" : "Sendmsg";
+                         });
+
+TEST_P(PubSubBySendPath, SeveralPublishersAndHundredsOfSubscribersGetEveryArticleOnceInOrder) {
+  BrokerProcess broker({"--io-uring", GetParam()});
   constexpr std::size_t kSubscribers = 120;
   constexpr std::size_t kPublishers = 4;
   constexpr std::size_t kPerPublisher = 50;

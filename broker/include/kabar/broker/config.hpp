@@ -78,6 +78,7 @@ struct Config {
   std::size_t max_message_bytes = 1 << 20;  ///< largest WebSocket message accepted (1009 above)
   std::size_t max_article_bytes = 256 << 10;  ///< largest encoded article accepted for publish
   std::size_t send_queue_bytes = 4 << 20;  ///< per connection; past it: close 4001 slow consumer
+  bool io_uring = true;  ///< a pass's sends in one system call (false: one sendmsg each)
   std::chrono::milliseconds handshake_timeout{10'000};  ///< HTTP request + WebSocket handshakes
   std::chrono::milliseconds idle_timeout{60'000};  ///< a ping at half, closed at full silence
   std::chrono::milliseconds shutdown_grace{1'500};  ///< closing handshakes on SIGTERM/SIGINT

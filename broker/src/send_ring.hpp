@@ -1,0 +1,44 @@
+#pragma once
+
+#include <liburing.h>
+
+#include <array>
+#include <memory>
+#include <system_error>
+#include <vector>
+
+namespace kabar::broker {
+
+class Connection;
+
+/// The sends of a pass's writes, handed to the kernel in one system call (io_uring) instead of
+/// one sendmsg each: on this kind of machine a system call costs about a microsecond, an eighth
+/// of a small send. Each send is non-blocking (MSG_DONTWAIT): the kernel tries it at once and
+/// answers what it sent, or -EAGAIN for a full socket, exactly as sendmsg would, so every send
+/// added in a pass has its answer before submit() returns.
+/// @note Not thread-safe: one per shard, used from its thread.
+class SendRing {
+ public:
+  /// Null, with the kernel's reason in `error`, where io_uring is refused (too old a kernel,
+  /// disabled, or forbidden by a seccomp profile): sendmsg it is, then.
+  static std::unique_ptr<SendRing> open(std::error_code& error);
+  ~SendRing();
+  SendRing(const SendRing&) = delete;
+  SendRing& operator=(const SendRing&) = delete;
+
+  /// Queues `message` for `fd`; `from->on_sent(result)` comes in submit(). What its iovecs point
+  /// to must stay put until then (`from` holds it); `message` itself is copied.
+  void add(int fd, const msghdr& message, std::shared_ptr<Connection> from);
+  /// Sends everything added and answers each connection: bytes sent, or a negated errno.
+  void submit();
+
+ private:
+  SendRing() = default;
+  static constexpr unsigned kEntries = 256;
+
+  io_uring ring_{};
+  std::vector<std::shared_ptr<Connection>> senders_;  // by user_data: those waiting for answers
+  std::array<msghdr, kEntries> messages_{};           // theirs, while the kernel reads them
+};
+
+}  // namespace kabar::broker
