@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -150,31 +151,60 @@ void Connection::flush() {
   out_sent_ = 0;
 }
 
-// Edge-triggered: read until the socket is empty. A read shorter than the buffer has emptied it
-// (data arriving later raises a new edge), unless the peer hung up, when reading goes on to EOF.
+// Edge-triggered: the socket must be read until empty. The first read comes with the pass's
+// others (EventLoop::read_soon); one that fills its buffer, or a hang-up, is read on here.
 void Connection::on_readable(bool hung_up) {
+  hung_up_ = hung_up_ || hung_up;
+  loop_.read_soon(fd_, *this);
+}
+
+void Connection::on_read(long result, const char* data, std::size_t capacity) {
+  if (closed_) return;
+  if (result < 0) {
+    if (result == -EAGAIN) return;
+    if (result == -EINTR) return read_rest(0);
+    return fail(std::string("read: ") + std::strerror(static_cast<int>(-result)));
+  }
+  if (result == 0) return fail("closed by broker");
+  const auto size = static_cast<std::size_t>(result);
+  if (size == capacity) {
+    // More may wait: read on into the large buffer after these bytes and take it all at once,
+    // so that frames larger than a pass's buffer are not gathered piecemeal in carry_.
+    std::memcpy(shared_read_buffer().data(), data, size);
+    return read_rest(size);
+  }
+  if (!take({data, size})) return;
+  if (hung_up_) read_rest(0);
+}
+
+// Reads into the large buffer, whose first `have` bytes are read already, until the socket is
+// empty. A read shorter than the buffer has emptied it (data arriving later raises a new edge),
+// unless the peer hung up, when reading goes on to the end of the stream.
+void Connection::read_rest(std::size_t have) {
   auto& buffer = shared_read_buffer();
   while (!closed_) {
-    const auto n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) return;
-      return fail_errno("read");
-    }
+    const auto n = ::recv(fd_, buffer.data() + have, buffer.size() - have, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) return fail_errno("read");
+    const auto size = have + static_cast<std::size_t>(std::max<ssize_t>(n, 0));
+    have = 0;
+    if (size != 0 && !take({buffer.data(), size})) return;
     if (n == 0) return fail("closed by broker");
-    const auto size = static_cast<std::size_t>(n);
-    std::string_view data(buffer.data(), size);
-    if (!carry_.empty()) {
-      carry_.append(data);
-      std::string_view all(carry_);
-      if (!consume(all)) return;
-      carry_.erase(0, carry_.size() - all.size());
-    } else {
-      if (!consume(data)) return;
-      carry_.assign(data);
-    }
-    if (size < buffer.size() && !hung_up) return;
+    if (n < 0 || (size < buffer.size() && !hung_up_)) return;  // EAGAIN: empty
   }
+}
+
+bool Connection::take(std::string_view data) {
+  if (carry_.empty()) {
+    if (!consume(data)) return false;
+    carry_.assign(data);  // an incomplete frame, if any
+    return true;
+  }
+  carry_.append(data);
+  std::string_view all(carry_);
+  if (!consume(all)) return false;
+  carry_.erase(0, carry_.size() - all.size());
+  return true;
 }
 
 bool Connection::consume(std::string_view& data) {

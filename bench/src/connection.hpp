@@ -23,8 +23,8 @@ class ConnectionEvents {
 
 /// A lean client-side WebSocket connection for load generation, not for applications (those use
 /// kabar_client): a non-blocking socket in the bench's EventLoop. A readable socket is read into
-/// one buffer shared by every connection of the thread, so an idle connection costs a socket
-/// and a few dozen bytes. Answers pings, honours close; messages are never fragmented by the
+/// the loop's buffers (EventLoop::read_soon), so an idle connection costs a socket and a few
+/// dozen bytes. Answers pings, honours close; messages are never fragmented by the
 /// broker. Frames are masked with a zero key (RFC 6455 allows any key; the broker unmasks
 /// either way).
 /// @note Single-threaded, like its loop. Lives as long as the loop may report its events.
@@ -45,12 +45,15 @@ class Connection final : public EventLoop::Handler {
   [[nodiscard]] bool is_open() const { return open_; }
 
   void on_events(std::uint32_t events) override;
+  void on_read(long result, const char* data, std::size_t capacity) override;
 
  private:
   void fail(std::string_view why);
   void fail_errno(std::string_view what);
   void on_connected();
   void on_readable(bool hung_up);
+  void read_rest(std::size_t have);     // recv() until the socket is empty (or at its end)
+  bool take(std::string_view data);     // what a read brought; false once closed
   bool consume(std::string_view& data);  // frames (or the handshake) off the front of data
   void frame(std::uint8_t opcode, std::string_view payload);
   void append_frame(std::uint8_t opcode, std::string_view payload);
@@ -67,6 +70,7 @@ class Connection final : public EventLoop::Handler {
   bool open_ = false;
   bool handshaken_ = false;
   bool closed_ = false;
+  bool hung_up_ = false;  // the broker's side is gone: read on to the end of the stream
   bool flush_deferred_ = false;
 };
 

@@ -25,13 +25,57 @@ constexpr std::uintptr_t kTimerTag = 1;
 
 }  // namespace
 
-EventLoop::EventLoop() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+EventLoop::EventLoop()
+    : epoll_(epoll_create1(EPOLL_CLOEXEC)), buffers_(kEventsPerPass * kReadSize) {
   if (epoll_ < 0) fail("epoll_create1");
+  has_ring_ = io_uring_queue_init(kEventsPerPass, &ring_, 0) == 0;  // else: a recv() each
+  reads_.reserve(kEventsPerPass);
+  reading_.reserve(kEventsPerPass);
 }
 
 EventLoop::~EventLoop() {
+  if (has_ring_) io_uring_queue_exit(&ring_);
   if (timer_ >= 0) ::close(timer_);
   ::close(epoll_);
+}
+
+void EventLoop::read_soon(int fd, Handler& handler) { reads_.push_back({fd, &handler}); }
+
+void EventLoop::read_pending() {
+  reading_.swap(reads_);  // a handler may ask again: for the next pass
+  std::size_t queued = 0;
+  for (; has_ring_ && queued < reading_.size(); ++queued) {
+    auto* entry = io_uring_get_sqe(&ring_);
+    if (entry == nullptr) break;  // more than a pass's events: the rest below, a recv() each
+    io_uring_prep_recv(entry, reading_[queued].fd, buffers_.data() + queued * kReadSize,
+                       kReadSize, MSG_DONTWAIT);
+    io_uring_sqe_set_data64(entry, queued);
+  }
+  if (queued != 0) {
+    // MSG_DONTWAIT: the kernel answers every recv while submitting, -EAGAIN rather than wait.
+    int submitted = 0;
+    do {
+      submitted = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(queued));
+    } while (submitted == -EINTR);
+    if (submitted < 0) {
+      errno = -submitted;
+      fail("io_uring_submit");
+    }
+    unsigned seen = 0;
+    unsigned head = 0;
+    io_uring_cqe* answer = nullptr;
+    io_uring_for_each_cqe(&ring_, head, answer) {
+      ++seen;
+      const auto i = static_cast<std::size_t>(answer->user_data);
+      reading_[i].handler->on_read(answer->res, buffers_.data() + i * kReadSize, kReadSize);
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+  for (auto i = queued; i < reading_.size(); ++i) {
+    const auto n = ::recv(reading_[i].fd, buffers_.data(), kReadSize, MSG_DONTWAIT);
+    reading_[i].handler->on_read(n < 0 ? -errno : n, buffers_.data(), kReadSize);
+  }
+  reading_.clear();
 }
 
 void EventLoop::add(int fd, Handler& handler) {
@@ -63,7 +107,7 @@ void EventLoop::every(std::chrono::nanoseconds period, std::function<void()> tic
 void EventLoop::run_for(std::chrono::nanoseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   // A short pass: what it queues (publishes above all) goes out with less delay.
-  std::array<epoll_event, 128> events{};
+  std::array<epoll_event, kEventsPerPass> events{};
   while (!stopped_) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -80,6 +124,7 @@ void EventLoop::run_for(std::chrono::nanoseconds limit) {
       }
       static_cast<Handler*>(events[i].data.ptr)->on_events(events[i].events);
     }
+    read_pending();
     // Tasks may defer more: those run after the next pass's events.
     for (auto& task : std::exchange(deferred_, {})) {
       if (!stopped_) task();
