@@ -18,14 +18,17 @@ std::unique_ptr<SendRing> SendRing::open(std::error_code& error) {
   return ring;
 }
 
-SendRing::~SendRing() { io_uring_queue_exit(&ring_); }
+SendRing::~SendRing() {
+  if (healthy_) io_uring_queue_exit(&ring_);
+}
 
-void SendRing::add(int fd, const msghdr& message, std::shared_ptr<Connection> from) {
+bool SendRing::add(int fd, const msghdr& message, std::shared_ptr<Connection> from) {
+  if (!healthy_) return false;
   auto* entry = io_uring_get_sqe(&ring_);
   if (entry == nullptr) {  // full: send what is there first
     submit();
-    entry = io_uring_get_sqe(&ring_);
-    if (entry == nullptr) return from->on_sent(-EBUSY);  // cannot be: submit() emptied it
+    entry = healthy_ ? io_uring_get_sqe(&ring_) : nullptr;
+    if (entry == nullptr) return false;
   }
   // In the ring, at most kEntries added since the last submit: their slots are free.
   auto& kept = messages_[senders_.size() % kEntries];
@@ -33,6 +36,7 @@ void SendRing::add(int fd, const msghdr& message, std::shared_ptr<Connection> fr
   io_uring_prep_sendmsg(entry, fd, &kept, MSG_DONTWAIT | MSG_NOSIGNAL);
   io_uring_sqe_set_data64(entry, senders_.size());
   senders_.push_back(std::move(from));
+  return true;
 }
 
 void SendRing::submit() {
@@ -44,6 +48,14 @@ void SendRing::submit() {
   do {
     submitted = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(waiting.size()));
   } while (submitted == -EINTR);
+  if (submitted < 0) {
+    // The ring itself failed (out of memory, say) and sent nothing: each connection's write goes
+    // on as an asynchronous one (as for a full socket), and a fresh ring drops what was queued.
+    for (const auto& sender : waiting) sender->on_sent(-EAGAIN);
+    io_uring_queue_exit(&ring_);
+    healthy_ = io_uring_queue_init(kEntries, &ring_, 0) == 0;
+    return;
+  }
   unsigned seen = 0;
   io_uring_cqe* cqe = nullptr;
   unsigned head = 0;

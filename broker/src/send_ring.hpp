@@ -27,8 +27,9 @@ class SendRing {
   SendRing& operator=(const SendRing&) = delete;
 
   /// Queues `message` for `fd`; `from->on_sent(result)` comes in submit(). What its iovecs point
-  /// to must stay put until then (`from` holds it); `message` itself is copied.
-  void add(int fd, const msghdr& message, std::shared_ptr<Connection> from);
+  /// to must stay put until then (`from` holds it); `message` itself is copied. False when the
+  /// ring has failed and could not be made again: the caller sends some other way.
+  [[nodiscard]] bool add(int fd, const msghdr& message, std::shared_ptr<Connection> from);
   /// Sends everything added and answers each connection: bytes sent, or a negated errno.
   void submit();
 
@@ -37,6 +38,7 @@ class SendRing {
   static constexpr unsigned kEntries = 256;
 
   io_uring ring_{};
+  bool healthy_ = true;
   std::vector<std::shared_ptr<Connection>> senders_;  // by user_data: those waiting for answers
   std::array<msghdr, kEntries> messages_{};           // theirs, while the kernel reads them
 };

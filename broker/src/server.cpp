@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>

@@ -3,9 +3,9 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
-#include <climits>
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/websocket/error.hpp>
@@ -596,8 +596,9 @@ void WsSession::write_frames() {
   msghdr message{};
   message.msg_iov = write_iovecs_.data();
   message.msg_iovlen = std::min<std::size_t>(write_iovecs_.size(), IOV_MAX);  // more: a rest
-  if (shard_.sends) {
-    return shard_.sends->add(tcp.socket().native_handle(), message, shared_from_this());
+  if (shard_.sends &&
+      shard_.sends->add(tcp.socket().native_handle(), message, shared_from_this())) {
+    return;
   }
   beast::error_code ec;
   after_send(tcp.write_now(message, ec), ec);

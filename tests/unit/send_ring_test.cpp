@@ -78,7 +78,7 @@ TEST_F(SendRingTest, AnswersEverySendOfAPassBeforeSubmitReturns) {
   // More than the ring holds: a full ring is submitted and answered on the way.
   for (int i = 0; i < 300; ++i) {
     messages.push_back(std::make_unique<Message>(10));
-    ring_->add(ends_[0], messages.back()->header, recorder);
+    ASSERT_TRUE(ring_->add(ends_[0], messages.back()->header, recorder));
   }
   ring_->submit();
   ASSERT_EQ(recorder->answers.size(), 300U);
@@ -100,7 +100,7 @@ TEST_F(SendRingTest, AFullSocketAnswersWhatItTookThenEagainWithoutWaiting) {
   // MSG_DONTWAIT does; were the ring to wait for room instead, submit() would never return.
   for (int pass = 0; pass < 1000 && (recorder->answers.empty() || recorder->answers.back() > 0);
        ++pass) {
-    ring_->add(ends_[0], big.header, recorder);
+    ASSERT_TRUE(ring_->add(ends_[0], big.header, recorder));
     ring_->submit();
     ASSERT_EQ(recorder->answers.size(), static_cast<std::size_t>(pass) + 1);
   }
@@ -116,7 +116,7 @@ TEST_F(SendRingTest, APeerGoneIsAnsweredWithAnErrorAndNoSignal) {
   // no SIGPIPE ends the test.
   for (int pass = 0; pass < 10 && (recorder->answers.empty() || recorder->answers.back() > 0);
        ++pass) {
-    ring_->add(ends_[0], message.header, recorder);
+    ASSERT_TRUE(ring_->add(ends_[0], message.header, recorder));
     ring_->submit();
   }
   ASSERT_FALSE(recorder->answers.empty());
