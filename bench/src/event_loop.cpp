@@ -46,7 +46,7 @@ void EventLoop::read_pending() {
   std::size_t queued = 0;
   for (; has_ring_ && queued < reading_.size(); ++queued) {
     auto* entry = io_uring_get_sqe(&ring_);
-    if (entry == nullptr) break;  // more than a pass's events: the rest below, a recv() each
+    if (entry == nullptr) break;  // cannot be (a read per event, a pass's events fit): recv()
     io_uring_prep_recv(entry, reading_[queued].fd, buffers_.data() + queued * kReadSize,
                        kReadSize, MSG_DONTWAIT);
     io_uring_sqe_set_data64(entry, queued);

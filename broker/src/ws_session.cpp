@@ -576,7 +576,6 @@ void WsSession::write_frames() {
   frame_headers_.clear();
   frame_headers_.reserve(in_flight_.size());  // never reallocated below: buffers point into it
   write_iovecs_.clear();
-  std::size_t total = 0;
   for (std::size_t begin = 0, end = 0; begin < in_flight_.size(); begin = end) {
     end = message_end(in_flight_, begin);  // one frame per message
     std::size_t payload = 0;
@@ -588,10 +587,8 @@ void WsSession::write_frames() {
       // sendmsg only reads through it: the const is dropped for iovec's sake alone.
       write_iovecs_.push_back({const_cast<char*>(in_flight_[i].data), in_flight_[i].size});
     }
-    total += header_size + payload;
   }
 
-  write_total_ = total;
   auto& tcp = ws_.next_layer().next_layer();
   msghdr message{};
   message.msg_iov = write_iovecs_.data();
@@ -612,7 +609,8 @@ void WsSession::on_sent(int result) {
 
 void WsSession::after_send(std::size_t sent, beast::error_code ec) {
   auto& tcp = ws_.next_layer().next_layer();
-  const auto total = write_total_;
+  std::size_t total = 0;
+  for (const auto& part : write_iovecs_) total += part.iov_len;
   if (ec) {  // reported from a handler of its own, like any failed write
     return net::post(ws_.get_executor(), beast::bind_front_handler(
                                              &WsSession::on_write, shared_from_this(), ec, sent));

@@ -89,7 +89,7 @@ class WsSession final : public Subscriber,
   void do_write();
   void write_frames();
   void on_sent(int result) override;
-  /// What follows a send of write_buffers_ that took `sent` bytes of them.
+  /// What follows a send of write_iovecs_ that took `sent` bytes of them.
   void after_send(std::size_t sent, boost::beast::error_code ec);
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close(CloseCode code, std::string_view reason);
@@ -151,9 +151,8 @@ class WsSession final : public Subscriber,
 
   std::vector<Chunk> in_flight_;  // owned by the write in flight
   std::vector<boost::asio::const_buffer> write_buffers_;
-  std::vector<FrameHeader> frame_headers_;  // of the frames in write_buffers_
+  std::vector<FrameHeader> frame_headers_;  // of the frames in write_iovecs_
   std::vector<iovec> write_iovecs_;         // what a direct write sends (write_frames)
-  std::size_t write_total_ = 0;             // bytes in write_iovecs_
 
   // A peer gets this long to complete a closing handshake; a slow consumer, whose socket is full,
   // never will, so past it the connection is dropped.
