@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -65,6 +66,21 @@ std::optional<double> process_cpu_seconds(int pid) {
     if (i == 14 || i == 15) ticks += std::stod(field);
   }
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Seconds a process's threads spent runnable but waiting for a core (the second field of each
+// thread's schedstat): what separates a broker that is slow from one that was not given a core.
+std::optional<double> process_wait_seconds(int pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
+  if (ec) return std::nullopt;
+  double nanoseconds = 0;
+  for (const auto& task : tasks) {
+    std::ifstream schedstat(task.path() / "schedstat");
+    double ran = 0, waited = 0;
+    if (schedstat >> ran >> waited) nanoseconds += waited;
+  }
+  return nanoseconds / 1e9;
 }
 
 std::optional<double> process_rss_kib(int pid) {
@@ -368,7 +384,11 @@ class Run final : public ConnectionEvents {
       measuring_ = true;
       measure_started_ = now;
       self_cpu_start_ = self_cpu_seconds();
-      if (o_.broker_pid != 0) broker_cpu_start_ = process_cpu_seconds(o_.broker_pid);
+      self_wait_start_ = process_wait_seconds(getpid());
+      if (o_.broker_pid != 0) {
+        broker_cpu_start_ = process_cpu_seconds(o_.broker_pid);
+        broker_wait_start_ = process_wait_seconds(o_.broker_pid);
+      }
     }
     if (o_.rate > 0 && !publishing_done_) {
       // Publish what is due by now at the requested rate.
@@ -382,8 +402,10 @@ class Run final : public ConnectionEvents {
       publishing_done_ = true;
       measure_seconds_ = std::chrono::duration<double>(now - measure_started_).count();
       self_cpu_ = self_cpu_seconds() - self_cpu_start_;
-      if (o_.broker_pid != 0 && broker_cpu_start_) {
-        broker_cpu_ = *process_cpu_seconds(o_.broker_pid) - *broker_cpu_start_;
+      self_wait_ = since(process_wait_seconds(getpid()), self_wait_start_);
+      if (o_.broker_pid != 0) {
+        broker_cpu_ = since(process_cpu_seconds(o_.broker_pid), broker_cpu_start_);
+        broker_wait_ = since(process_wait_seconds(o_.broker_pid), broker_wait_start_);
       }
       drain_deadline_ = now + std::chrono::seconds(5);
     }
@@ -427,12 +449,9 @@ class Run final : public ConnectionEvents {
     const auto lost =
         all_ready_ ? std::max(0.0, expected_total - static_cast<double>(received_total)) : 0;
     const bool timed_out = !finished_;
-    const double deliveries_per_s =
-        measure_seconds_ > 0 ? static_cast<double>(received_measured_) / measure_seconds_ : 0;
-    const double publishes_per_s =
-        measure_seconds_ > 0 ? static_cast<double>(published_measured_) / measure_seconds_ : 0;
-    const double acks_per_s =
-        measure_seconds_ > 0 ? static_cast<double>(acked_measured_) / measure_seconds_ : 0;
+    const double deliveries_per_s = per_second(static_cast<double>(received_measured_));
+    const double publishes_per_s = per_second(static_cast<double>(published_measured_));
+    const double acks_per_s = per_second(static_cast<double>(acked_measured_));
     const double setup_s =
         all_ready_ ? std::chrono::duration<double>(ready_at_ - started_).count() : 0;
     const auto failures = errors_ + disconnects_ + gaps_ + duplicates_ +
@@ -445,14 +464,15 @@ class Run final : public ConnectionEvents {
           "\"latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},"
           "\"acks_per_s\":%.0f,\"ack_latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},\"errors\":%lu,\"disconnects\":%lu,"
           "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%.0f,\"bench_cpu\":%.3f,\"broker_cpu\":%.3f,"
+          "\"bench_cpu_waited\":%.3f,\"broker_cpu_waited\":%.3f,"
           "\"deliveries_per_message\":%.2f,\"setup_s\":%.3f,\"broker_rss_kib_per_connection\":%.3f,\"flash_last_ms\":%.3f}\n",
           o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload,
           deliveries_per_s, publishes_per_s, latency_.quantile(0.5), latency_.quantile(0.9),
           latency_.quantile(0.99), latency_.quantile(0.999), latency_.max(),
           acks_per_s, ack_latency_.quantile(0.5), ack_latency_.quantile(0.9),
           ack_latency_.quantile(0.99), ack_latency_.quantile(0.999), ack_latency_.max(), errors_, disconnects_, gaps_,
-          duplicates_, lost, measure_seconds_ > 0 ? self_cpu_ / measure_seconds_ : 0,
-          measure_seconds_ > 0 ? broker_cpu_ / measure_seconds_ : 0,
+          duplicates_, lost, per_second(self_cpu_), per_second(broker_cpu_),
+          per_second(self_wait_), per_second(broker_wait_),
           frames_measured_ > 0 ? static_cast<double>(received_measured_) /
                                      static_cast<double>(frames_measured_)
                                : 0,
@@ -470,10 +490,7 @@ class Run final : public ConnectionEvents {
                     ms(ack_latency_.quantile(0.5)).c_str(), ms(ack_latency_.quantile(0.9)).c_str(),
                     ms(ack_latency_.quantile(0.99)).c_str(),
                     ms(ack_latency_.quantile(0.999)).c_str(), ms(ack_latency_.max()).c_str());
-        std::printf("  cpu (cores)      bench %.2f",
-                    measure_seconds_ > 0 ? self_cpu_ / measure_seconds_ : 0);
-        if (o_.broker_pid != 0) std::printf("  broker %.2f", broker_cpu_ / measure_seconds_);
-        std::printf("\n");
+        print_cpu();
       } else if (o_.scenario != "connections") {
         std::printf("  deliveries/s     %s\n", si(deliveries_per_s).c_str());
         std::printf("  publishes/s      %s\n", si(publishes_per_s).c_str());
@@ -487,9 +504,7 @@ class Run final : public ConnectionEvents {
                     ms(latency_.max()).c_str());
         std::printf("  publish ack      p50 %s  p99 %s\n", ms(ack_latency_.quantile(0.5)).c_str(),
                     ms(ack_latency_.quantile(0.99)).c_str());
-        std::printf("  cpu (cores)      bench %.2f", measure_seconds_ > 0 ? self_cpu_ / measure_seconds_ : 0);
-        if (o_.broker_pid != 0) std::printf("  broker %.2f", broker_cpu_ / measure_seconds_);
-        std::printf("\n");
+        print_cpu();
       } else {
         if (o_.broker_pid != 0) {
           std::printf("  broker RSS       %.2f KiB per connection\n", rss_per_connection());
@@ -533,6 +548,22 @@ class Run final : public ConnectionEvents {
     return failures == 0 ? 0 : 1;
   }
 
+  // Cores used, and cores' worth of time spent waiting for one (runnable, not running).
+  void print_cpu() const {
+    std::printf("  cpu (cores)      bench %.2f (waited %.2f)", per_second(self_cpu_),
+                per_second(self_wait_));
+    if (o_.broker_pid != 0) {
+      std::printf("  broker %.2f (waited %.2f)", per_second(broker_cpu_), per_second(broker_wait_));
+    }
+    std::printf("\n");
+  }
+  double per_second(double seconds) const {
+    return measure_seconds_ > 0 ? seconds / measure_seconds_ : 0;
+  }
+  static double since(std::optional<double> now, std::optional<double> start) {
+    return now && start ? *now - *start : 0;
+  }
+
   double rss_per_connection() const {
     if (!rss_before_ || !rss_ready_ || o_.subscribers == 0) return 0;
     return (*rss_ready_ - *rss_before_) / static_cast<double>(o_.subscribers + o_.publishers);
@@ -569,7 +600,9 @@ class Run final : public ConnectionEvents {
   Clock::time_point started_, ready_at_, phase_started_, measure_started_;
   Clock::time_point last_progress_, last_progress_at_, drain_deadline_;
   double measure_seconds_ = 0, self_cpu_start_ = 0, self_cpu_ = 0, broker_cpu_ = 0;
-  std::optional<double> broker_cpu_start_, rss_before_, rss_ready_;
+  double self_wait_ = 0, broker_wait_ = 0;
+  std::optional<double> self_wait_start_, broker_cpu_start_, broker_wait_start_;
+  std::optional<double> rss_before_, rss_ready_;
 };
 
 }  // namespace

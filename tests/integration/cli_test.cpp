@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "broker.hpp"
@@ -177,14 +178,21 @@ TEST(Cli, EveryProgramHasHelpAndRefusesUnknownFlags) {
 #ifdef KABAR_BENCH_PATH
 // kabar-bench checks every delivery's offset and counts what never arrived: a short closed loop
 // against the real broker must lose nothing. (Its release runs found publishes left behind in a
-// shard's pass; unit.ShardLoop pins that case down, this run is the end-to-end check.)
+// shard's pass; unit.ShardLoop pins that case down, this run is the end-to-end check.) Given the
+// broker's pid, it reports the cores each side used and waited for, read from /proc.
 TEST(Cli, KabarBenchFanoutLosesNothing) {
   BrokerProcess broker({"--store", "memory", "--publish-rate", "0"});
-  const auto bench = run({KABAR_BENCH_PATH, "fanout", "--url", broker.url(), "-n", "50",
-                          "--duration", "3", "--warmup", "0"},
-                         50s);
+  const auto bench =
+      run({KABAR_BENCH_PATH, "fanout", "--url", broker.url(), "-n", "50", "--duration", "3",
+           "--warmup", "0", "--broker-pid", std::to_string(broker.process().pid())},
+          50s);
   EXPECT_EQ(bench.status, 0) << bench.out << bench.err;
   EXPECT_NE(bench.out.find("lost 0"), std::string::npos) << bench.out;
+  // "cpu (cores)      bench 0.41 (waited 0.02)  broker 0.52 (waited 0.03)"
+  const std::regex cpu(R"(cpu \(cores\) +bench [0-9.]+ \(waited [0-9.]+\)  broker ([0-9.]+) \(waited [0-9.]+\))");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(bench.out, match, cpu)) << bench.out;
+  EXPECT_GT(std::stod(match[1].str()), 0.0) << bench.out;  // a closed loop keeps it busy
 }
 #endif
 
