@@ -68,17 +68,32 @@ std::optional<double> process_cpu_seconds(int pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// Seconds a process's threads spent runnable but waiting for a core (the second field of each
-// thread's schedstat): what separates a broker that is slow from one that was not given a core.
-std::optional<double> process_wait_seconds(int pid) {
+// Nanoseconds each thread of a process has spent runnable but waiting for a core (the second
+// field of its schedstat), by thread id: what separates a broker that is slow from one that was
+// not given a core.
+using ThreadWaits = std::unordered_map<std::string, double>;
+std::optional<ThreadWaits> thread_waits(int pid) {
   std::error_code ec;
   std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
   if (ec) return std::nullopt;
-  double nanoseconds = 0;
+  ThreadWaits waits;
   for (const auto& task : tasks) {
     std::ifstream schedstat(task.path() / "schedstat");
     double ran = 0, waited = 0;
-    if (schedstat >> ran >> waited) nanoseconds += waited;
+    if (schedstat >> ran >> waited) waits[task.path().filename().string()] = waited;
+  }
+  return waits;
+}
+
+// Seconds the threads alive at the end waited since the start: one started meanwhile counts from
+// zero, one that ended meanwhile (an io_uring worker, say) drops out rather than going negative.
+double waited_between(const std::optional<ThreadWaits>& start,
+                      const std::optional<ThreadWaits>& end) {
+  if (!start || !end) return 0;
+  double nanoseconds = 0;
+  for (const auto& [thread, waited] : *end) {
+    const auto before = start->find(thread);
+    nanoseconds += waited - (before != start->end() ? before->second : 0);
   }
   return nanoseconds / 1e9;
 }
@@ -384,10 +399,10 @@ class Run final : public ConnectionEvents {
       measuring_ = true;
       measure_started_ = now;
       self_cpu_start_ = self_cpu_seconds();
-      self_wait_start_ = process_wait_seconds(getpid());
+      self_waits_start_ = thread_waits(getpid());
       if (o_.broker_pid != 0) {
         broker_cpu_start_ = process_cpu_seconds(o_.broker_pid);
-        broker_wait_start_ = process_wait_seconds(o_.broker_pid);
+        broker_waits_start_ = thread_waits(o_.broker_pid);
       }
     }
     if (o_.rate > 0 && !publishing_done_) {
@@ -402,10 +417,11 @@ class Run final : public ConnectionEvents {
       publishing_done_ = true;
       measure_seconds_ = std::chrono::duration<double>(now - measure_started_).count();
       self_cpu_ = self_cpu_seconds() - self_cpu_start_;
-      self_wait_ = since(process_wait_seconds(getpid()), self_wait_start_);
+      self_wait_ = waited_between(self_waits_start_, thread_waits(getpid()));
       if (o_.broker_pid != 0) {
-        broker_cpu_ = since(process_cpu_seconds(o_.broker_pid), broker_cpu_start_);
-        broker_wait_ = since(process_wait_seconds(o_.broker_pid), broker_wait_start_);
+        const auto cpu = process_cpu_seconds(o_.broker_pid);
+        if (cpu && broker_cpu_start_) broker_cpu_ = *cpu - *broker_cpu_start_;
+        broker_wait_ = waited_between(broker_waits_start_, thread_waits(o_.broker_pid));
       }
       drain_deadline_ = now + std::chrono::seconds(5);
     }
@@ -560,9 +576,6 @@ class Run final : public ConnectionEvents {
   double per_second(double seconds) const {
     return measure_seconds_ > 0 ? seconds / measure_seconds_ : 0;
   }
-  static double since(std::optional<double> now, std::optional<double> start) {
-    return now && start ? *now - *start : 0;
-  }
 
   double rss_per_connection() const {
     if (!rss_before_ || !rss_ready_ || o_.subscribers == 0) return 0;
@@ -601,7 +614,8 @@ class Run final : public ConnectionEvents {
   Clock::time_point last_progress_, last_progress_at_, drain_deadline_;
   double measure_seconds_ = 0, self_cpu_start_ = 0, self_cpu_ = 0, broker_cpu_ = 0;
   double self_wait_ = 0, broker_wait_ = 0;
-  std::optional<double> self_wait_start_, broker_cpu_start_, broker_wait_start_;
+  std::optional<double> broker_cpu_start_;
+  std::optional<ThreadWaits> self_waits_start_, broker_waits_start_;
   std::optional<double> rss_before_, rss_ready_;
 };
 
