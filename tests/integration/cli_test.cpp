@@ -189,7 +189,8 @@ TEST(Cli, KabarBenchFanoutLosesNothing) {
   EXPECT_EQ(bench.status, 0) << bench.out << bench.err;
   EXPECT_NE(bench.out.find("lost 0"), std::string::npos) << bench.out;
   // "cpu (cores)      bench 0.41 (waited 0.02)  broker 0.52 (waited 0.03)"
-  const std::regex cpu(R"(cpu \(cores\) +bench [0-9.]+ \(waited [0-9.]+\)  broker ([0-9.]+) \(waited [0-9.]+\))");
+  const std::regex cpu(R"(cpu \(cores\) +bench [0-9.]+ \(waited [0-9.]+\)  )"
+                       R"(broker ([0-9.]+) \(waited [0-9.]+\))");
   std::smatch match;
   ASSERT_TRUE(std::regex_search(bench.out, match, cpu)) << bench.out;
   EXPECT_GT(std::stod(match[1].str()), 0.0) << bench.out;  // a closed loop keeps it busy
