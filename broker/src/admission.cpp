@@ -1,5 +1,7 @@
 #include "admission.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "kabar/broker/config.hpp"
@@ -8,19 +10,22 @@ namespace kabar::broker {
 
 namespace {
 
-// Refills `tokens` for the time since `refilled`, up to a burst of one second's worth.
-void refill(double rate, double& tokens, std::chrono::steady_clock::time_point& refilled) {
-  const auto now = std::chrono::steady_clock::now();
-  const double seconds = std::chrono::duration<double>(now - refilled).count();
-  tokens = std::min(rate, tokens + seconds * rate);
-  refilled = now;
+// A burst of one second's worth, and never less than one token: a rate below 1/s (0.5: one
+// every two seconds) must let that one through, not lock everyone out.
+double burst(double rate) {
+  return std::max(rate, 1.0);
 }
 
 }  // namespace
 
+RateLimit::RateLimit(double rate) : rate_(rate), tokens_(burst(rate)) {}
+
 bool RateLimit::take() {
   if (rate_ <= 0) return true;
-  refill(rate_, tokens_, refilled_);
+  const auto now = std::chrono::steady_clock::now();
+  const double seconds = std::chrono::duration<double>(now - refilled_).count();
+  tokens_ = std::min(burst(rate_), tokens_ + seconds * rate_);
+  refilled_ = now;
   if (tokens_ < 1) return false;
   tokens_ -= 1;
   return true;
@@ -30,20 +35,13 @@ Admission::Admission(const Config& config)
     : max_connections_(config.max_connections),
       max_per_address_(config.max_connections_per_address),
       rate_(config.connection_rate),
-      tokens_(config.connection_rate) {}
+      new_connections_(config.connection_rate) {}
 
 std::shared_ptr<Admission::Ticket> Admission::admit(const boost::asio::ip::address& address,
                                                     std::string& why) {
   const auto key = address.to_string();
   {
     std::lock_guard lock(mutex_);
-    if (rate_ > 0) {
-      refill(rate_, tokens_, refilled_);
-      if (tokens_ < 1) {
-        why = "new connections over " + std::to_string(static_cast<long>(rate_)) + "/s";
-        return nullptr;
-      }
-    }
     if (max_connections_ != 0 && connections_ >= max_connections_) {
       why = "at the limit of " + std::to_string(max_connections_) + " connections";
       return nullptr;
@@ -53,7 +51,11 @@ std::shared_ptr<Admission::Ticket> Admission::admit(const boost::asio::ip::addre
       why = key + " is at its limit of " + std::to_string(max_per_address_) + " connections";
       return nullptr;
     }
-    if (rate_ > 0) tokens_ -= 1;
+    // Last: a connection refused for another limit takes no token.
+    if (!new_connections_.take()) {
+      why = fmt::format("new connections over {}/s", rate_);
+      return nullptr;
+    }
     ++connections_;
     ++mine;
   }

@@ -13,6 +13,19 @@ namespace kabar::broker {
 
 struct Config;
 
+/// A token bucket: `rate` per second, bursts up to `rate` (at least one). Single-threaded.
+class RateLimit {
+ public:
+  explicit RateLimit(double rate);
+  /// Takes one token; false when there is none (always true when the rate is 0: unlimited).
+  bool take();
+
+ private:
+  double rate_;
+  double tokens_;
+  std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
+};
+
 /// Who may open a connection: the total and per-address connection limits and the rate of new
 /// connections (a token bucket), checked as each TCP connection is accepted.
 /// @note Thread-safe: admitted on the accepting thread, released on any shard's.
@@ -46,23 +59,9 @@ class Admission : public std::enable_shared_from_this<Admission> {
   const double rate_;  // new connections per second; 0 = unlimited
 
   std::mutex mutex_;
-  std::size_t connections_ = 0;
-  std::unordered_map<std::string, std::size_t> per_address_;
-  double tokens_;
-  std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
-};
-
-/// A token bucket: `rate` per second, bursts up to `rate`. Single-threaded.
-class RateLimit {
- public:
-  explicit RateLimit(double rate) : rate_(rate), tokens_(rate) {}
-  /// Takes one token; false when there is none (always true when the rate is 0: unlimited).
-  bool take();
-
- private:
-  double rate_;
-  double tokens_;
-  std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
+  std::size_t connections_ = 0;                               // guarded by mutex_
+  std::unordered_map<std::string, std::size_t> per_address_;  // guarded by mutex_
+  RateLimit new_connections_;                                 // guarded by mutex_
 };
 
 }  // namespace kabar::broker

@@ -23,6 +23,14 @@ std::vector<PublishRequest> PublishQueue::take() {
   return std::exchange(pending_, {});
 }
 
+std::unordered_map<std::string_view, const v1::Position*> positions_by_topic(
+    const std::vector<v1::TopicPosition>& from) {
+  std::unordered_map<std::string_view, const v1::Position*> by_topic;
+  by_topic.reserve(from.size());
+  for (const auto& position : from) by_topic.emplace(position.topic(), &position.position());
+  return by_topic;
+}
+
 std::optional<std::string> unrecoverable(const TopicState& topic, const v1::Position& from) {
   if (from.offset() == 0 && from.epoch().empty()) {
     if (topic.last_offset == 0 || topic.first_offset == 1) return std::nullopt;

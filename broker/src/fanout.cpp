@@ -48,6 +48,29 @@ std::size_t Fanout::subscription_count(Subscriber& subscriber) const {
   return it == by_subscriber_.end() ? 0 : it->second.size();
 }
 
+std::size_t Fanout::cost(const std::string& pattern, const v1::Filter& filter) {
+  constexpr std::size_t kEntries = sizeof(Subscription) + 128;  // index and map nodes
+  return kEntries + pattern.size() + filter.ByteSizeLong();
+}
+
+std::size_t Fanout::subscription_bytes(Subscriber& subscriber, const std::string& replaced) const {
+  std::size_t bytes = 0;
+  if (const auto it = by_subscriber_.find(&subscriber); it != by_subscriber_.end()) {
+    for (const auto& [pattern, subscription] : it->second) {
+      if (pattern != replaced) bytes += cost(pattern, subscription->filter);
+    }
+  }
+  return bytes;
+}
+
+std::vector<std::string> Fanout::patterns(Subscriber& subscriber) const {
+  std::vector<std::string> out;
+  if (const auto it = by_subscriber_.find(&subscriber); it != by_subscriber_.end()) {
+    for (const auto& [pattern, subscription] : it->second) out.push_back(pattern);
+  }
+  return out;
+}
+
 bool Fanout::has_subscription(Subscriber& subscriber, const std::string& pattern) const {
   const auto it = by_subscriber_.find(&subscriber);
   return it != by_subscriber_.end() && it->second.contains(pattern);

@@ -62,12 +62,18 @@ ReadRequest read_request(const Query& query) {
   from.set_topic(query.topic);
   from.mutable_position()->set_offset(query.since);
   request.check_from = false;
-  request.max_bytes = 32 << 20;
+  request.max_bytes = kMaxPageBytes;
   request.max_count = query.limit;
   return request;
 }
 
-std::string encode(const Query& query, const ReadResult& result, bool protobuf) {
+Answer answer(const Query& query, const ReadResult& result, bool protobuf) {
+  if (!result.batch) {
+    return {503, result.not_recoverable.value_or("history unavailable") + "\n"};
+  }
+  if (result.topics.empty()) {
+    return {404, "no article was ever stored in topic '" + query.topic + "'\n"};
+  }
   v1::History history;
   history.set_topic(query.topic);
   if (!result.topics.empty()) {
@@ -82,13 +88,17 @@ std::string encode(const Query& query, const ReadResult& result, bool protobuf) 
     history.add_deliveries()->Swap(message.mutable_deliveries(0));
   }
   history.set_more(!result.complete);
-  if (protobuf) return history.SerializeAsString();
+  if (protobuf) return {200, history.SerializeAsString(), "application/x-protobuf"};
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
-  (void)google::protobuf::util::MessageToJsonString(history, &json, options);
+  const auto status = google::protobuf::util::MessageToJsonString(history, &json, options);
+  if (!status.ok()) {
+    return {500, "the page cannot be written as JSON (" + std::string(status.message()) +
+                     "): read it with Accept: application/x-protobuf\n"};
+  }
   json.push_back('\n');
-  return json;
+  return {200, std::move(json), "application/json"};
 }
 
 }  // namespace kabar::broker::history_query

@@ -20,6 +20,11 @@ struct Query {
 };
 
 constexpr std::size_t kMaxLimit = 1000;
+/// A page stops after the article that crosses this (the answer says `more`): ten concurrent
+/// pages of a thousand 250 KiB articles once took 840 MiB.
+constexpr std::size_t kMaxPageBytes = 4 << 20;
+/// History reads under way at once, over the broker; more are answered 503 with Retry-After.
+constexpr int kMaxConcurrentReads = 4;
 
 /// Whether `path` (no query string) names this endpoint.
 [[nodiscard]] bool matches(std::string_view path);
@@ -30,8 +35,17 @@ constexpr std::size_t kMaxLimit = 1000;
 /// The engine read that answers `query`.
 [[nodiscard]] ReadRequest read_request(const Query& query);
 
-/// The body answering `query` from `result`: a kabar.v1.History, in the protobuf JSON mapping or
-/// (with `protobuf`) binary.
-[[nodiscard]] std::string encode(const Query& query, const ReadResult& result, bool protobuf);
+/// An HTTP answer: its status code, body and content type.
+struct Answer {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "text/plain; charset=utf-8";
+};
+
+/// The answer to `query` from `result`: 200 with a kabar.v1.History, in the protobuf JSON mapping
+/// or (with `protobuf`) binary; 404 for a topic never stored, 503 when the store could not be
+/// read, 500 (never a partial body) when the page cannot be encoded. Costs up to a page's bytes:
+/// call it off the I/O threads.
+[[nodiscard]] Answer answer(const Query& query, const ReadResult& result, bool protobuf);
 
 }  // namespace kabar::broker::history_query

@@ -3,16 +3,20 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
+#include <string_view>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "history_query.hpp"
+#include "kabar/common/log_safe.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
 #include "ws_session.hpp"
@@ -50,6 +54,56 @@ bool offers_subprotocol(std::string_view offered) {
   return false;
 }
 
+// RFC 3986 percent-decoding; a malformed escape is kept as it is (the token then fails to verify).
+std::string percent_decode(std::string_view text) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+// RFC 9112 section 6.3: a request whose Transfer-Encoding is anything but a final "chunked" has
+// no length this server can trust (Beast 1.81 reads it as an empty body, and the rest as the next
+// request). Only "chunked" alone is accepted; nullopt when the header is fine.
+std::optional<std::string> transfer_encoding_error(std::string_view value) {
+  if (value.empty()) return std::nullopt;
+  auto trimmed = value;
+  while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) {
+    trimmed.remove_prefix(1);
+  }
+  while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) {
+    trimmed.remove_suffix(1);
+  }
+  if (beast::iequals(trimmed, "chunked")) return std::nullopt;
+  return "Transfer-Encoding '" + log_safe(value, 100) +
+         "' is not supported: send Content-Length or Transfer-Encoding: chunked alone\n";
+}
+
+// RFC 6455 section 4.1: the key is the base64 of 16 random bytes, 24 characters ending in "==".
+bool valid_websocket_key(std::string_view key) {
+  constexpr std::string_view kBase64 =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (key.size() != 24 || !key.ends_with("==")) return false;
+  for (const char c : key.substr(0, 22)) {
+    if (kBase64.find(c) == std::string_view::npos) return false;
+  }
+  // The 22nd character carries the last 2 bits of the 16th byte and 4 zero bits.
+  return std::string_view("AQgw").find(key[21]) != std::string_view::npos;
+}
+
 // A token given at the upgrade: "Authorization: Bearer T" or "?access_token=T" (browsers
 // cannot set headers on a WebSocket).
 std::string bearer_token(const http::request<http::string_body>& request) {
@@ -63,7 +117,7 @@ std::string bearer_token(const http::request<http::string_body>& request) {
   while (!rest.empty()) {
     const auto amp = rest.find('&');
     const auto item = rest.substr(0, amp);
-    if (item.starts_with("access_token=")) return std::string(item.substr(13));
+    if (item.starts_with("access_token=")) return percent_decode(item.substr(13));
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
@@ -176,11 +230,20 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (shard_.stopping) return respond(http::status::service_unavailable, "shutting down\n");
 
   auto& request = parser_->get();
+  if (auto error = transfer_encoding_error(request[http::field::transfer_encoding])) {
+    context_.metrics.rejected(Rejected::kBadHttpRequest);
+    return respond(http::status::bad_request, std::move(*error));  // 400 closes the connection
+  }
   const auto target = request.target();
   const auto path = target.substr(0, target.find('?'));
   if (websocket::is_upgrade(request)) {
     if (path != "/v1/ws") {
       return respond(http::status::not_found, "no WebSocket endpoint here: use /v1/ws\n");
+    }
+    if (!valid_websocket_key(request[http::field::sec_websocket_key])) {
+      context_.metrics.rejected(Rejected::kBadHttpRequest);
+      return respond(http::status::bad_request,
+                     "Sec-WebSocket-Key must be the base64 of 16 bytes (24 characters)\n");
     }
     if (!offers_subprotocol(request[http::field::sec_websocket_protocol])) {
       return respond(http::status::bad_request,
@@ -192,7 +255,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     if (!origin.empty() && !allowed.empty() &&
         std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) {
       spdlog::info("conn {} {} upgrade from origin '{}' refused", label_.id, label_.remote,
-                   std::string(origin));
+                   log_safe(origin));
       context_.metrics.rejected(Rejected::kForbiddenOrigin);
       return respond(http::status::forbidden,
                      "origin '" + std::string(origin) + "' is not allowed here\n");
@@ -226,7 +289,7 @@ std::optional<std::string> HttpSession::refused(const std::string& token) {
   const auto verified = context_.verifier->verify(token);
   if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
     spdlog::info("conn {} {} token refused ({}): {}", label_.id, label_.remote, refusal->reason,
-                 refusal->message);
+                 log_safe(refusal->message));
     context_.metrics.rejected(Rejected::kUnauthorized);
     return "token rejected (" + refusal->reason + "): " + refusal->message + "\n";
   }
@@ -260,23 +323,26 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
   }
   const bool protobuf =
       request[http::field::accept].find("application/x-protobuf") != std::string_view::npos;
+  // Each read holds up to a page in memory: a few at a time over the broker, the rest retry.
+  if (context_.history_reads.fetch_add(1) >= history_query::kMaxConcurrentReads) {
+    context_.history_reads.fetch_sub(1);
+    return respond(http::status::service_unavailable,
+                   "too many history reads under way: retry in a second\n");
+  }
+  std::shared_ptr<void> slot(nullptr,
+                             [&reads = context_.history_reads](void*) { reads.fetch_sub(1); });
   auto query = std::get<history_query::Query>(std::move(parsed));
   auto read = history_query::read_request(query);
   context_.engine.read(std::move(read), [self = shared_from_this(), query = std::move(query),
-                                         protobuf](ReadResult result) mutable {
+                                         protobuf, slot](ReadResult result) mutable {
+    // Encoded here, on the engine's reader thread: a page of megabytes never stalls an I/O thread.
+    auto answer = history_query::answer(query, result, protobuf);
     auto executor = self->stream_.get_executor();
-    boost::asio::post(executor, [self = std::move(self), query = std::move(query), protobuf,
-                                 result = std::move(result)] {
-      if (!result.batch) {
-        return self->respond(http::status::service_unavailable,
-                             result.not_recoverable.value_or("history unavailable") + "\n");
-      }
-      if (result.topics.empty()) {
-        return self->respond(http::status::not_found,
-                             "no article was ever stored in topic '" + query.topic + "'\n");
-      }
-      self->respond(http::status::ok, history_query::encode(query, result, protobuf),
-                    protobuf ? "application/x-protobuf" : "application/json");
+    boost::asio::post(executor, [self = std::move(self), answer = std::move(answer),
+                                 slot = std::move(slot)]() mutable {
+      slot.reset();
+      self->respond(static_cast<http::status>(answer.status), std::move(answer.body),
+                    answer.content_type);
     });
   });
 }
@@ -287,6 +353,8 @@ void HttpSession::respond(http::status status, std::string body, std::string_vie
   auto& response = response_.emplace(status, 11);
   response.set(http::field::server, kServerHeader);
   response.set(http::field::content_type, content_type);
+  if (status == http::status::method_not_allowed) response.set(http::field::allow, "GET");
+  if (status == http::status::service_unavailable) response.set(http::field::retry_after, "1");
   response.keep_alive(keep_alive);
   response.body() = std::move(body);
   response.prepare_payload();

@@ -4,9 +4,10 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <cmath>
 #include <exception>
-#include <iostream>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "kabar/broker/server.hpp"
@@ -42,20 +43,22 @@ kabar::broker::RetentionRule parse_retention_rule(const std::string& text) {
   if (first == std::string::npos) {
     throw CLI::ValidationError("--retention-for", "'" + text + "': expected PATTERN:COUNT:HOURS");
   }
-  auto number = [&](std::string_view digits) {
+  auto number = [&](std::string_view digits, std::uint64_t max) {
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (ec != std::errc{} || end != digits.data() + digits.size() || value == 0) {
+    if (ec != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > max) {
       throw CLI::ValidationError("--retention-for", "'" + text + "': '" + std::string(digits) +
-                                                        "' is not a positive whole number");
+                                                        "' is not a whole number from 1 to " +
+                                                        std::to_string(max));
     }
     return value;
   };
   kabar::broker::RetentionRule rule;
   rule.pattern = text.substr(0, first);
-  rule.limits.max_count = number(std::string_view(text).substr(first + 1, second - first - 1));
-  rule.limits.max_age =
-      std::chrono::hours(static_cast<std::int64_t>(number(std::string_view(text).substr(second + 1))));
+  rule.limits.max_count = number(std::string_view(text).substr(first + 1, second - first - 1),
+                                 kabar::broker::kMaxRetentionCount);
+  rule.limits.max_age = std::chrono::hours(static_cast<std::int64_t>(
+      number(std::string_view(text).substr(second + 1), kabar::broker::kMaxRetentionHours)));
   return rule;
 }
 
@@ -122,17 +125,37 @@ int main(int argc, char** argv) {
   auto milliseconds = [](std::chrono::milliseconds& target) {
     return [&target](std::int64_t ms) { target = std::chrono::milliseconds(ms); };
   };
+  // Rates: NaN passes a plain range check (every comparison with it is false).
+  const CLI::Validator rate_range(
+      [](std::string& text) -> std::string {
+        double rate = 0;
+        try {
+          rate = std::stod(text);
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number";
+        }
+        if (!std::isfinite(rate) || rate < 0 || rate > kabar::broker::kMaxRate) {
+          return "must be 0 (unlimited) to 1e9 per second, not " + text;
+        }
+        return {};
+      },
+      "RATE");
+  // Every time flag is bounded here, before it becomes a duration that could overflow.
+  const auto up_to_a_day =
+      CLI::Range(std::int64_t{1}, std::int64_t{kabar::broker::kMaxTimeout.count()});
   app.add_option_function<std::int64_t>("--handshake-timeout-ms",
                                         milliseconds(config.handshake_timeout),
                                         "time allowed for the HTTP request and handshakes")
-      ->default_str(std::to_string(config.handshake_timeout.count()));
+      ->default_str(std::to_string(config.handshake_timeout.count()))
+      ->check(up_to_a_day);
   app.add_option_function<std::int64_t>("--idle-timeout-ms", milliseconds(config.idle_timeout),
                                         "silence after which a peer is pinged (half) and dropped")
-      ->default_str(std::to_string(config.idle_timeout.count()));
-  app.add_option_function<std::int64_t>("--shutdown-grace-ms",
-                                        milliseconds(config.shutdown_grace),
+      ->default_str(std::to_string(config.idle_timeout.count()))
+      ->check(up_to_a_day);
+  app.add_option_function<std::int64_t>("--shutdown-grace-ms", milliseconds(config.shutdown_grace),
                                         "time allowed for closing handshakes on SIGINT/SIGTERM")
-      ->default_str(std::to_string(config.shutdown_grace.count()));
+      ->default_str(std::to_string(config.shutdown_grace.count()))
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{kabar::broker::kMaxTimeout.count()}));
   app.add_option("--max-connections", config.max_connections,
                  "open connections at most (0: unlimited); more are answered 503")
       ->capture_default_str();
@@ -142,7 +165,7 @@ int main(int argc, char** argv) {
   app.add_option("--connection-rate", config.connection_rate,
                  "new connections per second, bursts of one second's worth (0: unlimited)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(rate_range);
   app.add_option("--max-subscriptions", config.max_subscriptions,
                  "subscriptions per connection (0: unlimited)")
       ->capture_default_str();
@@ -150,7 +173,7 @@ int main(int argc, char** argv) {
                  "articles per second one connection may publish; more get RATE_LIMITED "
                  "(0: unlimited)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(rate_range);
   app.add_option("--allowed-origin", config.allowed_origins,
                  "an Origin browsers may connect from (repeatable; none given: any); a "
                  "request without Origin (not a browser) is always allowed")
@@ -169,7 +192,7 @@ int main(int argc, char** argv) {
          [&config](std::int64_t s) { config.auth.leeway = std::chrono::seconds(s); },
          "clock skew allowed on exp and nbf")
       ->default_str(std::to_string(config.auth.leeway.count()))
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{kabar::broker::kMaxJwtLeeway.count()}));
   app.add_flag("--allow-anonymous", config.auth.allow_anonymous,
                "let connections without a token publish and subscribe anywhere (always so on "
                "a loopback address when no key is given)");
@@ -197,19 +220,22 @@ int main(int argc, char** argv) {
                  "OS crash or power loss may lose the last acknowledged articles)")
       ->capture_default_str()
       ->check(CLI::IsMember({"full", "relaxed"}));
+  app.add_flag("--allow-empty-store", store.allow_empty_store,
+               "start a new history in a zero-length kabar.db (refused otherwise: an empty file "
+               "is what a truncated copy or a failed restore leaves)");
   app.add_option("--retention-count", store.retention.defaults.max_count,
                  "articles each topic keeps (older ones are trimmed)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(std::uint64_t{1}, kabar::broker::kMaxRetentionCount));
   app.add_option_function<std::int64_t>(
          "--retention-hours",
          [&store](std::int64_t hours) {
            store.retention.defaults.max_age = std::chrono::hours(hours);
          },
-         "hours each topic keeps an article")
+         "hours each topic keeps an article (up to 1e9: forever)")
       ->default_str(std::to_string(
           std::chrono::duration_cast<std::chrono::hours>(store.retention.defaults.max_age).count()))
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(std::int64_t{1}, kabar::broker::kMaxRetentionHours));
   app.add_option_function<std::vector<std::string>>(
          "--retention-for",
          [&store](const std::vector<std::string>& rules) {
@@ -222,7 +248,7 @@ int main(int argc, char** argv) {
                                         milliseconds(store.retention.sweep_interval),
                                         "how often retention trims")
       ->default_str(std::to_string(store.retention.sweep_interval.count()))
-      ->check(CLI::PositiveNumber);
+      ->check(up_to_a_day);
   app.set_config("--config", "", "TOML file of options (the flags' long names as keys); flags "
                  "given as well override it");
   app.allow_config_extras(CLI::config_extras_mode::error);

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "kabar/broker/frames.hpp"
+#include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 
 namespace kabar::broker {
@@ -26,10 +27,19 @@ void MemoryEngine::publish(std::vector<PublishRequest> publishes) {
   auto batch = std::make_shared<DeliveryBatch>();
   std::vector<PublishOutcome> outcomes(publishes.size());
   std::string article_bytes;
+  const auto now = current_nanoseconds();
   std::lock_guard lock(mutex_);
   for (std::size_t i = 0; i < publishes.size(); ++i) {
     const auto& article = publishes[i].article;
     auto& result = outcomes[i].result;
+    // Nothing here could hold it until its time: delivering it now would break the embargo.
+    if (article.has_embargoed() && saturating_nanoseconds(article.embargoed()) > now) {
+      outcomes[i].rejection =
+          Rejection{v1::Error::BAD_REQUEST,
+                    "article.embargoed is in the future, and this broker (--store memory) keeps no "
+                    "articles to hold: publish it when the embargo lifts, or use --store sqlite"};
+      continue;
+    }
     result.set_id(article.id());
     result.set_version(article.version());
     result.set_epoch(epoch_);
@@ -74,11 +84,11 @@ void MemoryEngine::read(ReadRequest request, ReadCallback done) {
   result.batch = std::make_shared<DeliveryBatch>();
   if (!request.check_from) return done(std::move(result));
   // No history: recoverable only when nothing was missed.
+  const auto from_by_topic = positions_by_topic(request.from);
   for (const auto& topic : result.topics) {
-    const auto from = std::find_if(request.from.begin(), request.from.end(),
-                                   [&](const auto& p) { return p.topic() == topic.topic; });
-    if (auto why = unrecoverable(topic, from != request.from.end() ? from->position()
-                                                                    : v1::Position())) {
+    const auto from = from_by_topic.find(topic.topic);
+    if (auto why =
+            unrecoverable(topic, from != from_by_topic.end() ? *from->second : v1::Position())) {
       result.not_recoverable = std::move(why);
       break;
     }

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 namespace kabar::broker {
 
 void LatencyHistogram::record(std::chrono::nanoseconds duration) {
@@ -64,10 +68,10 @@ std::string label(const std::string& value) {
 }
 
 constexpr std::array<const char*, static_cast<std::size_t>(Rejected::kCount)> kRejectedNames{
-    "bad_request",  "unauthorized",     "forbidden",        "not_found",
-    "too_large",    "rate_limited",     "unavailable",      "internal",
-    "text_frame",   "unparsable_frame", "message_too_big",  "bad_http_request",
-    "connection_limit", "forbidden_origin", "tls_handshake"};
+    "bad_request",      "unauthorized",     "forbidden",       "not_found",
+    "too_large",        "rate_limited",     "unavailable",     "internal",
+    "text_frame",       "unparsable_frame", "message_too_big", "bad_http_request",
+    "connection_limit", "forbidden_origin", "tls_handshake",   "no_descriptors"};
 
 }  // namespace
 
@@ -105,9 +109,28 @@ std::string Metrics::render() const {
   out += "# HELP kabar_subscriptions Subscriptions, by topic or pattern as subscribed.\n"
          "# TYPE kabar_subscriptions gauge\n";
   {
+    // Bounded: clients choose patterns, and thousands of distinct ones once made a 4 MiB scrape.
+    // The most subscribed get a series each, the rest are summed under topic="_other".
     std::lock_guard lock(subscriptions_mutex_);
-    for (const auto& [pattern, count] : subscriptions_) {
-      out += fmt::format("kabar_subscriptions{{topic=\"{}\"}} {}\n", label(pattern), count);
+    std::vector<std::pair<std::int64_t, const std::string*>> by_count;
+    by_count.reserve(subscriptions_.size());
+    for (const auto& [pattern, count] : subscriptions_) by_count.emplace_back(count, &pattern);
+    const auto shown = std::min(by_count.size(), kMaxSubscriptionSeries);
+    std::partial_sort(by_count.begin(), by_count.begin() + static_cast<std::ptrdiff_t>(shown),
+                      by_count.end(), [](const auto& a, const auto& b) {
+                        return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+                      });
+    std::int64_t other = 0;
+    for (std::size_t i = 0; i < by_count.size(); ++i) {
+      if (i >= shown) {
+        other += by_count[i].first;
+        continue;
+      }
+      out += fmt::format("kabar_subscriptions{{topic=\"{}\"}} {}\n", label(*by_count[i].second),
+                         by_count[i].first);
+    }
+    if (by_count.size() > shown) {
+      out += fmt::format("kabar_subscriptions{{topic=\"_other\"}} {}\n", other);
     }
   }
   commit_latency_.render(out, "kabar_store_commit_seconds",

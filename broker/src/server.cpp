@@ -2,14 +2,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -97,15 +103,39 @@ void check_config(const Config& config) {
   if (config.send_queue_bytes < config.max_message_bytes) {
     fail("--send-queue-bytes must be at least --max-message-bytes");
   }
-  if (config.handshake_timeout.count() <= 0) fail("--handshake-timeout must be positive");
-  if (config.idle_timeout.count() <= 0) fail("--idle-timeout must be positive");
+  const auto positive_timeout = [&](std::chrono::milliseconds value, const char* flag) {
+    if (value.count() <= 0 || value > kMaxTimeout) {
+      fail(std::string(flag) + " must be 1 to " + std::to_string(kMaxTimeout.count()) +
+           " (a day), not " + std::to_string(value.count()));
+    }
+  };
+  positive_timeout(config.handshake_timeout, "--handshake-timeout-ms");
+  positive_timeout(config.idle_timeout, "--idle-timeout-ms");
+  positive_timeout(config.store_options.retention.sweep_interval, "--retention-sweep-ms");
+  if (config.shutdown_grace.count() < 0 || config.shutdown_grace > kMaxTimeout) {
+    fail("--shutdown-grace-ms must be 0 to " + std::to_string(kMaxTimeout.count()));
+  }
+  if (config.auth.leeway.count() < 0 || config.auth.leeway > kMaxJwtLeeway) {
+    fail("--jwt-leeway-s must be 0 to " + std::to_string(kMaxJwtLeeway.count()));
+  }
+  // Not negated: NaN fails every comparison and must fail this one too.
+  const auto rate_ok = [](double rate) { return rate >= 0 && rate <= kMaxRate; };
+  if (!rate_ok(config.publish_rate)) fail("--publish-rate must be 0 (unlimited) to 1e9");
+  if (!rate_ok(config.connection_rate)) fail("--connection-rate must be 0 (unlimited) to 1e9");
+  const auto retention_ok = [](const RetentionLimits& limits) {
+    return limits.max_count >= 1 && limits.max_count <= kMaxRetentionCount &&
+           limits.max_age.count() > 0 && limits.max_age <= std::chrono::hours(kMaxRetentionHours);
+  };
+  if (!retention_ok(config.store_options.retention.defaults)) {
+    fail("--retention-count must be 1 to 1e18 and --retention-hours 1 to 1e9");
+  }
   if (config.io_threads > 256) fail("--threads must be at most 256");
   for (const auto& rule : config.store_options.retention.rules) {
     if (auto error = pattern_error(rule.pattern)) {
       fail("--retention-for pattern '" + rule.pattern + "': " + *error);
     }
-    if (rule.limits.max_count == 0 || rule.limits.max_age.count() <= 0) {
-      fail("--retention-for '" + rule.pattern + "': count and hours must be positive");
+    if (!retention_ok(rule.limits)) {
+      fail("--retention-for '" + rule.pattern + "': count must be 1 to 1e18, hours 1 to 1e9");
     }
   }
 }
@@ -137,6 +167,25 @@ std::unique_ptr<Engine> make_engine(const Config& config, Engine::BatchSink sink
   if (config.store == StoreKind::kMemory) return std::make_unique<MemoryEngine>(std::move(sink));
   return std::make_unique<SqliteEngine>(config.store_options, std::move(sink),
                                         &metrics.commit_latency());
+}
+
+// Each connection is a descriptor: a --max-connections the open-file limit cannot hold means
+// refusals ("out of file descriptors") long before the limit an operator believes in.
+void warn_if_descriptors_short(const Config& config) {
+  constexpr rlim_t kOwnDescriptors = 32;  // listener, store, io_uring rings, logs, the reserve
+  rlimit limit{};
+  if (config.max_connections == 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
+      limit.rlim_cur == RLIM_INFINITY) {
+    return;
+  }
+  const auto needed = static_cast<rlim_t>(config.max_connections) + kOwnDescriptors;
+  if (needed <= limit.rlim_cur) return;
+  spdlog::warn(
+      "--max-connections {} needs about {} file descriptors but the open-file limit is "
+      "{} (about {} connections): raise it (ulimit -n, LimitNOFILE= in a systemd unit) "
+      "or lower --max-connections",
+      config.max_connections, needed, limit.rlim_cur,
+      limit.rlim_cur > kOwnDescriptors ? limit.rlim_cur - kOwnDescriptors : 0);
 }
 
 std::unique_ptr<jwt::Verifier> make_verifier(const AuthOptions& auth) {
@@ -193,6 +242,8 @@ struct Server::Impl {
   // (whose queued handlers may hold the last reference to a session) while the context and
   // metrics those sessions use on destruction are still here.
   ~Impl() {
+    if (reserve_fd >= 0) ::close(reserve_fd);
+    accept_pause.reset();
     acceptor.reset();
     engine.reset();
     shards.clear();
@@ -220,10 +271,11 @@ struct Server::Impl {
     auto& shard = shards[next_shard];
     next_shard = (next_shard + 1) % shards.size();
     acceptor->async_accept(shard.ioc, [this, &shard](boost::system::error_code ec,
-                                                    tcp::socket socket) {
-      if (ec == net::error::operation_aborted) return;
+                                                     tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+      if (ec == net::error::no_descriptors || ec.value() == ENFILE) return out_of_descriptors(ec);
       if (ec) {
-        spdlog::warn("accept failed: {}", ec.message());  // e.g. out of file descriptors
+        log_accept_failure(ec);
       } else if (auto ticket = admit(socket)) {
         net::post(shard.ioc, [this, &shard, socket = std::move(socket),
                               ticket = std::move(ticket)]() mutable {
@@ -233,9 +285,65 @@ struct Server::Impl {
       } else {
         refuse(std::move(socket));
       }
+      if (!ec) accept_backoff = std::chrono::milliseconds(0);
       do_accept();
     });
   }
+
+  // Out of file descriptors, the pending connection stays in the backlog and accept fails again
+  // at once: retried in a loop, that is a core at 100 % and a million log lines. Instead the
+  // reserved descriptor is given up to take that connection, answer it 503 and close it, and
+  // accepting pauses, longer each time in a row (10 ms to 1 s), as nginx and NATS do.
+  void out_of_descriptors(boost::system::error_code ec) {
+    log_accept_failure(ec);
+    if (reserve_fd >= 0) {
+      // Every connection waiting in the backlog (a bounded number per pause) gets its answer
+      // through the one descriptor given up.
+      ::close(reserve_fd);
+      reserve_fd = -1;
+      boost::system::error_code accept_ec;
+      acceptor->non_blocking(true, accept_ec);
+      for (int i = 0; i < 256 && !accept_ec; ++i) {
+        tcp::socket socket(shards.front().ioc);
+        acceptor->accept(socket, accept_ec);
+        if (accept_ec) break;
+        static constexpr std::string_view kBusy =
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 38\r\n\r\nbroker out of file descriptors: retry\n";
+        boost::system::error_code ignored;
+        socket.non_blocking(true, ignored);  // a few bytes into an empty socket buffer
+        socket.write_some(net::buffer(kBusy), ignored);
+        socket.shutdown(tcp::socket::shutdown_send, ignored);
+        socket.close(ignored);
+        context.metrics.rejected(Rejected::kNoDescriptors);
+      }
+      acceptor->non_blocking(false, accept_ec);
+      reserve_fd = open_reserve();
+    }
+    accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(10),
+                                std::chrono::milliseconds(1000));
+    accept_pause->expires_after(accept_backoff);
+    accept_pause->async_wait([this](boost::system::error_code wait_ec) {
+      if (!wait_ec) do_accept();
+    });
+  }
+
+  // Once per second at most, with how many failed since: a failing accept must not flood the log.
+  void log_accept_failure(boost::system::error_code ec) {
+    ++accept_failures;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_failure_log < std::chrono::seconds(1)) return;
+    spdlog::warn("accept failed {} time(s) in the last second, the last: {}{}", accept_failures,
+                 ec.message(),
+                 ec == net::error::no_descriptors || ec.value() == ENFILE
+                     ? " (out of file descriptors: raise ulimit -n / LimitNOFILE, or lower "
+                       "--max-connections)"
+                     : "");
+    accept_failures = 0;
+    last_accept_failure_log = now;
+  }
+
+  static int open_reserve() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
   // A place for a new connection under the limits, or null.
   std::shared_ptr<Admission::Ticket> admit(tcp::socket& socket) {
@@ -326,7 +434,10 @@ struct Server::Impl {
     // after its queued acknowledgements). Each shard's run() returns when its last connection
     // is gone. All of it within the grace period.
     const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
-    net::post(shards.front().ioc, [this] { acceptor->close(); });
+    net::post(shards.front().ioc, [this] {
+      acceptor->close();
+      accept_pause->cancel();
+    });
     {
       auto passes_done = std::make_shared<std::promise<void>>();
       auto remaining = std::make_shared<std::atomic<std::size_t>>(shards.size());
@@ -382,6 +493,13 @@ struct Server::Impl {
   std::size_t refused = 0;
   std::chrono::steady_clock::time_point last_refusal_log;
   std::size_t next_shard = 0;  // touched only by the accepting shard's thread
+  // The accepting shard's: a descriptor kept free for answering when all others are in use.
+  int reserve_fd = open_reserve();
+  // On the first shard's io_context: reset before it, as the acceptor is.
+  std::optional<net::steady_timer> accept_pause{std::in_place, shards.front().ioc};
+  std::chrono::milliseconds accept_backoff{0};
+  std::size_t accept_failures = 0;
+  std::chrono::steady_clock::time_point last_accept_failure_log;
 };
 
 Server::Server(Config config) {
@@ -394,6 +512,7 @@ Server::Server(Config config) {
         " without authentication: give --jwt-secret-file or --jwt-public-key, or "
         "--allow-anonymous to let anyone publish and subscribe");
   }
+  warn_if_descriptors_short(config);
   // Before the store is opened: a bad certificate is a configuration error, found first.
   auto tls = config.tls.enabled() ? make_tls_context(config.tls) : nullptr;
   if (!address.is_loopback() && !tls) {

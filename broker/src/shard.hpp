@@ -44,6 +44,7 @@ struct BrokerContext {
   bool anonymous_allowed;         ///< a connection without a token may do anything
   boost::asio::ssl::context* tls;  ///< null when the listener is plain TCP
   std::atomic<std::uint64_t> next_connection_id{1};
+  std::atomic<int> history_reads{0};  ///< HTTP history reads under way, over all shards
 };
 
 /// Threading model: the broker runs one Shard per I/O thread. A shard's io_context is run by

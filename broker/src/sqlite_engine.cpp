@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "kabar/broker/frames.hpp"
+#include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 
 namespace kabar::broker {
@@ -67,7 +68,18 @@ std::string random_epoch() {
 }
 
 std::int64_t now_ns() {
-  return TimeUtil::TimestampToNanoseconds(TimeUtil::GetCurrentTime());
+  return current_nanoseconds();
+}
+
+// An embargo timer never waits longer than this before it looks again: a wall-clock change or an
+// embargo past what steady_clock can count is then only a re-check away.
+constexpr std::chrono::seconds kMaxEmbargoWait{60};
+
+// SQLite's and quick_check's messages may span lines; the broker reports a store on one.
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\r', ' ');
+  return text;
 }
 
 std::int64_t to_i64(std::uint64_t value) { return static_cast<std::int64_t>(value); }
@@ -180,6 +192,15 @@ class SqliteEngine::Impl {
                        ec.message());
     }
     path_ = (options_.data_dir / "kabar.db").string();
+    // SQLite takes an empty file for a new database: after a bad restore that would be a new
+    // history under new epochs, silently. Only an operator's explicit word allows it.
+    if (fs::exists(path_, ec) && fs::is_regular_file(path_, ec) && fs::file_size(path_, ec) == 0 &&
+        !options_.allow_empty_store) {
+      throw StoreError(path_ +
+                       " is empty (0 bytes), as a truncated copy or a failed restore "
+                       "leaves it: restore it, remove it, or start with --allow-empty-store to "
+                       "begin a new history there");
+    }
     try {
       SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 5000);
       const auto mode = db.execAndGet("PRAGMA journal_mode=WAL").getString();
@@ -188,7 +209,7 @@ class SqliteEngine::Impl {
                                                        : "PRAGMA synchronous=NORMAL");
       // A damaged file must stop the broker now, not fail reads later (seconds per GiB).
       const auto check = db.execAndGet("PRAGMA quick_check(1)").getString();
-      if (check != "ok") throw StoreError(path_ + " is damaged: " + check);
+      if (check != "ok") throw StoreError(path_ + " is damaged: " + one_line(check));
       SQLite::Transaction transaction(db);
       db.exec(kSchema);
       SQLite::Statement version(db, "SELECT value FROM meta WHERE key = 'schema_version'");
@@ -208,7 +229,7 @@ class SqliteEngine::Impl {
       transaction.commit();
       return db;
     } catch (const SQLite::Exception& e) {
-      throw StoreError("cannot use " + path_ + ": " + e.what());
+      throw StoreError("cannot use " + path_ + ": " + one_line(e.what()));
     }
   }
 
@@ -293,8 +314,10 @@ class SqliteEngine::Impl {
 
     const auto body = article.SerializeAsString();
     const auto accepted_ns = TimeUtil::TimestampToNanoseconds(request.accepted_at);
-    const bool held = article.has_embargoed() &&
-                      TimeUtil::TimestampToNanoseconds(article.embargoed()) > now_ns();
+    // Saturated: an embargo past 2262 ("hold until further notice") holds, it never wraps.
+    const auto held_until =
+        article.has_embargoed() ? saturating_nanoseconds(article.embargoed()) : std::int64_t{0};
+    const bool held = article.has_embargoed() && held_until > now_ns();
     insert_article_.reset();
     insert_article_.bind(1, article.id());
     insert_article_.bind(2, article.version());
@@ -302,12 +325,13 @@ class SqliteEngine::Impl {
     insert_article_.bind(4, article.urgency());
     insert_article_.bind(5, article.language());
     if (held) {
-      insert_article_.bind(6, TimeUtil::TimestampToNanoseconds(article.embargoed()));
+      insert_article_.bind(6, held_until);
     } else {
       insert_article_.bind(6);
     }
     insert_article_.bindNoCopy(7, body.data(), static_cast<int>(body.size()));
     insert_article_.exec();
+    supersede_held(article.id(), article.version());
     if (held) {
       *result.mutable_embargoed_until() = article.embargoed();
       return true;
@@ -349,11 +373,33 @@ class SqliteEngine::Impl {
     }
   }
 
+  // A newer version (a correction or a retraction) supersedes every older one still under
+  // embargo: that one is never released, whichever embargo lifts first.
+  void supersede_held(const std::string& id, std::uint32_t version) {
+    supersede_held_.reset();
+    supersede_held_.bind(1, id);
+    supersede_held_.bind(2, version);
+    while (supersede_held_.executeStep()) {
+      spdlog::info(
+          "store: '{}' version {} is superseded by version {} while under embargo: it "
+          "will never be released",
+          id, supersede_held_.getColumn(0).getUInt(), version);
+    }
+  }
+
   void describe_duplicate(std::int64_t seq, const SQLite::Column& held_until,
                           v1::PublishResult& result) {
     result.set_duplicate(true);
     if (!held_until.isNull()) {
-      *result.mutable_embargoed_until() = TimeUtil::NanosecondsToTimestamp(held_until.getInt64());
+      // From the article itself: held_until saturates at 2262, the embargo may be later.
+      find_body_.reset();
+      find_body_.bind(1, seq);
+      v1::Article stored;
+      if (find_body_.executeStep()) {
+        stored.ParseFromArray(find_body_.getColumn(0).getBlob(),
+                              find_body_.getColumn(0).getBytes());
+      }
+      *result.mutable_embargoed_until() = stored.embargoed();
       return;
     }
     find_offsets_.reset();
@@ -371,8 +417,9 @@ class SqliteEngine::Impl {
   // A statement left mid-result keeps a read snapshot open, and that would stop checkpoints
   // from ever emptying the write-ahead log.
   void reset_statements() {
-    for (auto* statement : {&find_latest_, &find_version_, &find_offsets_, &insert_article_,
-                            &insert_delivery_, &insert_topic_, &update_topic_}) {
+    for (auto* statement :
+         {&find_latest_, &find_version_, &find_offsets_, &find_body_, &insert_article_,
+          &supersede_held_, &insert_delivery_, &insert_topic_, &update_topic_}) {
       statement->tryReset();
     }
   }
@@ -405,10 +452,8 @@ class SqliteEngine::Impl {
   void schedule_embargo() {
     SQLite::Statement next(db_, "SELECT min(held_until) FROM articles WHERE held_until IS NOT NULL");
     if (!next.executeStep() || next.getColumn(0).isNull()) return;
-    const auto wait = std::chrono::nanoseconds(std::max<std::int64_t>(
-        0, next.getColumn(0).getInt64() - now_ns()));
-    embargo_timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(wait) +
-                                 std::chrono::milliseconds(1));
+    embargo_timer_.expires_after(
+        bounded_wait(next.getColumn(0).getInt64() - now_ns(), kMaxEmbargoWait));
     embargo_timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec) lift_embargoes();
     });
@@ -419,8 +464,10 @@ class SqliteEngine::Impl {
     try {
       SQLite::Transaction transaction(db_);
       SQLite::Statement due(db_,
-                            "SELECT seq, accepted_at, urgency, language, body FROM articles "
-                            "WHERE held_until IS NOT NULL AND held_until <= ? "
+                            "SELECT seq, accepted_at, urgency, language, body, EXISTS("
+                            "SELECT 1 FROM articles newer WHERE newer.article_id = "
+                            "articles.article_id AND newer.version > articles.version) "
+                            "FROM articles WHERE held_until IS NOT NULL AND held_until <= ? "
                             "ORDER BY held_until, seq");
       due.bind(1, now_ns());
       SQLite::Statement clear(db_, "UPDATE articles SET held_until = NULL WHERE seq = ?");
@@ -429,11 +476,19 @@ class SqliteEngine::Impl {
         const auto body = due.getColumn(4).getString();
         v1::Article article;
         article.ParseFromString(body);
-        release(seq, article.topics(),
-                {body, due.getColumn(1).getInt64(), due.getColumn(2).getUInt(),
-                 due.getColumn(3).getText()},
-                *batch, nullptr);
-        spdlog::info("store: embargo lifted on '{}' version {}", article.id(), article.version());
+        // Held rows of a store written before superseding was kept: a newer version wins there too.
+        if (due.getColumn(5).getInt() != 0) {
+          spdlog::info(
+              "store: embargo of '{}' version {} ended: superseded by a newer version, "
+              "never released",
+              article.id(), article.version());
+        } else {
+          release(seq, article.topics(),
+                  {body, due.getColumn(1).getInt64(), due.getColumn(2).getUInt(),
+                   due.getColumn(3).getText()},
+                  *batch, nullptr);
+          spdlog::info("store: embargo lifted on '{}' version {}", article.id(), article.version());
+        }
         clear.reset();
         clear.bind(1, seq);
         clear.exec();
@@ -483,8 +538,9 @@ class SqliteEngine::Impl {
       const auto cached = topics_.find(topic);
       if (cached == topics_.end()) continue;
       const auto& limits = options_.retention.for_topic(topic);
+      // Saturated: "keep for ten million hours" keeps everything, it never wraps to "keep none".
       const auto cutoff =
-          now - std::chrono::duration_cast<std::chrono::nanoseconds>(limits.max_age).count();
+          saturating_add(now, -saturating_multiply(limits.max_age.count(), 1'000'000'000));
       const auto last = to_i64(cached->second.last_offset);
       const auto by_count = last - to_i64(limits.max_count);
       for (;;) {
@@ -555,11 +611,11 @@ class SqliteEngine::Impl {
            last});
     }
 
+    const auto from_by_topic = positions_by_topic(request.from);
     std::vector<std::pair<const TopicState*, std::uint64_t>> plan;  // topic, read after
     for (const auto& topic : result.topics) {
-      const auto from = std::find_if(request.from.begin(), request.from.end(),
-                                     [&](const auto& p) { return p.topic() == topic.topic; });
-      const auto position = from != request.from.end() ? from->position() : v1::Position();
+      const auto from = from_by_topic.find(topic.topic);
+      const auto position = from != from_by_topic.end() ? *from->second : v1::Position();
       if (request.check_from) {
         if (auto why = unrecoverable(topic, position)) {
           result.not_recoverable = std::move(why);
@@ -569,9 +625,10 @@ class SqliteEngine::Impl {
       plan.emplace_back(&topic, position.offset());
     }
     if (request.check_from) {  // a listed topic this store does not have: its history is gone
+      std::unordered_set<std::string_view> known_topics;
+      for (const auto& topic : result.topics) known_topics.insert(topic.topic);
       for (const auto& from : request.from) {
-        const bool known = std::any_of(result.topics.begin(), result.topics.end(),
-                                       [&](const auto& t) { return t.topic == from.topic(); });
+        const bool known = known_topics.contains(from.topic());
         if (known || (from.position().offset() == 0 && from.position().epoch().empty())) continue;
         if (!topic_matches(request.pattern, from.topic())) continue;
         result.not_recoverable = unrecoverable(TopicState{from.topic(), {}, 0, 0}, from.position());
@@ -627,6 +684,11 @@ class SqliteEngine::Impl {
       db_, "SELECT seq, held_until FROM articles WHERE article_id = ? AND version = ?"};
   SQLite::Statement find_offsets_{db_,
                                   "SELECT topic, offset FROM deliveries WHERE seq = ? ORDER BY n"};
+  SQLite::Statement find_body_{db_, "SELECT body FROM articles WHERE seq = ?"};
+  SQLite::Statement supersede_held_{
+      db_,
+      "UPDATE articles SET held_until = NULL WHERE article_id = ?1 AND version < ?2 "
+      "AND held_until IS NOT NULL RETURNING version"};
   SQLite::Statement insert_article_{
       db_, "INSERT INTO articles(article_id, version, accepted_at, urgency, language, "
            "held_until, body) VALUES(?, ?, ?, ?, ?, ?, ?)"};

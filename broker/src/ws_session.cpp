@@ -1,18 +1,20 @@
 #include "ws_session.hpp"
 
-#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <cerrno>
+#include <climits>
+#include <cstring>
 
 #include "kabar/broker/frames.hpp"
 #include "kabar/common/article.hpp"
+#include "kabar/common/log_safe.hpp"
+#include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
 
@@ -22,7 +24,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 namespace websocket = beast::websocket;
-using google::protobuf::util::TimeUtil;
 
 WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context,
                      ConnectionLabel label, std::shared_ptr<const void> ticket,
@@ -68,7 +69,23 @@ void WsSession::on_accept(beast::error_code ec) {
   open_ = true;
   context_.metrics.connection_opened();
   spdlog::info("conn {} {} WebSocket open", label_.id, label_.remote);
+  await_connect();
   do_read();
+}
+
+// An upgraded connection that never says who it is would hold its place and memory for as long
+// as it answers pings: Connect must come within the handshake timeout. The token's expiry timer
+// takes this one over once connected.
+void WsSession::await_connect() {
+  expiry_ =
+      std::make_unique<net::steady_timer>(ws_.get_executor(), context_.config.handshake_timeout);
+  expiry_->async_wait([weak = weak_from_this()](beast::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->connected_) return;
+    spdlog::info("conn {} {} sent no accepted Connect within {} ms", self->label_.id,
+                 self->label_.remote, self->context_.config.handshake_timeout.count());
+    self->close(CloseCode::kPolicyViolation, "no Connect within the handshake timeout");
+  });
 }
 
 void WsSession::do_read() {
@@ -113,7 +130,7 @@ void WsSession::on_read_failed(beast::error_code ec) {
   if (ec == websocket::error::closed) {
     const auto& reason = ws_.reason();
     return finish(fmt::format("closed by peer ({}{}{})", reason.code,
-                              reason.reason.empty() ? "" : " ", reason.reason.c_str()));
+                              reason.reason.empty() ? "" : " ", log_safe(reason.reason.c_str())));
   }
   if (ec == websocket::error::message_too_big) {
     spdlog::warn("conn {} {} sent a message over {} bytes: closed with 1009", label_.id,
@@ -126,7 +143,10 @@ void WsSession::on_read_failed(beast::error_code ec) {
 
 // A whole message, valid until this returns. Whether to read the next one.
 bool WsSession::on_message(std::string_view payload) {
-  if (closing_ || draining_) return false;
+  // On the drain nothing read is handled any more: a publish read now would reach the store after
+  // its final flush, be stored, and its acknowledgement be cut off by the close. Not handled, it
+  // was neither stored nor acknowledged, and the publisher sends it again after reconnecting.
+  if (closing_ || draining_ || shard_.stopping) return false;
   if (!ws_.got_binary()) {
     context_.metrics.rejected(Rejected::kTextFrame);
     close(CloseCode::kUnsupportedData,
@@ -178,7 +198,7 @@ void WsSession::handle(v1::ClientMessage& message) {
     case v1::ClientMessage::kPing: {
       v1::Reply reply;
       reply.set_id(id);
-      *reply.mutable_pong()->mutable_broker_time() = TimeUtil::GetCurrentTime();
+      *reply.mutable_pong()->mutable_broker_time() = current_timestamp();
       return send_reply(reply);
     }
     default:
@@ -189,6 +209,7 @@ void WsSession::handle(v1::ClientMessage& message) {
 // Connect: once, or again with a fresh token before the current one expires.
 void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
   const bool refresh = connected_;
+  v1::Reply reply;
   if (refresh && (request.token().empty() || context_.verifier == nullptr)) {
     return send_error(id, v1::Error::BAD_REQUEST,
                       "already connected: send Connect again only with a fresh token");
@@ -202,19 +223,20 @@ void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
     }
     claims_ = std::move(std::get<jwt::Claims>(verified));
     expire_at(claims_->expires);
+    if (refresh) end_subscriptions_not_granted(*reply.mutable_connect());
   } else if (!context_.anonymous_allowed) {
     return send_error(id, v1::Error::UNAUTHORIZED,
                       "token rejected (token_required): this broker needs a JWT in Connect.token "
                       "(or Authorization: Bearer at the upgrade)");
   }
+  if (!claims_) expiry_.reset();  // anonymous: no token to expire, the timer is given back
   connected_ = true;
   upgrade_token_.clear();
+  reply.set_id(id);
   if (!refresh) client_name_ = request.client_name().substr(0, 100);
   spdlog::info("conn {} {} {} as '{}'{}", label_.id, label_.remote,
-               refresh ? "refreshed its token" : "connected", client_name_,
-               claims_ ? " (sub " + claims_->subject.substr(0, 100) + ")" : std::string());
-  v1::Reply reply;
-  reply.set_id(id);
+               refresh ? "refreshed its token" : "connected", log_safe(client_name_),
+               claims_ ? " (sub " + log_safe(claims_->subject) + ")" : std::string());
   auto* result = reply.mutable_connect();
   result->set_session_id(std::to_string(label_.id));
   result->set_broker_version(std::string(kVersion));
@@ -222,14 +244,34 @@ void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
   send_reply(reply);
 }
 
-// The connection ends with 4003 when its token expires, unless a fresh one came in time.
-void WsSession::expire_at(std::chrono::system_clock::time_point expires) {
+// A token refreshed with fewer grants ends the subscriptions it no longer covers, each named in
+// the Connect reply: a reader must not go on receiving what its new token does not allow.
+void WsSession::end_subscriptions_not_granted(v1::ConnectResult& result) {
+  for (const auto& pattern : shard_.fanout.patterns(*this)) {
+    if (granted(&jwt::Claims::subscribe, pattern)) continue;
+    static_cast<void>(shard_.fanout.unsubscribe(*this, pattern));
+    auto* ended = result.add_ended_subscriptions();
+    ended->set_code(v1::Error::FORBIDDEN);
+    ended->set_message("subscription to '" + pattern +
+                       "' ended: the refreshed token does not grant it");
+    spdlog::info("conn {} {} subscription to '{}' ended: the refreshed token does not grant it",
+                 label_.id, label_.remote, log_safe(pattern));
+  }
+}
+
+// The connection ends with 4003 when its token expires, unless a fresh one came in time. Counted
+// in whole seconds (an exp may be years ahead, past what nanoseconds count), a day at a time.
+void WsSession::expire_at(std::chrono::sys_seconds expires) {
+  constexpr std::chrono::seconds kMaxWait = std::chrono::hours(24);
   if (!expiry_) expiry_ = std::make_unique<net::steady_timer>(ws_.get_executor());
-  const auto left = expires + context_.config.auth.leeway - std::chrono::system_clock::now();
-  expiry_->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(left));
-  expiry_->async_wait([weak = weak_from_this()](beast::error_code ec) {
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const auto left = expires + context_.config.auth.leeway - now;
+  expiry_->expires_after(std::clamp(left, std::chrono::seconds(0), kMaxWait));
+  expiry_->async_wait([weak = weak_from_this(), expires,
+                       later = left > kMaxWait](beast::error_code ec) {
     auto self = weak.lock();
     if (ec || !self) return;
+    if (later) return self->expire_at(expires);
     self->close(CloseCode::kTokenExpired,
                 "token expired: send Connect with a fresh token before exp");
   });
@@ -264,6 +306,11 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
                       "subscribe.since needs a plain topic; to recover a pattern, send "
                       "subscribe.resume with the last position seen in each topic");
   }
+  if (static_cast<std::size_t>(request.resume().positions_size()) > kMaxResumePositions) {
+    return send_error(
+        id, v1::Error::BAD_REQUEST,
+        "subscribe.resume lists more than " + std::to_string(kMaxResumePositions) + " positions");
+  }
   for (const auto& position : request.resume().positions()) {
     if (auto error = topic_error(position.topic())) {
       return send_error(id, v1::Error::BAD_REQUEST,
@@ -277,6 +324,17 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
     return send_error(id, v1::Error::RATE_LIMITED,
                       "this connection has " + std::to_string(limit) +
                           " subscriptions, the limit: unsubscribe from one first");
+  }
+  // What the subscription and its recovery keep, against the connection's budget: a count limit
+  // alone let one connection hold a thousand filters of 240 000 languages each.
+  const auto cost = Fanout::cost(topic, request.filter()) + request.resume().ByteSizeLong();
+  const auto held = shard_.fanout.subscription_bytes(*this, topic) + recovery_bytes_;
+  if (held + cost > kMaxSubscriptionBytes) {
+    return send_error(id, v1::Error::TOO_LARGE,
+                      "this connection's subscriptions would keep " + std::to_string(held + cost) +
+                          " bytes of patterns, filters and "
+                          "positions, over its budget of " +
+                          std::to_string(kMaxSubscriptionBytes) + ": unsubscribe first");
   }
   if (!request.has_since() && !request.has_resume()) {
     shard_.fanout.subscribe(*this, topic, request.filter());
@@ -300,6 +358,8 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
     recovery.from.assign(request.resume().positions().begin(), request.resume().positions().end());
   }
   recovery.subscription_id = shard_.fanout.subscribe(*this, topic, request.filter(), true);
+  recovery.bytes = request.resume().ByteSizeLong();
+  recovery_bytes_ += recovery.bytes;
   recoveries_.push_back(std::move(recovery));
   if (recoveries_.size() == 1) read_history();
 }
@@ -398,6 +458,7 @@ void WsSession::continue_replay() {
 }
 
 void WsSession::next_recovery() {
+  recovery_bytes_ -= recoveries_.front().bytes;
   recoveries_.pop_front();
   if (!recoveries_.empty()) read_history();
 }
@@ -424,27 +485,28 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
     }
   }
   // Handed to the engine with the rest of this pass's publishes (Shard::run, Shard::publish).
-  shard_.publish(
-      context_.engine,
-      {std::move(article), TimeUtil::GetCurrentTime(),
-      [self = shared_from_this(), id](PublishOutcome outcome) mutable {
-        auto executor = self->ws_.get_executor();
-        net::post(executor, [self = std::move(self), id, outcome = std::move(outcome)]() mutable {
-          if (outcome.rejection) {
-            return self->send_error(id, outcome.rejection->code,
-                                    std::move(outcome.rejection->message));
-          }
-          self->context_.metrics.published();
-          v1::Reply reply;
-          reply.set_id(id);
-          *reply.mutable_publish() = std::move(outcome.result);
-          self->send_reply(reply);
-        });
-      }});
+  shard_.publish(context_.engine,
+                 {std::move(article), current_timestamp(),
+                  [self = shared_from_this(), id](PublishOutcome outcome) mutable {
+                    auto executor = self->ws_.get_executor();
+                    net::post(executor,
+                              [self = std::move(self), id, outcome = std::move(outcome)]() mutable {
+                                if (outcome.rejection) {
+                                  return self->send_error(id, outcome.rejection->code,
+                                                          std::move(outcome.rejection->message));
+                                }
+                                self->context_.metrics.published();
+                                v1::Reply reply;
+                                reply.set_id(id);
+                                *reply.mutable_publish() = std::move(outcome.result);
+                                self->send_reply(reply);
+                              });
+                  }});
 }
 
 void WsSession::send_error(std::uint32_t id, v1::Error::Code code, std::string message) {
-  spdlog::info("conn {} {} request {} refused: {}", label_.id, label_.remote, id, message);
+  spdlog::info("conn {} {} request {} refused: {}", label_.id, label_.remote, id,
+               log_safe(message));
   context_.metrics.rejected(Metrics::rejected_for(code));
   v1::Reply reply;
   reply.set_id(id);
@@ -472,9 +534,36 @@ void WsSession::enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const
     account(static_cast<std::int64_t>(ref.size));
     return check_queue_limit();
   }
+  // Waiting on a full socket, the session could hold a batch for a long time: a small slice is
+  // copied out rather than pinning the whole batch (a reader of a tiny topic once kept 75 MiB of
+  // other topics' articles alive with 51 KB counted against its limit).
+  if (writing_ && ref.size * kMaxPinRatio < batch->bytes.size())
+    return enqueue_copy(data, ref.size);
   push({batch, data, ref.size, false});
   run_batch_ = batch.get();
   run_end_ = data + ref.size;
+}
+
+void WsSession::enqueue_copy(const char* data, std::size_t size) {
+  if (copy_block_ && copy_used_ + size <= copy_block_->size() && !queue_.empty() &&
+      queue_.back().owner.get() == copy_block_.get() &&
+      queue_.back().data + queue_.back().size == copy_block_->data() + copy_used_) {
+    std::memcpy(copy_block_->data() + copy_used_, data, size);  // extends the last chunk
+    copy_used_ += size;
+    queue_.back().size += size;
+    queued_bytes_ += size;
+    account(static_cast<std::int64_t>(size));
+    return check_queue_limit();
+  }
+  if (!copy_block_ || copy_used_ + size > copy_block_->size()) {
+    // Bytes already handed to a write stay where they are: a full block is replaced, not reused.
+    copy_block_ = std::make_shared<std::string>(std::max(kCopyBlockBytes, size), '\0');
+    copy_used_ = 0;
+  }
+  char* copy = copy_block_->data() + copy_used_;
+  std::memcpy(copy, data, size);
+  copy_used_ += size;
+  push({copy_block_, copy, size, false});
 }
 
 void WsSession::push(Chunk chunk) {
@@ -641,6 +730,7 @@ void WsSession::on_write(beast::error_code ec, std::size_t bytes) {
     return schedule_write(std::any_of(queue_.begin(), queue_.end(),
                                       [](const Chunk& chunk) { return chunk.is_reply; }));
   }
+  copy_block_.reset();  // caught up: nothing is copied while writes complete at once
   if (draining_ && !writing_) close(CloseCode::kShuttingDown, kDrainReason);
 }
 

@@ -67,7 +67,9 @@ class WsSession final : public Subscriber,
   void handle(v1::ClientMessage& message);
   void schedule_write(bool reply);
   void handle_connect(std::uint32_t id, const v1::Connect& request);
-  void expire_at(std::chrono::system_clock::time_point expires);
+  void await_connect();
+  void expire_at(std::chrono::sys_seconds expires);
+  void end_subscriptions_not_granted(v1::ConnectResult& result);
   // Whether the token's grants (publish or subscribe) cover `topic`; true when anonymous.
   [[nodiscard]] bool granted(const std::vector<std::string> jwt::Claims::*grants,
                              const std::string& topic) const;
@@ -82,6 +84,7 @@ class WsSession final : public Subscriber,
   void send_reply(const v1::Reply& reply);
   void send_error(std::uint32_t id, v1::Error::Code code, std::string message);
   void push(Chunk chunk);
+  void enqueue_copy(const char* data, std::size_t size);
   void account(std::int64_t delta);  // the shard's send-queue gauge
   void drop_queue();
   void check_queue_limit();
@@ -122,7 +125,8 @@ class WsSession final : public Subscriber,
   std::shared_ptr<const void> ticket_;  // the connection's place under the connection limits
   std::string upgrade_token_;            // a token given with the upgrade, for Connect
   std::optional<jwt::Claims> claims_;    // what the token grants; none: anonymous, all rights
-  std::unique_ptr<boost::asio::steady_timer> expiry_;  // the token's exp, while authenticated
+  // Until Connect: the deadline for it; then the token's exp, while authenticated.
+  std::unique_ptr<boost::asio::steady_timer> expiry_;
   RateLimit publish_rate_;
   // A message is read into small_read_, part of the session; one that does not fit goes on into
   // large_read_, allocated for it and given back after it (kept by a connection that has
@@ -144,10 +148,23 @@ class WsSession final : public Subscriber,
     std::uint64_t subscription_id = 0;
     std::vector<v1::TopicPosition> from;  // advanced as pages are queued
     bool replied = false;
+    std::size_t bytes = 0;  // of the resume positions asked for: counted until it ends
   };
   std::list<Recovery> recoveries_;  // a list: empty, it allocates nothing (a deque does)
+  std::size_t recovery_bytes_ = 0;  // of recoveries_, against kMaxSubscriptionBytes
+  // What one connection's subscriptions may keep (patterns, filters, pending resume positions).
+  static constexpr std::size_t kMaxSubscriptionBytes = 512 * 1024;
+  static constexpr std::size_t kMaxResumePositions = 10'000;
   bool replay_waiting_ = false;  // the next page waits for the send queue to drain
   static constexpr std::size_t kReplayPageBytes = 512 * 1024;
+
+  // While a write waits on a full socket, a delivery that is under 1/kMaxPinRatio of its batch is
+  // copied into copy_block_ instead of keeping the batch alive: what a stalled reader holds is
+  // then about what it counts against --send-queue-bytes.
+  static constexpr std::size_t kMaxPinRatio = 4;
+  static constexpr std::size_t kCopyBlockBytes = 64 * 1024;
+  std::shared_ptr<std::string> copy_block_;
+  std::size_t copy_used_ = 0;
 
   std::vector<Chunk> in_flight_;  // owned by the write in flight
   std::vector<boost::asio::const_buffer> write_buffers_;

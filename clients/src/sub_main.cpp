@@ -31,12 +31,16 @@ std::string readable(const kabar::v1::Delivery& delivery) {
   return line;
 }
 
-std::string json(const kabar::v1::Delivery& delivery) {
+// One JSON object, or (never a partial line on stdout) a line on stderr saying why not.
+std::optional<std::string> json(const kabar::v1::Delivery& delivery) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   std::string out;
-  (void)google::protobuf::util::MessageToJsonString(delivery, &out, options);
-  return out;
+  const auto status = google::protobuf::util::MessageToJsonString(delivery, &out, options);
+  if (status.ok()) return out;
+  std::cerr << "kabar-sub: " << delivery.topic() << "#" << delivery.offset()
+            << " cannot be printed as JSON: " << status.message() << std::endl;
+  return std::nullopt;
 }
 
 // One line on stderr saying whether a subscription got everything it missed.
@@ -111,7 +115,11 @@ int main(int argc, char** argv) {
   std::atomic<std::uint64_t> received = 0;
   auto on_delivery = [&](const kabar::v1::Delivery& delivery) {
     if (count != 0 && received >= count) return;
-    std::cout << (as_json ? json(delivery) : readable(delivery)) << std::endl;
+    if (!as_json) {
+      std::cout << readable(delivery) << std::endl;
+    } else if (const auto line = json(delivery)) {
+      std::cout << *line << std::endl;
+    }
     if (++received == count) decide(0, "");
   };
 

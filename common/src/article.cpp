@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
+#include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 
 namespace kabar {
@@ -76,6 +78,15 @@ std::optional<Rejection> validate_article(v1::Article& article, std::size_t max_
     return bad_request("article.language '" + article.language().substr(0, 40) +
                        "' is not a BCP 47 language tag");
   }
+  const std::pair<const google::protobuf::Timestamp*, const char*> times[] = {
+      {article.has_first_created() ? &article.first_created() : nullptr, "article.first_created"},
+      {article.has_version_created() ? &article.version_created() : nullptr,
+       "article.version_created"},
+      {article.has_embargoed() ? &article.embargoed() : nullptr, "article.embargoed"}};
+  for (const auto& [time, field] : times) {
+    if (time == nullptr) continue;
+    if (auto error = timestamp_error(*time, field)) return bad_request(std::move(*error));
+  }
   if (article.version() == 0) article.set_version(1);
   if (const auto size = article.ByteSizeLong(); size > max_bytes) {
     return Rejection{v1::Error::TOO_LARGE, "article is " + std::to_string(size) +
@@ -89,6 +100,9 @@ std::optional<std::string> filter_error(const v1::Filter& filter) {
   if (filter.max_urgency() > kMaxUrgency) {
     return "filter.max_urgency must be 0 (no filter) or 1 to 9, not " +
            std::to_string(filter.max_urgency());
+  }
+  if (static_cast<std::size_t>(filter.languages_size()) > kMaxFilterLanguages) {
+    return "filter.languages has more than " + std::to_string(kMaxFilterLanguages) + " languages";
   }
   for (const auto& language : filter.languages()) {
     if (!looks_like_language_tag(language)) {

@@ -13,6 +13,9 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "kabar/common/time.hpp"
+#include "kabar/common/topic.hpp"
+
 namespace kabar::jwt {
 
 using nlohmann::json;
@@ -105,12 +108,30 @@ bool public_key_valid(EVP_PKEY* key, std::string_view signed_part, const std::st
   return ok;
 }
 
-std::vector<std::string> string_list(const json& claims, const char* name) {
+// The grants under kabar.NAME, each checked as a subscription pattern is: a malformed one
+// refuses the token (it must grant nothing, and `>.x` read loosely would grant everything).
+std::variant<std::vector<std::string>, Refusal> grant_list(const json& kabar, const char* name) {
+  constexpr std::size_t kMaxGrants = 1000;
   std::vector<std::string> out;
-  const auto it = claims.find(name);
-  if (it == claims.end() || !it->is_array()) return out;
-  for (const auto& item : *it) {
-    if (item.is_string()) out.push_back(item.get<std::string>());
+  const auto it = kabar.find(name);
+  if (it == kabar.end()) return out;
+  const auto field = std::string("kabar.") + name;
+  if (!it->is_array()) {
+    return refuse("bad_grant", field + " must be an array of topics or patterns");
+  }
+  if (it->size() > kMaxGrants) {
+    return refuse("bad_grant",
+                  field + " holds more than " + std::to_string(kMaxGrants) + " grants");
+  }
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& item = (*it)[i];
+    const auto place = field + "[" + std::to_string(i) + "]";
+    if (!item.is_string()) return refuse("bad_grant", place + " is not a string");
+    auto grant = item.get<std::string>();
+    if (auto error = pattern_error(grant)) {
+      return refuse("bad_grant", place + " is not a topic or pattern: " + *error);
+    }
+    out.push_back(std::move(grant));
   }
   return out;
 }
@@ -193,16 +214,24 @@ std::variant<Claims, Refusal> Verifier::verify(std::string_view token,
   if (exp == claims.end() || !exp->is_number()) {
     return refuse("missing_exp", "the token has no exp (expiry) claim");
   }
-  const auto seconds = [](const json& value) {  // clamped to years 1970..9999
-    const double clamped = std::clamp(value.get<double>(), 0.0, 253402300799.0);
-    return std::chrono::system_clock::time_point(
-        std::chrono::seconds(static_cast<std::int64_t>(clamped)));
+  // In whole seconds, clamped to years 1970..9999: nanoseconds (system_clock's unit here) end in
+  // 2262, so an exp of 9999999999 ("never") would wrap to the past and an nbf in 2300 to "valid".
+  const auto seconds = [](const json& value) {
+    const double clamped =
+        std::clamp(value.get<double>(), 0.0, static_cast<double>(kMaxTimestampSeconds));
+    return std::chrono::sys_seconds(std::chrono::seconds(static_cast<std::int64_t>(clamped)));
   };
+  const auto now_seconds = std::chrono::floor<std::chrono::seconds>(now);
   Claims granted;
   granted.expires = seconds(*exp);
-  if (now > granted.expires + options_.leeway) return refuse("expired", "the token has expired");
+  if (now_seconds > granted.expires + options_.leeway) {
+    return refuse("expired", "the token has expired");
+  }
   const auto nbf = claims.find("nbf");
-  if (nbf != claims.end() && nbf->is_number() && now + options_.leeway < seconds(*nbf)) {
+  if (nbf != claims.end() && !nbf->is_number()) {
+    return refuse("malformed", "the token's nbf is not a number of seconds");
+  }
+  if (nbf != claims.end() && now_seconds + options_.leeway < seconds(*nbf)) {
     return refuse("not_yet_valid", "the token is not valid yet (nbf)");
   }
   const auto claim = [&](const char* name) {
@@ -221,9 +250,16 @@ std::variant<Claims, Refusal> Verifier::verify(std::string_view token,
   }
   if (const auto sub = claim("sub"); sub.is_string()) granted.subject = sub.get<std::string>();
   const auto kabar = claims.find("kabar");
-  if (kabar != claims.end() && kabar->is_object()) {
-    granted.publish = string_list(*kabar, "publish");
-    granted.subscribe = string_list(*kabar, "subscribe");
+  if (kabar != claims.end() && !kabar->is_object()) {
+    return refuse("bad_grant", "the kabar claim must be an object of publish and subscribe grants");
+  }
+  if (kabar != claims.end()) {
+    auto publish = grant_list(*kabar, "publish");
+    if (auto* refusal = std::get_if<Refusal>(&publish)) return std::move(*refusal);
+    auto subscribe = grant_list(*kabar, "subscribe");
+    if (auto* refusal = std::get_if<Refusal>(&subscribe)) return std::move(*refusal);
+    granted.publish = std::move(std::get<std::vector<std::string>>(publish));
+    granted.subscribe = std::move(std::get<std::vector<std::string>>(subscribe));
   }
   return granted;
 }

@@ -14,6 +14,15 @@ namespace {
 
 const std::string kSecret = "an HS256 secret of at least 32 bytes, for tests";
 
+// Sends a Ping; the answer, or the close that came instead.
+RawFrame ping(RawWebSocket& ws) {
+  v1::ClientMessage message;
+  message.set_id(3);
+  message.mutable_ping();
+  ws.send(message);
+  return ws.read();
+}
+
 // A broker that requires HS256 tokens signed with kSecret (no clock leeway).
 class Auth : public testing::Test {
  protected:
@@ -131,11 +140,7 @@ TEST_F(Auth, AnExpiringTokenEndsTheConnectionWith4003UnlessRefreshed) {
   ASSERT_EQ(info.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(info.get().code, 4003);
   std::this_thread::sleep_for(1s);  // well past the first token's expiry: the refreshed one stays
-  v1::ClientMessage ping;
-  ping.set_id(3);
-  ping.mutable_ping();
-  refreshed.send(ping);
-  const auto pong = refreshed.read();
+  const auto pong = ping(refreshed);
   EXPECT_FALSE(pong.closed) << pong.close_code;
   EXPECT_TRUE(pong.message.reply().has_pong());
 }
@@ -144,6 +149,11 @@ TEST_F(Auth, ATokenAtTheUpgradeWorksForBrowsersAndABadOneGets401) {
   const auto token = sign_hs256(grants(seconds_from_now(60), {}, {">"}), kSecret);
   const auto browser = open("", "?access_token=" + token);
   EXPECT_TRUE(browser->connected.ok()) << browser->connected.error_text();
+  // Percent-encoded as a browser's URLSearchParams may write it ('.' as %2E, '_' as %5F).
+  std::string encoded;
+  for (const char c : token) encoded += c == '.' ? std::string("%2E") : std::string(1, c);
+  const auto escaped = open("", "?access_token=" + encoded);
+  EXPECT_TRUE(escaped->connected.ok()) << escaped->connected.error_text();
   const auto bad = open("", "?access_token=" + unsigned_token(grants(seconds_from_now(60), {}, {}), "none"));
   EXPECT_FALSE(bad->connected.ok());
   EXPECT_NE(bad->connected.error_text().find("401"), std::string::npos) << bad->connected.error_text();
@@ -160,6 +170,78 @@ TEST_F(Auth, HistoryOverHttpNeedsATokenThatGrantsTheTopic) {
   const auto other = sign_hs256(grants(seconds_from_now(60), {}, {"sports"}), kSecret);
   EXPECT_EQ(http_get(broker_.port(), "/v1/topics/defense/articles?access_token=" + other).status,
             403);
+}
+
+TEST_F(Auth, AMalformedGrantGrantsNothingAndTheClientIsToldWhy) {
+  for (const char* grant : {">.x", "*.>.x", ">.sports", "defense..asia", "Defense"}) {
+    const auto session = open(sign_hs256(grants(seconds_from_now(60), {}, {grant}), kSecret));
+    ASSERT_TRUE(session->connected.reply.has_error()) << grant;
+    EXPECT_EQ(session->connected.reply.error().code(), v1::Error::UNAUTHORIZED);
+    EXPECT_NE(session->connected.reply.error().message().find("(bad_grant)"), std::string::npos)
+        << session->connected.reply.error().message();
+    EXPECT_NE(session->connected.reply.error().message().find("kabar.subscribe[0]"),
+              std::string::npos);
+  }
+  // At the upgrade and on the HTTP read path as well.
+  const auto bad = sign_hs256(grants(seconds_from_now(60), {}, {">.x"}), kSecret);
+  const auto upgrade = open("", "?access_token=" + bad);
+  EXPECT_NE(upgrade->connected.error_text().find("401"), std::string::npos);
+  EXPECT_EQ(http_get(broker_.port(), "/v1/topics/defense/articles?access_token=" + bad).status,
+            401);
+}
+
+// A token refreshed with fewer grants ends the subscriptions it no longer covers, each named in the
+// Connect reply, and nothing more is delivered on them.
+TEST_F(Auth, ARefreshThatDropsAGrantEndsTheSubscriptionsItNoLongerCovers) {
+  RawWebSocket reader(broker_.port());
+  v1::ClientMessage message;
+  message.set_id(1);
+  message.mutable_connect()->set_token(
+      sign_hs256(grants(seconds_from_now(60), {}, {"defense.>", "international"}), kSecret));
+  reader.send(message);
+  ASSERT_TRUE(reader.read().message.reply().has_connect());
+  for (const char* topic : {"defense.asia", "international"}) {
+    message.set_id(2);
+    message.mutable_subscribe()->set_topic(topic);
+    reader.send(message);
+    ASSERT_TRUE(reader.read().message.reply().has_subscribe()) << topic;
+  }
+  message.set_id(3);
+  message.mutable_connect()->set_token(
+      sign_hs256(grants(seconds_from_now(60), {}, {"international"}), kSecret));
+  reader.send(message);
+  const auto refreshed = reader.read().message.reply();
+  ASSERT_TRUE(refreshed.has_connect()) << refreshed.DebugString();
+  ASSERT_EQ(refreshed.connect().ended_subscriptions_size(), 1);
+  EXPECT_EQ(refreshed.connect().ended_subscriptions(0).code(), v1::Error::FORBIDDEN);
+  EXPECT_NE(refreshed.connect().ended_subscriptions(0).message().find("'defense.asia'"),
+            std::string::npos);
+
+  const auto cms = open(sign_hs256(grants(seconds_from_now(60), {">"}, {}), kSecret));
+  cms->client->publish(article("urn:test:asia", {"defense.asia"})).get();
+  cms->client->publish(article("urn:test:world", {"international"})).get();
+  const auto next = reader.read();
+  ASSERT_EQ(next.message.deliveries_size(), 1) << next.message.DebugString();
+  EXPECT_EQ(next.message.deliveries(0).article().id(), "urn:test:world");
+}
+
+// Connect must come within the handshake timeout; a connection that never sends it is closed.
+TEST(AuthDeadline, AnUpgradedConnectionThatNeverConnectsIsClosed) {
+  BrokerProcess broker({"--handshake-timeout-ms", "500"});
+  RawWebSocket silent(broker.port());
+  const auto start = Clock::now();
+  const auto frame = silent.read(5s);
+  ASSERT_TRUE(frame.closed);
+  EXPECT_EQ(frame.close_code, 1008);
+  EXPECT_NE(frame.close_reason.find("no Connect"), std::string::npos) << frame.close_reason;
+  EXPECT_LT(Clock::now() - start, 3s);
+  RawWebSocket connected(broker.port());  // one that does stays past the deadline
+  connected.connect();
+  std::this_thread::sleep_for(1s);
+  const auto pong = ping(connected);
+  ASSERT_FALSE(pong.closed) << pong.close_reason;
+  EXPECT_TRUE(pong.message.reply().has_pong());
+  EXPECT_NE(pong.message.reply().pong().broker_time().nanos(), 0) << "sub-second precision";
 }
 
 TEST(AuthKeys, Rs256AndEs256WithAPublicKeyFile) {

@@ -2,9 +2,11 @@
 // off quickly, and slow nobody else.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <deque>
-#include <iostream>
 #include <fstream>
+#include <iostream>
+#include <thread>
 
 #include "broker.hpp"
 #include "client_support.hpp"
@@ -115,6 +117,48 @@ TEST(Backpressure, ASubscriberThatStopsReadingIsCutOffAndOthersGetEverything) {
   EXPECT_LT(growth_kib, kQueueLimit / 1024 + 16 * 1024) << "RSS grew by " << growth_kib << " KiB";
 #endif
   EXPECT_EQ(broker.stop(), 0);
+}
+
+// A reader of a tiny topic whose socket is full must not keep alive the large batches its small
+// deliveries came in: it once held 75 MiB of other topics' articles with 51 KB counted against
+// its limit, and no 4001. Here 300 batches of 200 KiB pass by a stalled reader of "tiny".
+TEST(Backpressure, AStalledReaderPinsNoMoreThanItsQueueCounts) {
+  // Freed memory must be reusable for RSS to mean anything under ASan.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  const std::string options = std::string(asan != nullptr ? asan : "") +
+                              ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
+  ::setenv("ASAN_OPTIONS", options.c_str(), 1);
+  BrokerProcess broker({"--store", "memory", "--publish-rate", "0", "--send-queue-bytes",
+                        std::to_string(16 << 20), "--max-message-bytes", std::to_string(1 << 20)});
+  RawWebSocket stalled(broker.port());
+  subscribe(stalled, "tiny");
+  Connected publisher(broker.url(), "publisher");
+  // Fill the stalled reader's socket buffers with "tiny" articles, so that its writes wait.
+  const std::string filler(128 * 1024, 'f');
+  for (int i = 0; i < 64; ++i) {
+    auto a = article("urn:fill:" + std::to_string(i), {"tiny"});
+    a.set_body(filler);
+    publisher.publish(std::move(a));
+  }
+  std::this_thread::sleep_for(300ms);
+  const long before = rss_kib(broker.process().pid());
+  // Each publish is acknowledged before the next: a batch of its own, 200 KiB, with one small
+  // delivery for the stalled reader beside a large one for nobody.
+  const std::string large(200 * 1024, 'L');
+  for (int i = 0; i < 300; ++i) {
+    auto big = article("urn:big:" + std::to_string(i), {"big"});
+    big.set_body(large);
+    auto small = article("urn:small:" + std::to_string(i), {"tiny"});
+    std::vector<std::future<v1::PublishResult>> acks;
+    acks.push_back(publisher->publish(std::move(big)));
+    acks.push_back(publisher->publish(std::move(small)));
+    for (auto& ack : acks) ack.get();
+  }
+  std::this_thread::sleep_for(300ms);
+  const long growth = rss_kib(broker.process().pid()) - before;
+  std::cout << "broker RSS growth past a stalled reader: " << growth << " KiB\n";
+  EXPECT_LT(growth, 24 * 1024) << "300 batches of 200 KiB (60 MiB) kept alive";
+  ::setenv("ASAN_OPTIONS", asan != nullptr ? asan : "", 1);
 }
 
 }  // namespace

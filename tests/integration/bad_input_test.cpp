@@ -1,6 +1,8 @@
 // Bad input against the real broker: each gets a precise answer, and everyone else is still
 // served afterwards.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "broker.hpp"
 #include "client_support.hpp"
@@ -8,6 +10,34 @@
 
 namespace kabar::test {
 namespace {
+
+// Sends `request` as it is and reads until the broker closes (or 5 s pass): everything it said,
+// and whether it closed the connection.
+struct RawHttp {
+  std::string response;
+  bool closed = false;
+};
+RawHttp raw_http(std::uint16_t port, const std::string& request) {
+  const int fd = connect_loopback(port);
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  RawHttp result;
+  char buffer[4096];
+  for (;;) {
+    const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0) result.closed = true;
+    if (n <= 0) break;
+    result.response.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return result;
+}
+
+std::string upgrade_request(const std::string& key) {
+  return "GET /v1/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+         "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: kabar.v1.proto\r\n"
+         "Sec-WebSocket-Key: " +
+         key + "\r\n\r\n";
+}
 
 // A healthy subscriber and publisher, checked after each bad input.
 class BadInput : public ::testing::Test {
@@ -172,6 +202,100 @@ TEST_F(BadInput, UpgradeWithoutTheSubprotocolGetsHttp400SayingSo) {
   const auto other = http_get(broker_.port(), "/v1/ws", "chat", true);
   EXPECT_EQ(other.status, 400);
   ExpectOthersStillServed();
+}
+
+// RFC 9112 section 6.3: only a final "chunked" gives a request body a length this broker trusts;
+// anything else is 400 and the connection closed (what follows could be smuggled as a request).
+TEST_F(BadInput, ATransferEncodingOtherThanChunkedIsRefusedAndTheConnectionClosed) {
+  for (const char* coding : {"gzip", "chunked, gzip", "gzip, chunked", "identity"}) {
+    const auto result = raw_http(
+        broker_.port(), std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") +
+                            coding + "\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(result.response.rfind("HTTP/1.1 400", 0), 0U) << coding << ": " << result.response;
+    EXPECT_NE(result.response.find("Transfer-Encoding"), std::string::npos) << result.response;
+    EXPECT_EQ(result.response.find("200 OK"), std::string::npos) << "a smuggled request was served";
+    EXPECT_TRUE(result.closed) << coding;
+  }
+  const auto chunked = raw_http(broker_.port(),
+                                "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                "Connection: close\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(chunked.response.rfind("HTTP/1.1 200", 0), 0U) << chunked.response;
+  ExpectOthersStillServed();
+}
+
+TEST_F(BadInput, ASecWebSocketKeyThatIsNotSixteenBytesOfBase64Gets400) {
+  for (const char* key : {"short", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZR==",
+                          "dGhlIHNhbXBsZSBub25j!Q==", "dGhlIHNhbXBsZSBub25jZQ==AA"}) {
+    const auto result = raw_http(broker_.port(), upgrade_request(key));
+    EXPECT_EQ(result.response.rfind("HTTP/1.1 400", 0), 0U) << key << ": " << result.response;
+    EXPECT_NE(result.response.find("Sec-WebSocket-Key"), std::string::npos) << result.response;
+  }
+  EXPECT_EQ(raw_http(broker_.port(), upgrade_request("dGhlIHNhbXBsZSBub25jZQ=="))
+                .response.rfind("HTTP/1.1 101", 0),
+            0U);
+  ExpectOthersStillServed();
+}
+
+TEST_F(BadInput, AMethodOtherThanGetGets405WithAllow) {
+  const auto result =
+      raw_http(broker_.port(), "DELETE /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(result.response.rfind("HTTP/1.1 405", 0), 0U) << result.response;
+  EXPECT_NE(result.response.find("\r\nAllow: GET\r\n"), std::string::npos) << result.response;
+}
+
+// What one connection's subscriptions keep is bounded: languages per filter, and bytes over all.
+TEST_F(BadInput, SubscriptionStateIsBoundedPerConnection) {
+  RawWebSocket ws(broker_.port());
+  ws.connect();
+  v1::ClientMessage message;
+  message.set_id(5);
+  message.mutable_subscribe()->set_topic("international");
+  auto* filter = message.mutable_subscribe()->mutable_filter();
+  for (int i = 0; i < 33; ++i) filter->add_languages("en");
+  auto reply = Request(ws, message);
+  ASSERT_TRUE(reply.has_error());
+  EXPECT_EQ(reply.error().code(), v1::Error::BAD_REQUEST);
+  EXPECT_NE(reply.error().message().find("more than 32 languages"), std::string::npos)
+      << reply.error().message();
+  filter->mutable_languages()->DeleteSubrange(0, 1);  // 32: the limit, accepted
+  EXPECT_TRUE(Request(ws, message).has_subscribe());
+
+  // Long patterns with full filters, until the connection's budget (512 KiB) says no.
+  message.mutable_subscribe()->mutable_filter()->clear_languages();
+  for (int i = 0; i < 32; ++i) filter->add_languages("abcdefgh-abcdefgh-abcdefgh-abcdefg");
+  const std::string segment(63, 'a');
+  bool refused = false;
+  for (int i = 0; i < 1000 && !refused; ++i) {
+    message.mutable_subscribe()->set_topic("d" + std::to_string(i) + "." + segment + "." + segment +
+                                           "." + segment + "." + segment + ".>");
+    reply = Request(ws, message);
+    if (reply.has_error()) {
+      refused = true;
+      EXPECT_EQ(reply.error().code(), v1::Error::TOO_LARGE);
+      EXPECT_NE(reply.error().message().find("budget"), std::string::npos)
+          << reply.error().message();
+      EXPECT_GT(i, 200);  // about 1.5 KiB each
+    }
+  }
+  EXPECT_TRUE(refused);
+  ExpectOthersStillServed();
+}
+
+TEST(Limits, AResumeListsAtMostTenThousandPositions) {
+  BrokerProcess broker;  // 1 MiB messages: room for the positions
+  RawWebSocket ws(broker.port());
+  ws.connect();
+  v1::ClientMessage message;
+  message.set_id(6);
+  message.mutable_subscribe()->set_topic("defense.>");
+  for (int i = 0; i < 10'001; ++i) {
+    message.mutable_subscribe()->mutable_resume()->add_positions()->set_topic("defense.t" +
+                                                                              std::to_string(i));
+  }
+  ws.send(message);
+  const auto reply = ws.read().message.reply();
+  EXPECT_NE(reply.error().message().find("more than 10000 positions"), std::string::npos)
+      << reply.DebugString();
 }
 
 TEST(Http, HealthzAnswersOkAndUnknownPathsAre404) {

@@ -3,11 +3,13 @@
 #include <signal.h>
 
 #include <fstream>
-#include <regex>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
 
 #include "broker.hpp"
 #include "client_support.hpp"
+#include "raw_ws.hpp"
 
 namespace kabar::test {
 namespace {
@@ -159,6 +161,66 @@ TEST(Cli, TheBrokerReadsATomlConfigThatFlagsOverrideAndPrintsItBack) {
   const auto bad = run({broker_path(), "--config", file});
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.err.find("many"), std::string::npos) << bad.err;
+}
+
+// Every time, rate and count an operator can give is bounded where it is read, with the flag
+// named; "keep forever" values within the bounds work.
+TEST(Cli, TimeRateAndCountFlagsAreBoundedAndNamed) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string said;
+  };
+  for (const auto& [flags, said] :
+       std::vector<Case>{{{"--handshake-timeout-ms", "99999999999999"}, "--handshake-timeout-ms"},
+                         {{"--idle-timeout-ms", "0"}, "--idle-timeout-ms"},
+                         {{"--shutdown-grace-ms", "-1"}, "--shutdown-grace-ms"},
+                         {{"--retention-sweep-ms", "86400001"}, "--retention-sweep-ms"},
+                         {{"--jwt-leeway-s", "9223372036854775807"}, "--jwt-leeway-s"},
+                         {{"--retention-hours", "1000000001"}, "--retention-hours"},
+                         {{"--retention-count", "0"}, "--retention-count"},
+                         {{"--retention-for", "sports:10:9223372036854775807"}, "--retention-for"},
+                         {{"--publish-rate", "nan"}, "--publish-rate"},
+                         {{"--connection-rate", "inf"}, "--connection-rate"}}) {
+    auto argv = std::vector<std::string>{broker_path()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.push_back("--print-config");
+    const auto result = run(argv);
+    EXPECT_NE(result.status, 0) << flags[0] << " " << flags[1];
+    EXPECT_NE((result.err + result.out).find(said), std::string::npos)
+        << flags[0] << ": " << result.err << result.out;
+  }
+  TempDir data;
+  std::ofstream(data.path() / "kabar.toml") << "handshake-timeout-ms = 86400001\n";
+  const auto from_file =
+      run({broker_path(), "--config", (data.path() / "kabar.toml").string(), "--print-config"});
+  EXPECT_NE(from_file.status, 0);
+  EXPECT_NE((from_file.err + from_file.out).find("handshake-timeout-ms"), std::string::npos)
+      << from_file.err;
+  // "Keep forever" and a day's timeouts: accepted, and the broker serves.
+  BrokerProcess forever({"--retention-hours", "10000000", "--retention-sweep-ms", "50",
+                         "--idle-timeout-ms", "86400000", "--retention-for",
+                         "sports.>:1:1000000000"});
+  Connected cms(forever.url());
+  cms.publish(article("urn:forever", {"international"}));
+  std::this_thread::sleep_for(300ms);  // several sweeps
+  const auto page = http_get(forever.port(), "/v1/topics/international/articles");
+  EXPECT_NE(page.body.find("urn:forever"), std::string::npos) << page.body;
+}
+
+// A zero-length kabar.db (a truncated copy, a failed restore) is not a new history.
+TEST(Cli, AZeroLengthStoreIsRefusedUnlessAFlagSaysToStartEmpty) {
+  TempDir data;
+  std::ofstream(data.path() / "kabar.db").close();
+  const auto refused = run({broker_path(), "--data-dir", data.path().string()});
+  EXPECT_EQ(refused.status, 1);
+  const auto line_at = refused.out.find("cannot open the article store");
+  ASSERT_NE(line_at, std::string::npos) << refused.out;
+  const auto line = refused.out.substr(line_at, refused.out.find('\n', line_at) - line_at);
+  EXPECT_NE(line.find("is empty (0 bytes)"), std::string::npos) << refused.out;
+  EXPECT_NE(line.find("--allow-empty-store"), std::string::npos) << "on the same line: " << line;
+  BrokerProcess started(data.path(), {"--allow-empty-store"});
+  Connected cms(started.url());
+  EXPECT_EQ(cms.publish(article("urn:fresh", {"international"})).offsets(0).offset(), 1U);
 }
 
 TEST(Cli, EveryProgramHasHelpAndRefusesUnknownFlags) {

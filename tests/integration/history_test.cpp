@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "broker.hpp"
 #include "client_support.hpp"
@@ -35,6 +36,14 @@ v1::Subscribe since(const std::string& topic, std::uint64_t offset, const std::s
   request.mutable_since()->set_offset(offset);
   request.mutable_since()->set_epoch(epoch);
   return request;
+}
+
+// Subscribes `reader` to `topic` recovering everything stored ("since 0"), then live.
+void subscribe_from_start(Connected& reader, const std::string& topic, Inbox& inbox) {
+  v1::Subscribe request;
+  request.set_topic(topic);
+  request.mutable_since();
+  reader->subscribe(request, inbox.handler()).get();
 }
 
 // Offsets of one topic's deliveries, checked to be first, first + 1, ... last.
@@ -159,10 +168,7 @@ TEST(History, AnEmbargoedArticleIsDeliveredWhenItLiftsEvenAfterARestart) {
   Inbox inbox;
   // From the start: on a slow machine the embargo may lift before this subscription is made,
   // and the article then comes from the history rather than live; either way, after it lifts.
-  v1::Subscribe request;
-  request.set_topic("international");
-  request.mutable_since();
-  reader->subscribe(request, inbox.handler()).get();
+  subscribe_from_start(reader, "international", inbox);
   ASSERT_TRUE(inbox.wait_for(1, 10s));
   EXPECT_GE(TimeUtil::GetCurrentTime(), lifts);
   const auto items = inbox.items();
@@ -223,6 +229,73 @@ TEST(History, RetentionTrimsAndRecoveryFromATrimmedPositionIsRefused) {
   EXPECT_TRUE(tail.recovered());
   ASSERT_TRUE(inbox.wait_for(3));
   expect_consecutive(inbox.items(), "defense", 18, 20);
+}
+
+// Killed while embargoed: v1 held 1.5 s, then the retraction v2 with no embargo. Readers get the
+// retraction at once and never the story it killed, across a restart too.
+TEST(History, ARetractionOfAnEmbargoedStoryWinsEvenAfterARestart) {
+  TempDir data;
+  auto story = article("urn:test:killed", {"international"});
+  const auto lifts = TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(1500);
+  *story.mutable_embargoed() = lifts;
+  auto kill = article("urn:test:killed", {"international"});
+  kill.set_version(2);
+  kill.set_pubstatus(v1::PUB_STATUS_CANCELED);
+  {
+    BrokerProcess broker(data.path(), {});
+    Connected cms(broker.url(), "cms");
+    EXPECT_EQ(cms.publish(story).offsets_size(), 0);
+    EXPECT_EQ(cms.publish(kill).offsets(0).offset(), 1U);
+  }
+  BrokerProcess restarted(data.path(), {});
+  Connected reader(restarted.url());
+  Inbox inbox;
+  subscribe_from_start(reader, "international", inbox);
+  ASSERT_TRUE(inbox.wait_for(1, 10s));
+  while (TimeUtil::GetCurrentTime() < lifts + TimeUtil::MillisecondsToDuration(700)) {
+    std::this_thread::sleep_for(50ms);
+  }
+  Connected cms(restarted.url(), "cms");
+  cms.publish(article("urn:test:after", {"international"}));  // a marker after the lift
+  ASSERT_TRUE(inbox.wait_for(2, 10s));
+  const auto items = inbox.items();
+  ASSERT_EQ(items.size(), 2U);
+  EXPECT_EQ(items[0].article().version(), 2U);
+  EXPECT_EQ(items[0].article().pubstatus(), v1::PUB_STATUS_CANCELED);
+  EXPECT_EQ(items[1].article().id(), "urn:test:after");
+  EXPECT_EQ(items[1].offset(), 2U) << "the killed story never got an offset";
+}
+
+// A page is bounded in bytes as well as in count: a thousand 200 KiB articles do not make a
+// 200 MiB answer.
+TEST(History, AHistoryPageIsBoundedInBytes) {
+  BrokerProcess broker({"--store", "sqlite"});
+  Connected cms(broker.url(), "cms");
+  const std::string body(200 * 1024, 'b');
+  std::vector<std::future<v1::PublishResult>> acks;
+  for (int i = 0; i < 40; ++i) {
+    auto a = article("urn:test:big:" + std::to_string(i), {"longreads"});
+    a.set_body(body);
+    acks.push_back(cms->publish(std::move(a)));
+  }
+  for (auto& ack : acks) ack.get();
+  const auto page = http_get_accepting(broker.port(), "/v1/topics/longreads/articles?limit=1000",
+                                       "application/x-protobuf");
+  ASSERT_EQ(page.status, 200);
+  v1::History history;
+  ASSERT_TRUE(history.ParseFromString(page.body));
+  EXPECT_TRUE(history.more());
+  EXPECT_LT(page.body.size(), (4U << 20) + 300U * 1024) << "4 MiB and the article that crossed it";
+  EXPECT_GE(history.deliveries_size(), 19);
+  const auto rest = http_get_accepting(
+      broker.port(),
+      "/v1/topics/longreads/articles?limit=1000&since=" +
+          std::to_string(history.deliveries(history.deliveries_size() - 1).offset()),
+      "application/x-protobuf");
+  v1::History next;
+  ASSERT_TRUE(next.ParseFromString(rest.body));
+  EXPECT_EQ(history.deliveries_size() + next.deliveries_size(), 40);
+  EXPECT_FALSE(next.more());
 }
 
 TEST(History, HttpReadPathServesJsonAndProtobuf) {

@@ -58,5 +58,33 @@ TEST(Metrics, CountConnectionsSubscriptionsPublishesDeliveriesAndRejections) {
   EXPECT_NE(text.find("# TYPE kabar_deliveries_total counter"), std::string::npos);
 }
 
+// Clients choose patterns: the series per pattern are bounded (the most subscribed first, the
+// rest summed), so that a few connections with thousands of patterns cannot make a huge scrape.
+TEST(Metrics, SubscriptionSeriesAreBoundedHoweverManyPatterns) {
+  BrokerProcess broker;
+  RawWebSocket ws(broker.port());
+  ws.connect();
+  v1::ClientMessage message;
+  for (int i = 0; i < 300; ++i) {
+    message.set_id(static_cast<std::uint32_t>(i));
+    message.mutable_subscribe()->set_topic("desk" + std::to_string(i) + ".>");
+    ws.send(message);
+  }
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(ws.read().message.reply().has_subscribe()) << i;
+  Connected popular(broker.url()), also(broker.url());
+  Inbox inbox;
+  popular.subscribe("international", inbox);
+  also.subscribe("international", inbox);
+  const auto text = http_get(broker.port(), "/metrics").body;
+  std::size_t series = 0;
+  for (std::size_t at = 0; (at = text.find("\nkabar_subscriptions{", at)) != std::string::npos;
+       ++at) {
+    ++series;
+  }
+  EXPECT_EQ(series, 201U) << "200 patterns and _other";
+  EXPECT_EQ(sample(text, "kabar_subscriptions{topic=\"international\"}"), 2);
+  EXPECT_EQ(sample(text, "kabar_subscriptions{topic=\"_other\"}"), 101);
+}
+
 }  // namespace
 }  // namespace kabar::test

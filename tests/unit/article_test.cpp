@@ -56,6 +56,39 @@ TEST(ArticleValidation, RefusesEachMissingOrInvalidFieldWithItsName) {
   EXPECT_EQ(refusal(a), "article.pubstatus 7 is not usable (0), withheld (1) or canceled (2)");
 }
 
+TEST(ArticleValidation, TimestampsOutsideRfc3339AreRefusedNamingTheField) {
+  auto a = valid();
+  a.mutable_embargoed()->set_seconds(253'402'300'799);  // 9999-12-31T23:59:59Z: the last second
+  a.mutable_embargoed()->set_nanos(999'999'999);
+  EXPECT_EQ(refusal(a), "");
+  a.mutable_embargoed()->set_seconds(253'402'300'800);
+  EXPECT_EQ(refusal(a),
+            "article.embargoed.seconds 253402300800 is outside "
+            "0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
+  a = valid();
+  a.mutable_first_created()->set_seconds(-62'135'596'800);  // 0001-01-01T00:00:00Z
+  EXPECT_EQ(refusal(a), "");
+  a.mutable_first_created()->set_seconds(-62'135'596'801);
+  EXPECT_EQ(refusal(a).rfind("article.first_created.seconds -62135596801 is outside", 0), 0U);
+  a = valid();
+  a.mutable_version_created()->set_nanos(-1);
+  EXPECT_EQ(refusal(a), "article.version_created.nanos -1 is outside 0..999999999");
+  a.mutable_version_created()->set_nanos(1'000'000'000);
+  EXPECT_EQ(refusal(a), "article.version_created.nanos 1000000000 is outside 0..999999999");
+  a = valid();
+  a.mutable_embargoed()->set_seconds(INT64_MAX);
+  EXPECT_NE(refusal(a), "");
+}
+
+TEST(FilterValidation, LanguagesPerFilterAreBounded) {
+  v1::Filter filter;
+  for (std::size_t i = 0; i < kMaxFilterLanguages; ++i) filter.add_languages("en");
+  EXPECT_EQ(filter_error(filter), std::nullopt);
+  filter.add_languages("id");
+  EXPECT_EQ(filter_error(filter).value_or(""),
+            "filter.languages has more than " + std::to_string(kMaxFilterLanguages) + " languages");
+}
+
 TEST(ArticleValidation, RefusesAnArticleOverTheSizeLimitAsTooLarge) {
   auto article = valid();
   article.set_body(std::string(2000, 'x'));

@@ -86,6 +86,54 @@ TEST(Jwt, Rs256AndEs256WithAPublicKeyAndNoAlgorithmConfusion) {
                std::invalid_argument);
 }
 
+TEST(Jwt, FarFutureTimesNeverWrap) {
+  const jwt::Verifier verifier(hs256());
+  // exp 9999999999 (2286), a usual "never": past what nanoseconds since 1970 count.
+  auto never = grants(9'999'999'999, {">"}, {">"});
+  EXPECT_EQ(refusal_of(verifier, sign_hs256(never, kSecret)), "accepted");
+  auto year_9999 = grants(253'402'300'799, {">"}, {">"});
+  EXPECT_EQ(refusal_of(verifier, sign_hs256(year_9999, kSecret)), "accepted");
+  auto beyond = never;
+  beyond["exp"] = 1e300;  // clamped to 9999, not wrapped
+  EXPECT_EQ(refusal_of(verifier, sign_hs256(beyond, kSecret)), "accepted");
+  // An nbf in the year 2300 is not valid yet, whatever overflow would say.
+  auto later = never;
+  later["nbf"] = 10'413'792'000;
+  EXPECT_EQ(refusal_of(verifier, sign_hs256(later, kSecret)), "not_yet_valid");
+  later["nbf"] = "soon";
+  EXPECT_EQ(refusal_of(verifier, sign_hs256(later, kSecret)), "malformed");
+  const auto claims = std::get<jwt::Claims>(verifier.verify(sign_hs256(never, kSecret)));
+  EXPECT_EQ(claims.expires.time_since_epoch().count(), 9'999'999'999);
+}
+
+TEST(Jwt, AMalformedGrantRefusesTheTokenInsteadOfGrantingEverything) {
+  const jwt::Verifier verifier(hs256());
+  for (const char* grant : {">.x", "*.>.x", ">.sports", "defense..asia", "", "Defense", "defense.",
+                            ".defense", "defense asia"}) {
+    const auto subscribe = grants(seconds_from_now(60), {}, {"international", grant});
+    const auto result = verifier.verify(sign_hs256(subscribe, kSecret));
+    ASSERT_TRUE(std::holds_alternative<jwt::Refusal>(result)) << grant;
+    const auto& refusal = std::get<jwt::Refusal>(result);
+    EXPECT_EQ(refusal.reason, "bad_grant") << grant;
+    EXPECT_NE(refusal.message.find("kabar.subscribe[1]"), std::string::npos) << refusal.message;
+    const auto publish = grants(seconds_from_now(60), {grant}, {});
+    EXPECT_EQ(refusal_of(verifier, sign_hs256(publish, kSecret)), "bad_grant") << grant;
+  }
+  auto not_a_list = grants(seconds_from_now(60), {}, {});
+  not_a_list["kabar"]["subscribe"] = ">";
+  EXPECT_EQ(refusal_of(verifier, sign_hs256(not_a_list, kSecret)), "bad_grant");
+  not_a_list["kabar"]["subscribe"] = nlohmann::json::array({7});
+  EXPECT_EQ(refusal_of(verifier, sign_hs256(not_a_list, kSecret)), "bad_grant");
+  not_a_list["kabar"] = "everything";
+  EXPECT_EQ(refusal_of(verifier, sign_hs256(not_a_list, kSecret)), "bad_grant");
+  // Without a kabar claim a token is valid and grants nothing.
+  auto none = grants(seconds_from_now(60), {}, {});
+  none.erase("kabar");
+  const auto result = verifier.verify(sign_hs256(none, kSecret));
+  ASSERT_TRUE(std::holds_alternative<jwt::Claims>(result));
+  EXPECT_TRUE(std::get<jwt::Claims>(result).subscribe.empty());
+}
+
 TEST(PatternCovers, GrantsCoverWhatTheyMatch) {
   EXPECT_TRUE(pattern_covers(">", "defense.asia"));
   EXPECT_TRUE(pattern_covers("defense.>", "defense.asia"));

@@ -99,5 +99,27 @@ TEST(MemoryEngine, RecoversOnlyWhenNothingWasMissed) {
   EXPECT_THAT(*recover_from(1).not_recoverable, testing::HasSubstr("no longer reaches back"));
 }
 
+// Nothing in memory could hold an embargoed article until its time: refused, never sent early.
+TEST(MemoryEngine, RefusesAnArticleUnderEmbargoInsteadOfDeliveringItEarly) {
+  std::size_t delivered = 0;
+  MemoryEngine engine(
+      [&](std::shared_ptr<const DeliveryBatch> batch) { delivered += batch->deliveries.size(); });
+  std::vector<PublishOutcome> outcomes;
+  std::vector<PublishRequest> requests;
+  auto held = article("held", {"defense"});
+  held.mutable_embargoed()->set_seconds(253'402'300'799);  // 9999: past int64 nanoseconds
+  auto past = article("past", {"defense"});
+  past.mutable_embargoed()->set_seconds(1'000'000'000);  // 2001: lifted long ago
+  for (auto* a : {&held, &past}) {
+    requests.push_back({*a, {}, [&](PublishOutcome outcome) { outcomes.push_back(outcome); }});
+  }
+  engine.publish(std::move(requests));  // the memory engine answers before it returns
+  ASSERT_EQ(outcomes.size(), 2U);
+  ASSERT_TRUE(outcomes[0].rejection);
+  EXPECT_THAT(outcomes[0].rejection->message, testing::HasSubstr("--store memory"));
+  EXPECT_FALSE(outcomes[1].rejection);
+  EXPECT_EQ(delivered, 1U);
+}
+
 }  // namespace
 }  // namespace kabar::broker

@@ -10,6 +10,7 @@
 #include <future>
 #include <mutex>
 #include <random>
+#include <thread>
 
 namespace kabar::broker {
 namespace {
@@ -40,14 +41,18 @@ class SqliteEngineTest : public testing::Test {
     fs::remove_all(dir_);
   }
 
-  SqliteEngine& open(Retention retention = {}) {
+  SqliteEngine& open(Retention retention = {}, bool allow_empty_store = false) {
     engine_.reset();
     engine_ = std::make_unique<SqliteEngine>(
-        StoreOptions{dir_, Durability::kFull, retention},
+        StoreOptions{dir_, Durability::kFull, retention, allow_empty_store},
         [this](std::shared_ptr<const DeliveryBatch> batch) {
           std::lock_guard lock(mutex_);
           for (const auto& ref : batch->deliveries) {
             sunk_.push_back(ref.topic + "#" + std::to_string(ref.offset));
+            v1::ServerMessage message;
+            message.ParseFromArray(batch->bytes.data() + ref.begin, static_cast<int>(ref.size));
+            const auto& article = message.deliveries(0).article();
+            versions_.push_back(article.id() + " v" + std::to_string(article.version()));
           }
         });
     return *engine_;
@@ -92,7 +97,25 @@ class SqliteEngineTest : public testing::Test {
   std::unique_ptr<SqliteEngine> engine_;
   std::mutex mutex_;
   std::vector<std::string> sunk_;
+  std::vector<std::string> versions_;  // "id vN" of each delivery sunk
+
+  std::vector<std::string> versions() {
+    static_cast<void>(sunk());
+    std::lock_guard lock(mutex_);
+    return versions_;
+  }
+
+  // Waits until `deadline` has passed on the wall clock, plus the engine's timer slack.
+  static void wait_past(const google::protobuf::Timestamp& deadline) {
+    while (TimeUtil::GetCurrentTime() <= deadline + TimeUtil::MillisecondsToDuration(300)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
 };
+
+google::protobuf::Timestamp in_ms(std::int64_t ms) {
+  return TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(ms);
+}
 
 TEST_F(SqliteEngineTest, KeepsOffsetsAndEpochsAcrossARestart) {
   open();
@@ -155,6 +178,99 @@ TEST_F(SqliteEngineTest, HoldsAnEmbargoedArticleUntilItLiftsEvenAcrossARestart) 
   EXPECT_EQ(sunk(), (std::vector<std::string>{"defense#1"}));
 }
 
+// Embargoed v1, then v2 (a retraction) with no embargo: readers get v2 at once and v1 never,
+// across a restart too.
+TEST_F(SqliteEngineTest, ARetractionSupersedesAnEmbargoedVersionForGood) {
+  open();
+  auto v1 = article("urn:kill", 1, {"defense"});
+  *v1.mutable_embargoed() = in_ms(1500);
+  const auto lifts = v1.embargoed();
+  ASSERT_TRUE(publish(v1).result.has_embargoed_until());
+  auto kill = article("urn:kill", 2, {"defense"});
+  kill.set_pubstatus(v1::PUB_STATUS_CANCELED);
+  ASSERT_FALSE(publish(kill).rejection);
+  EXPECT_EQ(versions(), (std::vector<std::string>{"urn:kill v2"}));
+  open();  // restart while v1's embargo would still hold
+  wait_past(lifts);
+  EXPECT_EQ(versions(), (std::vector<std::string>{"urn:kill v2"}));
+  const auto retry = publish(v1);  // the publisher retries v1: a duplicate, nothing released
+  EXPECT_TRUE(retry.result.duplicate());
+  EXPECT_EQ(retry.result.offsets_size(), 0);
+  EXPECT_EQ(versions(), (std::vector<std::string>{"urn:kill v2"}));
+}
+
+// v2 embargoed later or earlier than v1: only v2 goes out, at its own time.
+TEST_F(SqliteEngineTest, OnlyTheNewestEmbargoedVersionIsReleased) {
+  for (const std::int64_t v2_ms : {2500, 1000}) {
+    SCOPED_TRACE(v2_ms);
+    SetUp();
+    open();
+    auto v1 = article("urn:both", 1, {"defense"});
+    *v1.mutable_embargoed() = in_ms(2000);
+    ASSERT_TRUE(publish(v1).result.has_embargoed_until());
+    auto v2 = article("urn:both", 2, {"defense"});
+    *v2.mutable_embargoed() = in_ms(v2_ms);
+    ASSERT_TRUE(publish(v2).result.has_embargoed_until());
+    // v2 comes out at its time (however slow this build is), and v1 not even past its own.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (versions().empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    wait_past(std::max(v1.embargoed(), v2.embargoed()));
+    EXPECT_EQ(versions(), (std::vector<std::string>{"urn:both v2"}));
+    TearDown();
+    versions_.clear();
+    sunk_.clear();
+  }
+}
+
+// "Hold until further notice": an embargo in 9999 holds, past what int64 nanoseconds count.
+TEST_F(SqliteEngineTest, AFarFutureEmbargoHoldsAndIsReportedExactly) {
+  open();
+  auto held = article("urn:hold", 1, {"defense"});
+  held.mutable_embargoed()->set_seconds(253'402'300'799);  // 9999-12-31T23:59:59Z
+  const auto outcome = publish(held);
+  ASSERT_FALSE(outcome.rejection);
+  EXPECT_EQ(outcome.result.embargoed_until().seconds(), 253'402'300'799);
+  EXPECT_EQ(outcome.result.offsets_size(), 0);
+  open();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(sunk().empty());
+  const auto again = publish(held);
+  EXPECT_TRUE(again.result.duplicate());
+  EXPECT_EQ(again.result.embargoed_until().seconds(), 253'402'300'799);
+  EXPECT_TRUE(sunk().empty());
+}
+
+// --retention-hours 10000000, a "keep forever", keeps everything (it once wrapped to "none").
+TEST_F(SqliteEngineTest, RetentionOfTenMillionHoursKeepsEverything) {
+  Retention retention;
+  retention.defaults.max_age = std::chrono::hours(10'000'000);
+  retention.rules.push_back({"sports", {1'000'000'000'000'000, std::chrono::hours(1'000'000'000)}});
+  retention.sweep_interval = std::chrono::milliseconds(10);
+  open(retention);
+  for (int i = 0; i < 5; ++i)
+    publish(article("urn:" + std::to_string(i), 1, {"defense", "sports"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // many sweeps
+  EXPECT_EQ(read_from("defense", 0, "").batch->deliveries.size(), 5U);
+  EXPECT_EQ(read_from("sports", 0, "").batch->deliveries.size(), 5U);
+}
+
+TEST_F(SqliteEngineTest, AZeroLengthDatabaseIsRefusedUnlessAllowed) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "kabar.db").close();
+  try {
+    open();
+    FAIL() << "opened a zero-length database as a new history";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("is empty (0 bytes)"));
+    EXPECT_THAT(e.what(), HasSubstr("--allow-empty-store"));
+  }
+  EXPECT_EQ(fs::file_size(dir_ / "kabar.db"), 0U);  // left as found
+  open({}, true);
+  EXPECT_FALSE(publish(article("urn:a", 1, {"defense"})).rejection);
+}
+
 TEST_F(SqliteEngineTest, RefusesRecoveryFromAnotherEpochOrATrimmedPosition) {
   Retention retention;
   retention.rules.push_back({"defense", {3, std::chrono::hours(1)}});  // others keep everything
@@ -197,6 +313,7 @@ TEST_F(SqliteEngineTest, ADamagedDatabaseIsRefusedAtStartup) {
     FAIL() << "opened a damaged database";
   } catch (const StoreError& e) {
     EXPECT_THAT(e.what(), HasSubstr("kabar.db"));
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
   }
 }
 

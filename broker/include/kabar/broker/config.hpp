@@ -9,6 +9,14 @@
 
 namespace kabar::broker {
 
+/// The largest values an operator may configure: far past any sensible setting, and within what
+/// the clocks (nanoseconds, to 2262) and offsets (int64) compute without overflow.
+inline constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(24);
+inline constexpr std::chrono::seconds kMaxJwtLeeway = std::chrono::hours(24);
+inline constexpr std::int64_t kMaxRetentionHours = 1'000'000'000;  ///< "keep forever"
+inline constexpr std::uint64_t kMaxRetentionCount = 1'000'000'000'000'000;
+inline constexpr double kMaxRate = 1e9;  ///< per second; 0 means unlimited
+
 /// How long a topic keeps its articles: the last `max_count`, none older than `max_age`.
 struct RetentionLimits {
   std::uint64_t max_count = 1'000'000;
@@ -39,6 +47,9 @@ struct StoreOptions {
   std::filesystem::path data_dir = "kabar-data";
   Durability durability = Durability::kFull;
   Retention retention;
+  /// A zero-length kabar.db (a failed restore) is refused unless this says to start a new
+  /// history in it.
+  bool allow_empty_store = false;
 };
 
 /// Who may connect: JWTs verified with a shared secret (HS256) or a public key (RS256/ES256).

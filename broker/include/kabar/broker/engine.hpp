@@ -10,6 +10,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "kabar/common/article.hpp"
@@ -88,6 +90,11 @@ struct ReadResult {
 /// start, whatever the epoch".
 [[nodiscard]] std::optional<std::string> unrecoverable(const TopicState& topic,
                                                        const v1::Position& from);
+
+/// `from` by topic name, viewing into it: a resume may list thousands of topics, and a scan per
+/// matching topic would make a read quadratic.
+[[nodiscard]] std::unordered_map<std::string_view, const v1::Position*> positions_by_topic(
+    const std::vector<v1::TopicPosition>& from);
 
 /// Publishes handed over by the I/O threads, waiting for the engine's thread to take them all at
 /// once: the first hand-over after a take schedules the next one, so a burst becomes one batch.

@@ -79,6 +79,13 @@ class Fanout {
   [[nodiscard]] std::size_t subscription_count() const { return index_.size(); }
   [[nodiscard]] std::size_t subscription_count(Subscriber& subscriber) const;
   [[nodiscard]] bool has_subscription(Subscriber& subscriber, const std::string& pattern) const;
+  /// What a subscription keeps, in bytes, roughly: its pattern, its filter and its entries.
+  [[nodiscard]] static std::size_t cost(const std::string& pattern, const v1::Filter& filter);
+  /// The cost of `subscriber`'s subscriptions but the one to `replaced` (about to be replaced).
+  [[nodiscard]] std::size_t subscription_bytes(Subscriber& subscriber,
+                                               const std::string& replaced) const;
+  /// The topics and patterns `subscriber` is subscribed to, in order.
+  [[nodiscard]] std::vector<std::string> patterns(Subscriber& subscriber) const;
 
  private:
   struct Subscription {

@@ -44,6 +44,9 @@ struct alignas(64) ShardCounters {
 };
 
 /// Why an input was refused: each has its own series.
+/// kabar_subscriptions series at most per scrape; the rest are summed under topic="_other".
+inline constexpr std::size_t kMaxSubscriptionSeries = 200;
+
 enum class Rejected {
   kBadRequest,
   kUnauthorized,
@@ -60,6 +63,7 @@ enum class Rejected {
   kConnectionLimit,
   kForbiddenOrigin,
   kTlsHandshake,
+  kNoDescriptors,  ///< accept failed: out of file descriptors (EMFILE, ENFILE)
   kCount,
 };
 

@@ -15,6 +15,9 @@ namespace kabar {
 inline constexpr std::size_t kMaxArticleIdLength = 1024;
 inline constexpr std::size_t kMaxTopicsPerArticle = 16;
 inline constexpr std::uint32_t kMaxUrgency = 9;
+/// Languages one subscription filter may list: a filter is kept per subscription and walked
+/// per delivery, so its size is bounded (a client once sent 240 000).
+inline constexpr std::size_t kMaxFilterLanguages = 32;
 
 /// A request the broker refuses, with the code and the sentence the client is told.
 struct Rejection {

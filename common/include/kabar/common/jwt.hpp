@@ -24,7 +24,7 @@ struct VerifierOptions {
 /// What a valid token grants.
 struct Claims {
   std::string subject;
-  std::chrono::system_clock::time_point expires;
+  std::chrono::sys_seconds expires;    ///< whole seconds: years up to 9999 without overflow
   std::vector<std::string> publish;    ///< topics or patterns the holder may publish to
   std::vector<std::string> subscribe;  ///< topics or patterns the holder may subscribe to
 };
@@ -32,7 +32,7 @@ struct Claims {
 /// Why a token was refused: a stable reason (for logs, metrics and clients) and a message.
 struct Refusal {
   std::string reason;  ///< malformed, alg_none, alg_not_allowed, bad_signature, expired,
-                       ///< not_yet_valid, missing_exp, bad_issuer, bad_audience
+                       ///< not_yet_valid, missing_exp, bad_issuer, bad_audience, bad_grant
   std::string message;
 };
 
