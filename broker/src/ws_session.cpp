@@ -318,6 +318,11 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
                             *error);
     }
   }
+  if (waiting_reads_.size() >= kMaxWaitingReads) {
+    return send_error(id, v1::Error::RATE_LIMITED,
+                      "this connection has " + std::to_string(kMaxWaitingReads) +
+                          " subscribes waiting for the store: wait for their answers");
+  }
   const auto limit = context_.config.max_subscriptions;
   if (limit != 0 && !shard_.fanout.has_subscription(*this, topic) &&
       shard_.fanout.subscription_count(*this) >= limit) {
@@ -338,15 +343,8 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
   }
   if (!request.has_since() && !request.has_resume()) {
     shard_.fanout.subscribe(*this, topic, request.filter());
-    // The engine answers on its own thread; the reply is built back on this shard, where the
-    // last reference to the session may then be released.
-    ReadRequest positions{topic, {}, false, 0, 0};
-    return context_.engine.read(std::move(positions), [self = shared_from_this(), id](auto result) {
-      auto executor = self->ws_.get_executor();
-      net::post(executor, [self = std::move(self), id, result = std::move(result)] {
-        self->reply_positions(id, result.topics, false);
-      });
-    });
+    return read_store({topic, {}, false, 0, 0},
+                      [this, id](ReadResult result) { reply_positions(id, result.topics, false); });
   }
 
   Recovery recovery{id, topic, request.filter(), 0, {}, false};
@@ -382,11 +380,33 @@ void WsSession::reply_positions(std::uint32_t id, const std::vector<TopicState>&
 
 void WsSession::read_history() {
   const auto& recovery = recoveries_.front();
-  ReadRequest request{recovery.pattern, recovery.from, true, kReplayPageBytes, SIZE_MAX};
-  context_.engine.read(std::move(request), [self = shared_from_this()](ReadResult result) {
+  read_store({recovery.pattern, recovery.from, true, kReplayPageBytes, SIZE_MAX},
+             [this](ReadResult result) { on_history(std::move(result)); });
+}
+
+// The store's reader is shared by every connection and serves reads in the order asked: one read
+// in flight per connection, the rest waiting here, so that a client pipelining a thousand
+// subscribes takes its turn like everyone else instead of queueing a thousand reads ahead of them.
+void WsSession::read_store(ReadRequest request, std::function<void(ReadResult)> done) {
+  waiting_reads_.emplace_back(std::move(request), std::move(done));
+  next_store_read();
+}
+
+void WsSession::next_store_read() {
+  if (store_read_in_flight_ || waiting_reads_.empty()) return;
+  store_read_in_flight_ = true;
+  auto [request, done] = std::move(waiting_reads_.front());
+  waiting_reads_.pop_front();
+  // The engine answers on its own thread; the answer is handled back on this shard, where the
+  // last reference to the session may then be released.
+  context_.engine.read(std::move(request), [self = shared_from_this(),
+                                            done = std::move(done)](ReadResult result) mutable {
     auto executor = self->ws_.get_executor();
-    net::post(executor, [self = std::move(self), result = std::move(result)]() mutable {
-      self->on_history(std::move(result));
+    net::post(executor, [self = std::move(self), done = std::move(done),
+                         result = std::move(result)]() mutable {
+      self->store_read_in_flight_ = false;
+      done(std::move(result));
+      self->next_store_read();
     });
   });
 }
@@ -408,8 +428,8 @@ void WsSession::on_history(ReadResult result) {
                                                  result.not_recoverable->substr(0, 80));
     }
     // No partial replay: live from here, nothing at or before the positions given.
-    spdlog::info("conn {} {} cannot recover '{}': {}", label_.id, label_.remote,
-                 recovery.pattern, *result.not_recoverable);
+    spdlog::info("conn {} {} cannot recover '{}': {}", label_.id, label_.remote, recovery.pattern,
+                 log_safe(*result.not_recoverable));  // names the client's epoch
     catchup->replaying = false;
     catchup->live_seen.clear();
     for (const auto& topic : result.topics) catchup->replayed[topic.topic] = topic.last_offset;

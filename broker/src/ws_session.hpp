@@ -1,20 +1,21 @@
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <array>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <array>
 #include <chrono>
+#include <functional>
 #include <list>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-#include <sys/uio.h>
-#include <sys/socket.h>
 
 #include "kabar/broker/frames.hpp"
 #include "kabar/common/close_code.hpp"
@@ -78,6 +79,8 @@ class WsSession final : public Subscriber,
   void reply_positions(std::uint32_t id, const std::vector<TopicState>& topics, bool recovered,
                        std::string not_recovered_reason = {});
   void read_history();
+  void read_store(ReadRequest request, std::function<void(ReadResult)> done);
+  void next_store_read();
   void on_history(ReadResult result);
   void continue_replay();
   void next_recovery();
@@ -152,6 +155,10 @@ class WsSession final : public Subscriber,
   };
   std::list<Recovery> recoveries_;  // a list: empty, it allocates nothing (a deque does)
   std::size_t recovery_bytes_ = 0;  // of recoveries_, against kMaxSubscriptionBytes
+  // Store reads (positions, history pages) waiting for this connection's one read in flight.
+  std::list<std::pair<ReadRequest, std::function<void(ReadResult)>>> waiting_reads_;
+  bool store_read_in_flight_ = false;
+  static constexpr std::size_t kMaxWaitingReads = 1000;
   // What one connection's subscriptions may keep (patterns, filters, pending resume positions).
   static constexpr std::size_t kMaxSubscriptionBytes = 512 * 1024;
   static constexpr std::size_t kMaxResumePositions = 10'000;

@@ -230,9 +230,7 @@ TEST_F(BadInput, ASecWebSocketKeyThatIsNotSixteenBytesOfBase64Gets400) {
     EXPECT_EQ(result.response.rfind("HTTP/1.1 400", 0), 0U) << key << ": " << result.response;
     EXPECT_NE(result.response.find("Sec-WebSocket-Key"), std::string::npos) << result.response;
   }
-  EXPECT_EQ(raw_http(broker_.port(), upgrade_request("dGhlIHNhbXBsZSBub25jZQ=="))
-                .response.rfind("HTTP/1.1 101", 0),
-            0U);
+  EXPECT_EQ(upgrade_from_origin(broker_.port(), "").status, 101);  // a valid key, for contrast
   ExpectOthersStillServed();
 }
 

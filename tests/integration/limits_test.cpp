@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -142,6 +143,49 @@ TEST(Limits, RatesBelowOnePerSecondAllowThatRate) {
   const auto next = http_get(broker.port(), "/healthz");
   EXPECT_EQ(next.status, 503);
   EXPECT_NE(next.body.find("new connections over 0.5/s"), std::string::npos) << next.body;
+}
+
+// The store's history reader is shared: a client pipelining hundreds of pattern subscribes over
+// thousands of topics (each read walks them all) must not hold up another reader's history.
+TEST(Limits, AClientPipeliningSubscribesDoesNotHoldUpOthersHistory) {
+  // Each answer lists the position of every matching topic (60 KiB here): room for all of them.
+  BrokerProcess broker({"--publish-rate", "0", "--send-queue-bytes", std::to_string(64 << 20)});
+  {
+    Connected cms(broker.url(), "cms");
+    std::vector<std::future<v1::PublishResult>> acks;
+    for (int i = 0; i < 2000; ++i) {
+      acks.push_back(
+          cms->publish(article("urn:t:" + std::to_string(i), {"t.n" + std::to_string(i)})));
+    }
+    for (auto& ack : acks) ack.get();
+  }
+  RawWebSocket hostile(broker.port());
+  hostile.connect();
+  v1::ClientMessage message;
+  message.mutable_subscribe()->set_topic("t.>");
+  for (int i = 0; i < 500; ++i) {
+    message.set_id(static_cast<std::uint32_t>(i));
+    hostile.send(message);
+  }
+  ASSERT_TRUE(hostile.read(30s).message.reply().has_subscribe());  // its reads are under way
+  const auto asked = Clock::now();
+  const auto page = http_get(broker.port(), "/v1/topics/t.n7/articles");
+  const auto waited = Clock::now() - asked;
+  EXPECT_EQ(page.status, 200);
+  std::cout << "history read beside 500 pipelined pattern subscribes: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms\n";
+  std::size_t answered = 1;
+  for (; answered < 500; ++answered) {
+    const auto frame = hostile.read(30s);
+    ASSERT_FALSE(frame.closed || frame.timed_out) << answered << " " << frame.close_reason;
+    ASSERT_TRUE(frame.message.reply().has_subscribe()) << frame.message.DebugString();
+  }
+  const auto all = Clock::now() - asked;
+  std::cout << "all 500 answered after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(all).count() << " ms\n";
+  // It waits for at most one of the other client's reads (~10 ms here), not for all of them
+  // (~600 ms when every subscribe's read was queued at once).
+  EXPECT_LT(waited, 300ms) << "the history read waited behind the other client's reads";
 }
 
 TEST(Limits, SubscriptionsPerConnectionAreCapped) {
