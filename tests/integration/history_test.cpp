@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -296,6 +297,43 @@ TEST(History, AHistoryPageIsBoundedInBytes) {
   ASSERT_TRUE(next.ParseFromString(rest.body));
   EXPECT_EQ(history.deliveries_size() + next.deliveries_size(), 40);
   EXPECT_FALSE(next.more());
+}
+
+// Each history read holds up to a page: a few run at once over the broker, the others are told to
+// come back (503 with Retry-After), and none of it blocks the I/O threads.
+TEST(History, ConcurrentHistoryReadsAreLimited) {
+  BrokerProcess broker;
+  {
+    Connected cms(broker.url(), "cms");
+    const std::string body(200 * 1024, 'c');
+    std::vector<std::future<v1::PublishResult>> acks;
+    for (int i = 0; i < 24; ++i) {
+      auto a = article("urn:test:long:" + std::to_string(i), {"longreads"});
+      a.set_body(body);
+      acks.push_back(cms->publish(std::move(a)));
+    }
+    for (auto& ack : acks) ack.get();
+  }
+  constexpr int kReaders = 24;
+  std::vector<std::future<HttpResult>> pages;
+  for (int i = 0; i < kReaders; ++i) {
+    pages.push_back(std::async(std::launch::async, [&broker] {
+      return http_get(broker.port(), "/v1/topics/longreads/articles?limit=1000");
+    }));
+  }
+  int served = 0, refused = 0;
+  for (auto& page : pages) {
+    const auto result = page.get();
+    if (result.status == 200) ++served;
+    if (result.status == 503) {
+      ++refused;
+      EXPECT_NE(result.body.find("too many history reads"), std::string::npos) << result.body;
+    }
+  }
+  EXPECT_EQ(served + refused, kReaders);
+  EXPECT_GE(served, 1);
+  EXPECT_GE(refused, 1) << "24 reads of 4 MiB pages at once, and none was refused";
+  EXPECT_EQ(http_get(broker.port(), "/healthz").status, 200);
 }
 
 TEST(History, HttpReadPathServesJsonAndProtobuf) {
