@@ -21,13 +21,15 @@ v1::Article article_of(std::size_t body) {
 }
 
 void BM_EncodeDelivery(benchmark::State& state) {
-  const auto article_bytes = article_of(static_cast<std::size_t>(state.range(0))).SerializeAsString();
+  const auto article_bytes =
+      article_of(static_cast<std::size_t>(state.range(0))).SerializeAsString();
   google::protobuf::Timestamp accepted;
   accepted.set_seconds(1745823600);
   std::string out;
   for (auto _ : state) {
     out.clear();
-    append_delivery(out, {"international", 123456, "mem-0123456789abcdef", &accepted}, article_bytes);
+    append_delivery(out, {"international", 123456, "mem-0123456789abcdef", &accepted},
+                    article_bytes);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(out.size()));
@@ -52,7 +54,8 @@ void BM_MatchTopicAgainst10kSubscriptions(benchmark::State& state) {
     index.match("news.region7.defense", [&](int) { ++matched; });
   }
   benchmark::DoNotOptimize(matched);
-  state.counters["matches"] = static_cast<double>(matched) / static_cast<double>(state.iterations());
+  state.counters["matches"] =
+      static_cast<double>(matched) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_MatchTopicAgainst10kSubscriptions);
 
@@ -81,8 +84,8 @@ void BM_EnqueueTo10kSubscribers(benchmark::State& state) {
     for (std::int64_t i = 0; i < state.range(0); ++i) {
       const auto begin = batch->bytes.size();
       append_delivery(batch->bytes, {"international", sequence + 1, "e", nullptr}, article_bytes);
-      batch->deliveries.push_back({"international", sequence + 1, ++sequence, 1, "id", begin,
-                                   batch->bytes.size() - begin});
+      batch->deliveries.push_back(
+          {"international", sequence + 1, ++sequence, 1, "id", begin, batch->bytes.size() - begin});
     }
     state.ResumeTiming();
     fanout.dispatch(batch);

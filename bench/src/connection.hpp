@@ -52,8 +52,8 @@ class Connection final : public EventLoop::Handler {
   void fail_errno(std::string_view what);
   void on_connected();
   void on_readable(bool hung_up);
-  void read_rest(std::size_t have);     // recv() until the socket is empty (or at its end)
-  bool take(std::string_view data);     // what a read brought; false once closed
+  void read_rest(std::size_t have);      // recv() until the socket is empty (or at its end)
+  bool take(std::string_view data);      // what a read brought; false once closed
   bool consume(std::string_view& data);  // frames (or the handshake) off the front of data
   void frame(std::uint8_t opcode, std::string_view payload);
   void append_frame(std::uint8_t opcode, std::string_view payload);

@@ -39,7 +39,9 @@ EventLoop::~EventLoop() {
   ::close(epoll_);
 }
 
-void EventLoop::read_soon(int fd, Handler& handler) { reads_.push_back({fd, &handler}); }
+void EventLoop::read_soon(int fd, Handler& handler) {
+  reads_.push_back({fd, &handler});
+}
 
 void EventLoop::read_pending() {
   reading_.swap(reads_);  // a handler may ask again: for the next pass
@@ -47,8 +49,8 @@ void EventLoop::read_pending() {
   for (; has_ring_ && queued < reading_.size(); ++queued) {
     auto* entry = io_uring_get_sqe(&ring_);
     if (entry == nullptr) break;  // cannot be (a read per event, a pass's events fit): recv()
-    io_uring_prep_recv(entry, reading_[queued].fd, buffers_.data() + queued * kReadSize,
-                       kReadSize, MSG_DONTWAIT);
+    io_uring_prep_recv(entry, reading_[queued].fd, buffers_.data() + queued * kReadSize, kReadSize,
+                       MSG_DONTWAIT);
     io_uring_sqe_set_data64(entry, queued);
   }
   if (queued != 0) {
@@ -85,7 +87,9 @@ void EventLoop::add(int fd, Handler& handler) {
   if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) fail("epoll_ctl");
 }
 
-void EventLoop::defer(std::function<void()> task) { deferred_.push_back(std::move(task)); }
+void EventLoop::defer(std::function<void()> task) {
+  deferred_.push_back(std::move(task));
+}
 
 void EventLoop::every(std::chrono::nanoseconds period, std::function<void()> tick) {
   if (timer_ < 0) {

@@ -52,7 +52,7 @@ class EventLoop {
  private:
   void read_pending();
 
-  static constexpr std::size_t kEventsPerPass = 128;  // short passes: publishes go out sooner
+  static constexpr std::size_t kEventsPerPass = 128;   // short passes: publishes go out sooner
   static constexpr std::size_t kReadSize = 64 * 1024;  // per socket per pass: more, read on
 
   struct Read {
@@ -63,9 +63,9 @@ class EventLoop {
   int epoll_ = -1;
   io_uring ring_{};
   bool has_ring_ = false;
-  std::vector<Read> reads_;     // asked for in this pass
-  std::vector<Read> reading_;   // being answered
-  std::vector<char> buffers_;   // kReadSize for each read of a pass
+  std::vector<Read> reads_;    // asked for in this pass
+  std::vector<Read> reading_;  // being answered
+  std::vector<char> buffers_;  // kReadSize for each read of a pass
   int timer_ = -1;
   std::function<void()> tick_;
   std::vector<std::function<void()>> deferred_;

@@ -47,7 +47,7 @@ struct Options {
   double warmup = 1;
   std::uint32_t source_addresses = 0;  // 127.0.0.1..N; 0 = enough for the connection count
   std::uint32_t connect_concurrency = 512;
-  bool flash = true;  // connections scenario: one article to everyone at the end
+  bool flash = true;               // connections scenario: one article to everyone at the end
   std::uint64_t missed = 100'000;  // recovery scenario: articles stored before subscribing
   int broker_pid = 0;
   bool json = false;
@@ -159,17 +159,16 @@ class Run final : public ConnectionEvents {
   explicit Run(Options options) : o_(std::move(options)) {
     const std::uint64_t connections = std::uint64_t{o_.subscribers} + o_.publishers;
     raise_file_limit(connections + 1024);
-    addresses_ = o_.source_addresses != 0
-                     ? o_.source_addresses
-                     : static_cast<std::uint32_t>((connections + 999) / 1'000);
+    addresses_ = o_.source_addresses != 0 ? o_.source_addresses
+                                          : static_cast<std::uint32_t>((connections + 999) / 1'000);
     broker_.sin_family = AF_INET;
     broker_.sin_port = htons(o_.port);
     if (inet_pton(AF_INET, o_.host.c_str(), &broker_.sin_addr) != 1) {
       throw std::invalid_argument("not an IPv4 address: " + o_.host);
     }
     expected_.assign(std::size_t{o_.subscribers} * o_.topics_per_subscriber, 0);
-    subscribers_per_topic_ = static_cast<double>(o_.subscribers) * o_.topics_per_subscriber /
-                             o_.topics;
+    subscribers_per_topic_ =
+        static_cast<double>(o_.subscribers) * o_.topics_per_subscriber / o_.topics;
     topic_names_.reserve(o_.topics);
     for (std::uint32_t t = 0; t < o_.topics; ++t) {
       if (o_.scenario == "connections") {
@@ -196,8 +195,8 @@ class Run final : public ConnectionEvents {
     while (next_to_start_ < std::min(total, o_.connect_concurrency)) start_next();
     loop_.every(std::chrono::milliseconds(o_.rate > 0 ? 1 : 100), [this] { on_tick(); });
     // Bounded: connecting may take at most 120 s plus the run.
-    loop_.run_for(std::chrono::seconds(120) +
-                  std::chrono::milliseconds(static_cast<long>((o_.warmup + o_.duration + 10) * 1000)));
+    loop_.run_for(std::chrono::seconds(120) + std::chrono::milliseconds(static_cast<long>(
+                                                  (o_.warmup + o_.duration + 10) * 1000)));
     return report();
   }
 
@@ -240,7 +239,8 @@ class Run final : public ConnectionEvents {
   void on_reply(Connection& c, const ReplyView& r) {
     if (r.error) {
       ++errors_;
-      if (error_samples_++ < 5) std::cerr << "kabar-bench: error reply: " << r.error_message << '\n';
+      if (error_samples_++ < 5)
+        std::cerr << "kabar-bench: error reply: " << r.error_message << '\n';
       return;
     }
     if (is_publisher(c)) {
@@ -360,7 +360,8 @@ class Run final : public ConnectionEvents {
     }
     const double limit = o_.window * subscribers_per_topic_;
     while (static_cast<double>(publish_count_) * subscribers_per_topic_ -
-               static_cast<double>(received_) < limit) {
+               static_cast<double>(received_) <
+           limit) {
       publish(static_cast<std::uint32_t>(publish_count_ % o_.topics));
     }
   }
@@ -388,7 +389,8 @@ class Run final : public ConnectionEvents {
       return;
     }
     if (o_.scenario == "connections") {
-      if (flash_received_ >= o_.subscribers - std::min<std::uint64_t>(disconnects_, o_.subscribers) ||
+      if (flash_received_ >=
+              o_.subscribers - std::min<std::uint64_t>(disconnects_, o_.subscribers) ||
           now - ready_at_ > std::chrono::seconds(10)) {
         finish();
       }
@@ -435,8 +437,7 @@ class Run final : public ConnectionEvents {
       const auto delta = counted - last_received_;
       last_received_ = counted;
       std::fprintf(stderr, "[%5.1fs] %s %s/s  p99 %s  connections %zu%s\n", elapsed,
-                   si(static_cast<double>(delta) / window).c_str(),
-                   ingest ? "acks" : "deliveries",
+                   si(static_cast<double>(delta) / window).c_str(), ingest ? "acks" : "deliveries",
                    ms((ingest ? ack_latency_ : latency_).quantile(0.99)).c_str(),
                    connections_.size() - disconnects_, measuring_ ? "" : "  (warm-up)");
     }
@@ -478,22 +479,23 @@ class Run final : public ConnectionEvents {
           "{\"scenario\":\"%s\",\"subscribers\":%u,\"publishers\":%u,\"topics\":%u,"
           "\"payload_bytes\":%zu,\"deliveries_per_s\":%.0f,\"publishes_per_s\":%.0f,"
           "\"latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},"
-          "\"acks_per_s\":%.0f,\"ack_latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},\"errors\":%lu,\"disconnects\":%lu,"
+          "\"acks_per_s\":%.0f,\"ack_latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%"
+          "lu,\"max\":%lu},\"errors\":%lu,\"disconnects\":%lu,"
           "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%.0f,\"bench_cpu\":%.3f,\"broker_cpu\":%.3f,"
           "\"bench_cpu_waited\":%.3f,\"broker_cpu_waited\":%.3f,"
-          "\"deliveries_per_message\":%.2f,\"setup_s\":%.3f,\"broker_rss_kib_per_connection\":%.3f,\"flash_last_ms\":%.3f}\n",
+          "\"deliveries_per_message\":%.2f,\"setup_s\":%.3f,\"broker_rss_kib_per_connection\":%.3f,"
+          "\"flash_last_ms\":%.3f}\n",
           o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload,
           deliveries_per_s, publishes_per_s, latency_.quantile(0.5), latency_.quantile(0.9),
-          latency_.quantile(0.99), latency_.quantile(0.999), latency_.max(),
-          acks_per_s, ack_latency_.quantile(0.5), ack_latency_.quantile(0.9),
-          ack_latency_.quantile(0.99), ack_latency_.quantile(0.999), ack_latency_.max(), errors_, disconnects_, gaps_,
-          duplicates_, lost, per_second(self_cpu_), per_second(broker_cpu_),
-          per_second(self_wait_), per_second(broker_wait_),
-          frames_measured_ > 0 ? static_cast<double>(received_measured_) /
-                                     static_cast<double>(frames_measured_)
-                               : 0,
-          setup_s,
-          rss_per_connection(), flash_ms());
+          latency_.quantile(0.99), latency_.quantile(0.999), latency_.max(), acks_per_s,
+          ack_latency_.quantile(0.5), ack_latency_.quantile(0.9), ack_latency_.quantile(0.99),
+          ack_latency_.quantile(0.999), ack_latency_.max(), errors_, disconnects_, gaps_,
+          duplicates_, lost, per_second(self_cpu_), per_second(broker_cpu_), per_second(self_wait_),
+          per_second(broker_wait_),
+          frames_measured_ > 0
+              ? static_cast<double>(received_measured_) / static_cast<double>(frames_measured_)
+              : 0,
+          setup_s, rss_per_connection(), flash_ms());
     } else {
       std::printf("\nkabar-bench %s: %u subscribers, %u publishers, %u topics, %zu-byte bodies\n",
                   o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload);
@@ -546,17 +548,20 @@ class Run final : public ConnectionEvents {
     const auto lost = wanted - std::min(wanted, received_);
     const auto failures = errors_ + disconnects_ + gaps_ + duplicates_ + lost;
     if (o_.json) {
-      std::printf("{\"scenario\":\"recovery\",\"subscribers\":%u,\"missed\":%lu,"
-                  "\"payload_bytes\":%zu,\"store_s\":%.3f,\"catch_up_s\":%.3f,"
-                  "\"catch_up_articles_per_s\":%.0f,\"errors\":%lu,\"disconnects\":%lu,"
-                  "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%lu}\n",
-                  o_.subscribers, o_.missed, o_.payload, store_seconds, seconds, rate, errors_,
-                  disconnects_, gaps_, duplicates_, lost);
+      std::printf(
+          "{\"scenario\":\"recovery\",\"subscribers\":%u,\"missed\":%lu,"
+          "\"payload_bytes\":%zu,\"store_s\":%.3f,\"catch_up_s\":%.3f,"
+          "\"catch_up_articles_per_s\":%.0f,\"errors\":%lu,\"disconnects\":%lu,"
+          "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%lu}\n",
+          o_.subscribers, o_.missed, o_.payload, store_seconds, seconds, rate, errors_,
+          disconnects_, gaps_, duplicates_, lost);
     } else {
-      std::printf("\nkabar-bench recovery: %u subscribers resume over %lu missed %zu-byte articles\n",
-                  o_.subscribers, o_.missed, o_.payload);
-      std::printf("  storing          %.2f s (%s acknowledged publishes/s)\n", store_seconds,
-                  si(store_seconds > 0 ? static_cast<double>(o_.missed) / store_seconds : 0).c_str());
+      std::printf(
+          "\nkabar-bench recovery: %u subscribers resume over %lu missed %zu-byte articles\n",
+          o_.subscribers, o_.missed, o_.payload);
+      std::printf(
+          "  storing          %.2f s (%s acknowledged publishes/s)\n", store_seconds,
+          si(store_seconds > 0 ? static_cast<double>(o_.missed) / store_seconds : 0).c_str());
       std::printf("  catch-up         %.3f s: %s articles/s\n", seconds, si(rate).c_str());
       std::printf("  errors %lu  disconnects %lu  gaps %lu  duplicates %lu  lost %lu\n", errors_,
                   disconnects_, gaps_, duplicates_, lost);
@@ -630,21 +635,32 @@ int main(int argc, char** argv) {
   auto common = [&](CLI::App* s) {
     s->add_option("--url", url, "broker WebSocket URL (loopback only)")->capture_default_str();
     s->add_option("--source-addresses", o.source_addresses,
-                  "spread connections over 127.0.0.1..N (0: one per 1 000 connections, the broker's default per-address limit)");
-    s->add_option("--connect-concurrency", o.connect_concurrency, "handshakes in flight")->capture_default_str();
+                  "spread connections over 127.0.0.1..N (0: one per 1 000 connections, the "
+                  "broker's default per-address limit)");
+    s->add_option("--connect-concurrency", o.connect_concurrency, "handshakes in flight")
+        ->capture_default_str();
     s->add_option("--broker-pid", o.broker_pid, "read the broker's CPU and RSS from /proc");
     s->add_flag("--json", o.json, "one JSON object on stdout instead of the table");
   };
   auto traffic = [&](CLI::App* s) {
-    s->add_option("--publishers,-p", o.publishers)->capture_default_str()->check(CLI::Range(1U, 10'000U));
+    s->add_option("--publishers,-p", o.publishers)
+        ->capture_default_str()
+        ->check(CLI::Range(1U, 10'000U));
     s->add_option("--payload", o.payload, "article body bytes")->capture_default_str();
-    s->add_option("--rate", o.rate, "articles/s over all publishers (0: closed loop)")->capture_default_str();
+    s->add_option("--rate", o.rate, "articles/s over all publishers (0: closed loop)")
+        ->capture_default_str();
     s->add_option("--window", o.window, "closed loop: articles in flight")->capture_default_str();
-    s->add_option("--duration", o.duration, "measured seconds")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
-    s->add_option("--warmup", o.warmup, "seconds before measuring")->capture_default_str()->check(CLI::Range(0.0, 600.0));
+    s->add_option("--duration", o.duration, "measured seconds")
+        ->capture_default_str()
+        ->check(CLI::Range(0.1, 3600.0));
+    s->add_option("--warmup", o.warmup, "seconds before measuring")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 600.0));
   };
   auto subscribers = [&](CLI::App* s) {
-    s->add_option("--subscribers,-n", o.subscribers)->capture_default_str()->check(CLI::Range(1U, 1'000'000U));
+    s->add_option("--subscribers,-n", o.subscribers)
+        ->capture_default_str()
+        ->check(CLI::Range(1U, 1'000'000U));
   };
   auto* fanout = app.add_subcommand("fanout", "P publishers -> 1 topic -> N subscribers");
   common(fanout);
@@ -654,9 +670,12 @@ int main(int argc, char** argv) {
   common(topics);
   subscribers(topics);
   traffic(topics);
-  topics->add_option("--topics,-t", o.topics)->capture_default_str()->check(CLI::Range(1U, 100'000U));
+  topics->add_option("--topics,-t", o.topics)
+      ->capture_default_str()
+      ->check(CLI::Range(1U, 100'000U));
   topics->add_option("--topics-per-subscriber,-k", o.topics_per_subscriber)->capture_default_str();
-  auto* connections = app.add_subcommand("connections", "N idle subscribers: memory and setup rate");
+  auto* connections =
+      app.add_subcommand("connections", "N idle subscribers: memory and setup rate");
   common(connections);
   subscribers(connections);
   connections->add_flag("!--no-flash", o.flash, "skip the final one-article flash to everyone");

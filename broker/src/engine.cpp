@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <iterator>
+#include <random>
 #include <utility>
 
 namespace kabar::broker {
@@ -21,6 +22,14 @@ bool PublishQueue::push(std::vector<PublishRequest> requests) {
 std::vector<PublishRequest> PublishQueue::take() {
   std::lock_guard lock(mutex_);
   return std::exchange(pending_, {});
+}
+
+std::string random_epoch(std::string_view prefix) {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint32_t> hex(0, 15);
+  std::string epoch(prefix);
+  for (int i = 0; i < 16; ++i) epoch.push_back("0123456789abcdef"[hex(device)]);
+  return epoch;
 }
 
 std::unordered_map<std::string_view, const v1::Position*> positions_by_topic(
@@ -46,8 +55,8 @@ std::optional<std::string> unrecoverable(const TopicState& topic, const v1::Posi
                        from.epoch(), topic.epoch);
   }
   if (from.offset() > topic.last_offset) {
-    return fmt::format("offset {} is past the last offset of '{}' ({})", from.offset(),
-                       topic.topic, topic.last_offset);
+    return fmt::format("offset {} is past the last offset of '{}' ({})", from.offset(), topic.topic,
+                       topic.last_offset);
   }
   if (from.offset() == topic.last_offset) return std::nullopt;  // nothing missed
   if (topic.first_offset == 0 || from.offset() + 1 < topic.first_offset) {

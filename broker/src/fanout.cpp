@@ -36,8 +36,8 @@ std::uint64_t Fanout::subscribe(Subscriber& subscriber, const std::string& patte
     observer_(pattern, 1);
   }
   const bool filtered = filter.max_urgency() != 0 || !filter.languages().empty();
-  slot = std::make_unique<Subscription>(Subscription{&subscriber, std::move(filter), filtered,
-                                                     next_id_++, nullptr});
+  slot = std::make_unique<Subscription>(
+      Subscription{&subscriber, std::move(filter), filtered, next_id_++, nullptr});
   if (catch_up) slot->catchup = std::make_unique<Catchup>();
   index_.add(pattern, slot.get());
   return slot->id;

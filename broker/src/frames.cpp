@@ -28,7 +28,9 @@ std::size_t varint_size(std::uint64_t value) {
   return size;
 }
 
-std::size_t field_size(std::size_t payload) { return 1 + varint_size(payload) + payload; }
+std::size_t field_size(std::size_t payload) {
+  return 1 + varint_size(payload) + payload;
+}
 
 void append_bytes_field(std::string& out, std::uint32_t field, std::string_view bytes) {
   out.push_back(tag(field, kLengthDelimited));

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "kabar/common/topic.hpp"
+#include "query_string.hpp"
 
 namespace kabar::broker::history_query {
 namespace {
@@ -29,29 +30,26 @@ std::variant<Query, std::string> parse(std::string_view target) {
   const auto question = target.find('?');
   const auto path = target.substr(0, question);
   Query query;
-  query.topic = std::string(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
+  query.topic =
+      std::string(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
   if (auto error = topic_error(query.topic)) return "topic '" + query.topic + "': " + *error;
-  auto rest = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const auto item = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    const auto eq = item.find('=');
-    const auto key = item.substr(0, eq);
-    const auto value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
+  std::string error;
+  for_each_query_parameter(target, [&](std::string_view key, std::string_view value) {
     if (key == "since") {
       if (!parse_number(value, query.since)) {
-        return "since must be an offset (a whole number >= 0), not '" + std::string(value) + "'";
+        error = "since must be an offset (a whole number >= 0), not '" + std::string(value) + "'";
       }
     } else if (key == "limit") {
       if (!parse_number(value, query.limit) || query.limit == 0 || query.limit > kMaxLimit) {
-        return "limit must be a whole number from 1 to " + std::to_string(kMaxLimit) + ", not '" +
-               std::string(value) + "'";
+        error = "limit must be a whole number from 1 to " + std::to_string(kMaxLimit) + ", not '" +
+                std::string(value) + "'";
       }
     } else if (key != "access_token" && !key.empty()) {  // the token is the session's business
-      return "unknown query parameter '" + std::string(key) + "' (use since and limit)";
+      error = "unknown query parameter '" + std::string(key) + "' (use since and limit)";
     }
-  }
+    return error.empty();
+  });
+  if (!error.empty()) return error;
   return query;
 }
 

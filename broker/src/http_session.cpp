@@ -19,6 +19,8 @@
 #include "kabar/common/log_safe.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
+#include "post_back.hpp"
+#include "query_string.hpp"
 #include "ws_session.hpp"
 
 namespace kabar::broker {
@@ -110,18 +112,13 @@ std::string bearer_token(const http::request<http::string_body>& request) {
   const auto authorization = request[http::field::authorization];
   constexpr std::string_view scheme = "Bearer ";
   if (authorization.starts_with(scheme)) return std::string(authorization.substr(scheme.size()));
-  const auto target = request.target();
-  const auto query = target.find('?');
-  if (query == std::string_view::npos) return {};
-  std::string_view rest = target.substr(query + 1);
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const auto item = rest.substr(0, amp);
-    if (item.starts_with("access_token=")) return percent_decode(item.substr(13));
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return {};
+  std::string token;
+  for_each_query_parameter(request.target(), [&](std::string_view key, std::string_view value) {
+    if (key != "access_token") return true;
+    token = percent_decode(value);
+    return false;
+  });
+  return token;
 }
 
 // The answer to plain HTTP on a TLS listener, written without TLS so that it can be read.
@@ -148,7 +145,9 @@ HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard,
   shard_.connections.insert(this);
 }
 
-HttpSession::~HttpSession() { shard_.connections.erase(this); }
+HttpSession::~HttpSession() {
+  shard_.connections.erase(this);
+}
 
 void HttpSession::run() {
   beast::error_code ignored;
@@ -163,8 +162,8 @@ void HttpSession::run() {
 
 void HttpSession::on_detected(beast::error_code ec, bool tls) {
   if (ec == beast::error::timeout) {
-    spdlog::info("conn {} {} began no TLS handshake within {} ms: closed", label_.id,
-                 label_.remote, context_.config.handshake_timeout.count());
+    spdlog::info("conn {} {} began no TLS handshake within {} ms: closed", label_.id, label_.remote,
+                 context_.config.handshake_timeout.count());
   }
   if (ec) return;
   if (!tls) {
@@ -200,7 +199,9 @@ void HttpSession::on_tls_handshake(beast::error_code ec, std::size_t bytes_used)
   do_read();
 }
 
-void HttpSession::shut_down() { stream_.next_layer().cancel(); }
+void HttpSession::shut_down() {
+  stream_.next_layer().cancel();
+}
 
 void HttpSession::do_read() {
   parser_.emplace();
@@ -262,7 +263,10 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     }
     auto token = bearer_token(request);
     if (!token.empty() && context_.verifier != nullptr) {
-      if (const auto refusal = refused(token)) return respond(http::status::unauthorized, *refusal);
+      const auto verified = verify(token);
+      if (const auto* refusal = std::get_if<std::string>(&verified)) {
+        return respond(http::status::unauthorized, *refusal);
+      }
     }
     auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, label_,
                                                std::move(ticket_), std::move(token));
@@ -285,15 +289,15 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   respond(http::status::not_found, "not found\n");
 }
 
-std::optional<std::string> HttpSession::refused(const std::string& token) {
-  const auto verified = context_.verifier->verify(token);
+std::variant<jwt::Claims, std::string> HttpSession::verify(const std::string& token) {
+  auto verified = context_.verifier->verify(token);
   if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
     spdlog::info("conn {} {} token refused ({}): {}", label_.id, label_.remote, refusal->reason,
                  log_safe(refusal->message));
     context_.metrics.rejected(Rejected::kUnauthorized);
-    return "token rejected (" + refusal->reason + "): " + refusal->message + "\n";
+    return jwt::describe(*refusal) + "\n";
   }
-  return std::nullopt;
+  return std::get<jwt::Claims>(std::move(verified));
 }
 
 void HttpSession::serve_history(const http::request<http::string_body>& request) {
@@ -308,15 +312,12 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
       return respond(http::status::unauthorized,
                      "a token is required: Authorization: Bearer TOKEN or ?access_token=\n");
     }
-    const auto verified = context_.verifier->verify(token);
-    if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
-      return respond(http::status::unauthorized,
-                     "token rejected (" + refusal->reason + "): " + refusal->message + "\n");
+    const auto verified = verify(token);
+    if (const auto* refusal = std::get_if<std::string>(&verified)) {
+      return respond(http::status::unauthorized, *refusal);
     }
     const auto& topic = std::get<history_query::Query>(parsed).topic;
-    const auto& grants = std::get<jwt::Claims>(verified).subscribe;
-    if (std::none_of(grants.begin(), grants.end(),
-                     [&](const auto& grant) { return pattern_covers(grant, topic); })) {
+    if (!jwt::granted(std::get<jwt::Claims>(verified).subscribe, topic)) {
       context_.metrics.rejected(Rejected::kForbidden);
       return respond(http::status::forbidden, "the token does not grant reading '" + topic + "'\n");
     }
@@ -333,17 +334,16 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
                              [&reads = context_.history_reads](void*) { reads.fetch_sub(1); });
   auto query = std::get<history_query::Query>(std::move(parsed));
   auto read = history_query::read_request(query);
-  context_.engine.read(std::move(read), [self = shared_from_this(), query = std::move(query),
-                                         protobuf, slot](ReadResult result) mutable {
+  auto respond_here = post_back(stream_.get_executor(), shared_from_this(),
+                                [slot](HttpSession& self, history_query::Answer answer) mutable {
+                                  slot.reset();
+                                  self.respond(static_cast<http::status>(answer.status),
+                                               std::move(answer.body), answer.content_type);
+                                });
+  context_.engine.read(std::move(read), [query = std::move(query), protobuf,
+                                         respond_here](ReadResult result) mutable {
     // Encoded here, on the engine's reader thread: a page of megabytes never stalls an I/O thread.
-    auto answer = history_query::answer(query, result, protobuf);
-    auto executor = self->stream_.get_executor();
-    boost::asio::post(executor, [self = std::move(self), answer = std::move(answer),
-                                 slot = std::move(slot)]() mutable {
-      slot.reset();
-      self->respond(static_cast<http::status>(answer.status), std::move(answer.body),
-                    answer.content_type);
-    });
+    respond_here(history_query::answer(query, result, protobuf));
   });
 }
 
@@ -358,9 +358,9 @@ void HttpSession::respond(http::status status, std::string body, std::string_vie
   response.keep_alive(keep_alive);
   response.body() = std::move(body);
   response.prepare_payload();
-  http::async_write(stream_, response,
-                    beast::bind_front_handler(&HttpSession::on_write, shared_from_this(),
-                                              keep_alive));
+  http::async_write(
+      stream_, response,
+      beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));
 }
 
 void HttpSession::on_write(bool keep_alive, beast::error_code ec, std::size_t) {

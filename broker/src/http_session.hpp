@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "shard.hpp"
 #include "tcp_stream.hpp"
@@ -33,10 +34,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void on_tls_handshake(boost::beast::error_code ec, std::size_t bytes_used);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  // The reply body when `token` is refused (logged and counted), or nullopt when it verifies.
-  std::optional<std::string> refused(const std::string& token);
-  void serve_history(
-      const boost::beast::http::request<boost::beast::http::string_body>& request);
+  // The token's claims, or the reply body saying why it is refused (logged and counted).
+  std::variant<jwt::Claims, std::string> verify(const std::string& token);
+  void serve_history(const boost::beast::http::request<boost::beast::http::string_body>& request);
   void respond(boost::beast::http::status status, std::string body,
                std::string_view content_type = "text/plain; charset=utf-8");
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);

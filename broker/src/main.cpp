@@ -38,8 +38,8 @@ void parse_listen(const std::string& text, kabar::broker::Config& config) {
 // "sports.>:10000:24": a pattern, then how many articles and how many hours its topics keep.
 kabar::broker::RetentionRule parse_retention_rule(const std::string& text) {
   const auto second = text.rfind(':');
-  const auto first = second == std::string::npos || second == 0 ? std::string::npos
-                                                                 : text.rfind(':', second - 1);
+  const auto first =
+      second == std::string::npos || second == 0 ? std::string::npos : text.rfind(':', second - 1);
   if (first == std::string::npos) {
     throw CLI::ValidationError("--retention-for", "'" + text + "': expected PATTERN:COUNT:HOURS");
   }
@@ -239,7 +239,8 @@ int main(int argc, char** argv) {
   app.add_option_function<std::vector<std::string>>(
          "--retention-for",
          [&store](const std::vector<std::string>& rules) {
-           for (const auto& rule : rules) store.retention.rules.push_back(parse_retention_rule(rule));
+           for (const auto& rule : rules)
+             store.retention.rules.push_back(parse_retention_rule(rule));
          },
          "PATTERN:COUNT:HOURS, limits for the topics a pattern matches (repeatable; the first "
          "match wins), e.g. 'sports.>:10000:24'")
@@ -249,7 +250,8 @@ int main(int argc, char** argv) {
                                         "how often retention trims")
       ->default_str(std::to_string(store.retention.sweep_interval.count()))
       ->check(up_to_a_day);
-  app.set_config("--config", "", "TOML file of options (the flags' long names as keys); flags "
+  app.set_config("--config", "",
+                 "TOML file of options (the flags' long names as keys); flags "
                  "given as well override it");
   app.allow_config_extras(CLI::config_extras_mode::error);
   bool print_config = false;

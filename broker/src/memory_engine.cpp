@@ -1,26 +1,13 @@
 #include "kabar/broker/memory_engine.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include "kabar/broker/frames.hpp"
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 
 namespace kabar::broker {
-namespace {
-
-std::string random_epoch() {
-  std::random_device device;
-  std::uniform_int_distribution<std::uint32_t> hex(0, 15);
-  std::string epoch = "mem-";
-  for (int i = 0; i < 16; ++i) epoch.push_back("0123456789abcdef"[hex(device)]);
-  return epoch;
-}
-
-}  // namespace
-
-MemoryEngine::MemoryEngine(BatchSink sink) : sink_(std::move(sink)), epoch_(random_epoch()) {}
+MemoryEngine::MemoryEngine(BatchSink sink) : sink_(std::move(sink)), epoch_(random_epoch("mem-")) {}
 
 void MemoryEngine::publish(std::vector<PublishRequest> publishes) {
   if (publishes.empty()) return;
@@ -76,7 +63,8 @@ void MemoryEngine::read(ReadRequest request, ReadCallback done) {
   {
     std::lock_guard lock(mutex_);
     for (const auto& [topic, offset] : last_offsets_) {
-      if (topic_matches(request.pattern, topic)) result.topics.push_back({topic, epoch_, 0, offset});
+      if (topic_matches(request.pattern, topic))
+        result.topics.push_back({topic, epoch_, 0, offset});
     }
   }
   std::sort(result.topics.begin(), result.topics.end(),

@@ -37,14 +37,22 @@ Metrics::Metrics(std::size_t shards)
 
 Rejected Metrics::rejected_for(v1::Error::Code code) {
   switch (code) {
-    case v1::Error::UNAUTHORIZED: return Rejected::kUnauthorized;
-    case v1::Error::FORBIDDEN: return Rejected::kForbidden;
-    case v1::Error::NOT_FOUND: return Rejected::kNotFound;
-    case v1::Error::TOO_LARGE: return Rejected::kTooLarge;
-    case v1::Error::RATE_LIMITED: return Rejected::kRateLimited;
-    case v1::Error::UNAVAILABLE: return Rejected::kUnavailable;
-    case v1::Error::INTERNAL: return Rejected::kInternal;
-    default: return Rejected::kBadRequest;
+    case v1::Error::UNAUTHORIZED:
+      return Rejected::kUnauthorized;
+    case v1::Error::FORBIDDEN:
+      return Rejected::kForbidden;
+    case v1::Error::NOT_FOUND:
+      return Rejected::kNotFound;
+    case v1::Error::TOO_LARGE:
+      return Rejected::kTooLarge;
+    case v1::Error::RATE_LIMITED:
+      return Rejected::kRateLimited;
+    case v1::Error::UNAVAILABLE:
+      return Rejected::kUnavailable;
+    case v1::Error::INTERNAL:
+      return Rejected::kInternal;
+    default:
+      return Rejected::kBadRequest;
   }
 }
 
@@ -100,14 +108,16 @@ std::string Metrics::render() const {
   metric("kabar_slow_consumer_disconnects_total", "counter",
          "Connections closed with 4001 for passing their send-queue limit.",
          slow_consumers_.load(std::memory_order_relaxed));
-  out += "# HELP kabar_rejected_total Inputs refused, by reason.\n"
-         "# TYPE kabar_rejected_total counter\n";
+  out +=
+      "# HELP kabar_rejected_total Inputs refused, by reason.\n"
+      "# TYPE kabar_rejected_total counter\n";
   for (std::size_t i = 0; i < rejected_.size(); ++i) {
     out += fmt::format("kabar_rejected_total{{reason=\"{}\"}} {}\n", kRejectedNames[i],
                        rejected_[i].load(std::memory_order_relaxed));
   }
-  out += "# HELP kabar_subscriptions Subscriptions, by topic or pattern as subscribed.\n"
-         "# TYPE kabar_subscriptions gauge\n";
+  out +=
+      "# HELP kabar_subscriptions Subscriptions, by topic or pattern as subscribed.\n"
+      "# TYPE kabar_subscriptions gauge\n";
   {
     // Bounded: clients choose patterns, and thousands of distinct ones once made a 4 MiB scrape.
     // The most subscribed get a series each, the rest are summed under topic="_other".

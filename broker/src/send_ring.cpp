@@ -4,8 +4,6 @@
 #include <cstdint>
 #include <utility>
 
-#include "shard.hpp"
-
 namespace kabar::broker {
 
 std::unique_ptr<SendRing> SendRing::open(std::error_code& error) {
@@ -22,7 +20,7 @@ SendRing::~SendRing() {
   if (healthy_) io_uring_queue_exit(&ring_);
 }
 
-bool SendRing::add(int fd, const msghdr& message, std::shared_ptr<Connection> from) {
+bool SendRing::add(int fd, const msghdr& message, std::shared_ptr<SendTarget> from) {
   if (!healthy_) return false;
   auto* entry = io_uring_get_sqe(&ring_);
   if (entry == nullptr) {  // full: send what is there first

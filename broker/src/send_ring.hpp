@@ -9,7 +9,13 @@
 
 namespace kabar::broker {
 
-class Connection;
+/// What a send added to the ring is answered to.
+class SendTarget {
+ public:
+  virtual ~SendTarget() = default;
+  /// Bytes sent, or a negated errno (-EAGAIN: the socket is full).
+  virtual void on_sent(int result) = 0;
+};
 
 /// The sends of a pass's writes, handed to the kernel in one system call (io_uring) instead of
 /// one sendmsg each: on this kind of machine a system call costs about a microsecond, an eighth
@@ -29,8 +35,8 @@ class SendRing {
   /// Queues `message` for `fd`; `from->on_sent(result)` comes in submit(). What its iovecs point
   /// to must stay put until then (`from` holds it); `message` itself is copied. False when the
   /// ring has failed and could not be made again: the caller sends some other way.
-  [[nodiscard]] bool add(int fd, const msghdr& message, std::shared_ptr<Connection> from);
-  /// Sends everything added and answers each connection: bytes sent, or a negated errno.
+  [[nodiscard]] bool add(int fd, const msghdr& message, std::shared_ptr<SendTarget> from);
+  /// Sends everything added and answers each sender: bytes sent, or a negated errno.
   void submit();
 
  private:
@@ -39,7 +45,7 @@ class SendRing {
 
   io_uring ring_{};
   bool healthy_ = true;
-  std::vector<std::shared_ptr<Connection>> senders_;  // by user_data: those waiting for answers
+  std::vector<std::shared_ptr<SendTarget>> senders_;  // by user_data: those waiting for answers
   std::array<msghdr, kEntries> messages_{};           // theirs, while the kernel reads them
 };
 

@@ -27,9 +27,9 @@
 
 #include "admission.hpp"
 #include "http_session.hpp"
-#include "kabar/common/topic.hpp"
 #include "kabar/broker/memory_engine.hpp"
 #include "kabar/broker/sqlite_engine.hpp"
+#include "kabar/common/topic.hpp"
 #include "shard.hpp"
 #include "tls_context.hpp"
 
@@ -38,121 +38,12 @@ namespace kabar::broker {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-void Shard::run(Engine& engine) {
-  // A pass handles at most this many ready handlers before its end-of-pass work, so that a
-  // flood of input cannot postpone the writes indefinitely.
-  constexpr int kMaxHandlersPerPass = 4096;
-  const auto run_ready = [this] {
-    for (int i = 0; i < kMaxHandlersPerPass && ioc.poll_one() != 0; ++i) {
-    }
-  };
-  // Wait for events only when no writes are left over from the last pass.
-  const auto next_pass = [this] {
-    return replies_to_write.empty() && to_write.empty() ? ioc.run_one() != 0 : !ioc.stopped();
-  };
-  while (next_pass()) {
-    run_ready();
-    if (!publishes.empty()) {
-      hand_over_publishes(engine);
-      // An engine that sequences at once (memory) has posted the batch to this shard already:
-      // its deliveries go out with this pass's writes rather than a pass later.
-      run_ready();
-      // Read meanwhile: handed over now, or nothing may wake the loop for them.
-      if (!publishes.empty()) hand_over_publishes(engine);
-    }
-    // flush_writes may schedule more: what it adds waits for the next pass.
-    for (auto& connection : std::exchange(replies_to_write, {})) connection->flush_writes();
-    for (auto n = std::min(to_write.size(), kMaxWritesPerPass); n != 0; --n) {
-      const auto connection = std::move(to_write.front());
-      to_write.pop_front();
-      connection->flush_writes();
-    }
-    if (sends) sends->submit();
-  }
-  // Stopped with writes left (the grace period ran out): let go of their connections while the
-  // io_context their sockets belong to is still here.
-  replies_to_write.clear();
-  to_write.clear();
-}
-
-void Shard::schedule_write(std::shared_ptr<Connection> connection, bool reply) {
-  if (reply) {
-    replies_to_write.push_back(std::move(connection));
-  } else {
-    to_write.push_back(std::move(connection));
-  }
-}
-
-void Shard::publish(Engine& engine, PublishRequest request) {
-  publish_bytes += static_cast<std::size_t>(request.article.GetCachedSize());  // validated: sized
-  publishes.push_back(std::move(request));
-  if (publish_bytes >= kMaxBatchBytes) hand_over_publishes(engine);
-}
-
-void Shard::hand_over_publishes(Engine& engine) {
-  engine.publish(std::exchange(publishes, {}));
-  publish_bytes = 0;
-}
-
-void check_config(const Config& config) {
-  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
-  if (config.max_message_bytes < 1024) fail("--max-message-bytes must be at least 1024");
-  if (config.max_article_bytes > config.max_message_bytes) {
-    fail("--max-article-bytes must not exceed --max-message-bytes");
-  }
-  if (config.send_queue_bytes < config.max_message_bytes) {
-    fail("--send-queue-bytes must be at least --max-message-bytes");
-  }
-  const auto positive_timeout = [&](std::chrono::milliseconds value, const char* flag) {
-    if (value.count() <= 0 || value > kMaxTimeout) {
-      fail(std::string(flag) + " must be 1 to " + std::to_string(kMaxTimeout.count()) +
-           " (a day), not " + std::to_string(value.count()));
-    }
-  };
-  positive_timeout(config.handshake_timeout, "--handshake-timeout-ms");
-  positive_timeout(config.idle_timeout, "--idle-timeout-ms");
-  positive_timeout(config.store_options.retention.sweep_interval, "--retention-sweep-ms");
-  if (config.shutdown_grace.count() < 0 || config.shutdown_grace > kMaxTimeout) {
-    fail("--shutdown-grace-ms must be 0 to " + std::to_string(kMaxTimeout.count()));
-  }
-  if (config.auth.leeway.count() < 0 || config.auth.leeway > kMaxJwtLeeway) {
-    fail("--jwt-leeway-s must be 0 to " + std::to_string(kMaxJwtLeeway.count()));
-  }
-  // Not negated: NaN fails every comparison and must fail this one too.
-  const auto rate_ok = [](double rate) { return rate >= 0 && rate <= kMaxRate; };
-  if (!rate_ok(config.publish_rate)) fail("--publish-rate must be 0 (unlimited) to 1e9");
-  if (!rate_ok(config.connection_rate)) fail("--connection-rate must be 0 (unlimited) to 1e9");
-  const auto retention_ok = [](const RetentionLimits& limits) {
-    return limits.max_count >= 1 && limits.max_count <= kMaxRetentionCount &&
-           limits.max_age.count() > 0 && limits.max_age <= std::chrono::hours(kMaxRetentionHours);
-  };
-  if (!retention_ok(config.store_options.retention.defaults)) {
-    fail("--retention-count must be 1 to 1e18 and --retention-hours 1 to 1e9");
-  }
-  if (config.io_threads > 256) fail("--threads must be at most 256");
-  for (const auto& rule : config.store_options.retention.rules) {
-    if (auto error = pattern_error(rule.pattern)) {
-      fail("--retention-for pattern '" + rule.pattern + "': " + *error);
-    }
-    if (!retention_ok(rule.limits)) {
-      fail("--retention-for '" + rule.pattern + "': count must be 1 to 1e18, hours 1 to 1e9");
-    }
-  }
-}
-
-const RetentionLimits& Retention::for_topic(const std::string& topic) const {
-  for (const auto& rule : rules) {
-    if (topic_matches(rule.pattern, topic)) return rule.limits;
-  }
-  return defaults;
-}
-
 namespace {
 
 tcp::endpoint resolve_listen(const Config& config) {
   // Never DNS: an address literal, or localhost.
-  const auto host = config.listen_host == "localhost" ? std::string("127.0.0.1")
-                                                      : config.listen_host;
+  const auto host =
+      config.listen_host == "localhost" ? std::string("127.0.0.1") : config.listen_host;
   boost::system::error_code ec;
   const auto address = net::ip::make_address(host, ec);
   if (ec) {
@@ -212,8 +103,12 @@ struct Server::Impl {
             metrics)),
         verifier(make_verifier(config.auth)),
         tls(std::move(tls_context)),
-        context{config, *engine, metrics, verifier.get(),
-                !config.auth.configured() || config.auth.allow_anonymous, tls.get()},
+        context{config,
+                *engine,
+                metrics,
+                verifier.get(),
+                !config.auth.configured() || config.auth.allow_anonymous,
+                tls.get()},
         admission(std::make_shared<Admission>(config)),
         acceptor(std::in_place, shards.front().ioc) {
     const auto endpoint = resolve_listen(config);
@@ -255,39 +150,32 @@ struct Server::Impl {
   // batch to every shard once.
   void fan_out(std::shared_ptr<const DeliveryBatch> batch) {
     for (auto& shard : shards) {
-      net::post(shard.ioc, [this, &shard, batch] {
-        // The sessions' queues hold the batch through a handle of this shard's own: counting
-        // their references then never moves a cache line between the shards' cores.
-        const std::shared_ptr<const DeliveryBatch> local(
-            std::make_shared<std::shared_ptr<const DeliveryBatch>>(batch), batch.get());
-        const auto queued = shard.fanout.dispatch(local);
-        shard.counters->deliveries.fetch_add(queued, std::memory_order_relaxed);
-        metrics.fanout_latency().record(std::chrono::steady_clock::now() - batch->stored_at);
-      });
+      net::post(shard.ioc, [this, &shard, batch] { shard.dispatch(batch, metrics); });
     }
   }
 
   void do_accept() {
     auto& shard = shards[next_shard];
     next_shard = (next_shard + 1) % shards.size();
-    acceptor->async_accept(shard.ioc, [this, &shard](boost::system::error_code ec,
-                                                     tcp::socket socket) {
-      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
-      if (ec == net::error::no_descriptors || ec.value() == ENFILE) return out_of_descriptors(ec);
-      if (ec) {
-        log_accept_failure(ec);
-      } else if (auto ticket = admit(socket)) {
-        net::post(shard.ioc, [this, &shard, socket = std::move(socket),
-                              ticket = std::move(ticket)]() mutable {
-          std::make_shared<HttpSession>(std::move(socket), shard, context, std::move(ticket))
-              ->run();
+    acceptor->async_accept(
+        shard.ioc, [this, &shard](boost::system::error_code ec, tcp::socket socket) {
+          if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+          if (ec == net::error::no_descriptors || ec.value() == ENFILE)
+            return out_of_descriptors(ec);
+          if (ec) {
+            log_accept_failure(ec);
+          } else if (auto ticket = admit(socket)) {
+            net::post(shard.ioc, [this, &shard, socket = std::move(socket),
+                                  ticket = std::move(ticket)]() mutable {
+              std::make_shared<HttpSession>(std::move(socket), shard, context, std::move(ticket))
+                  ->run();
+            });
+          } else {
+            refuse(std::move(socket));
+          }
+          if (!ec) accept_backoff = std::chrono::milliseconds(0);
+          do_accept();
         });
-      } else {
-        refuse(std::move(socket));
-      }
-      if (!ec) accept_backoff = std::chrono::milliseconds(0);
-      do_accept();
-    });
   }
 
   // Out of file descriptors, the pending connection stays in the backlog and accept fails again
@@ -378,21 +266,21 @@ struct Server::Impl {
       std::string response;
       std::array<char, 512> sink{};
       void drain(std::shared_ptr<Refusal> self) {
-        socket.async_read_some(net::buffer(sink), [self](boost::system::error_code ec,
-                                                         std::size_t) {
-          if (ec) {
-            self->timer.cancel();
-            return;
-          }
-          self->drain(self);
-        });
+        socket.async_read_some(net::buffer(sink),
+                               [self](boost::system::error_code ec, std::size_t) {
+                                 if (ec) {
+                                   self->timer.cancel();
+                                   return;
+                                 }
+                                 self->drain(self);
+                               });
       }
     };
     auto refusal = std::make_shared<Refusal>(std::move(socket));
     refusal->response =
         "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-        "Content-Length: " + std::to_string(refused_why.size() + 1) + "\r\n\r\n" +
-        refused_why + "\n";
+        "Content-Length: " +
+        std::to_string(refused_why.size() + 1) + "\r\n\r\n" + refused_why + "\n";
     net::async_write(refusal->socket, net::buffer(refusal->response),
                      [refusal](boost::system::error_code ec, std::size_t) {
                        if (ec) return;
@@ -489,7 +377,7 @@ struct Server::Impl {
   BrokerContext context;
   std::shared_ptr<Admission> admission;
   std::optional<tcp::acceptor> acceptor;  // on the first shard's io_context: reset before it
-  std::string refused_why;  // the accepting thread's: the last refusal
+  std::string refused_why;                // the accepting thread's: the last refusal
   std::size_t refused = 0;
   std::chrono::steady_clock::time_point last_refusal_log;
   std::size_t next_shard = 0;  // touched only by the accepting shard's thread
@@ -516,19 +404,26 @@ Server::Server(Config config) {
   // Before the store is opened: a bad certificate is a configuration error, found first.
   auto tls = config.tls.enabled() ? make_tls_context(config.tls) : nullptr;
   if (!address.is_loopback() && !tls) {
-    spdlog::warn("serving plain ws:// and http:// on {}: give --tls-cert and --tls-key, or "
-                 "terminate TLS in front of the broker",
-                 address.to_string());
+    spdlog::warn(
+        "serving plain ws:// and http:// on {}: give --tls-cert and --tls-key, or "
+        "terminate TLS in front of the broker",
+        address.to_string());
   }
   impl_ = std::make_unique<Impl>(std::move(config), std::move(tls));
 }
 
 Server::~Server() = default;
 
-tcp::endpoint Server::local_endpoint() const { return impl_->acceptor->local_endpoint(); }
+tcp::endpoint Server::local_endpoint() const {
+  return impl_->acceptor->local_endpoint();
+}
 
-std::size_t Server::io_threads() const { return impl_->shards.size(); }
+std::size_t Server::io_threads() const {
+  return impl_->shards.size();
+}
 
-void Server::run() { impl_->run(); }
+void Server::run() {
+  impl_->run();
+}
 
 }  // namespace kabar::broker

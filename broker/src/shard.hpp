@@ -4,8 +4,8 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <deque>
-#include <string>
 #include <memory>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -31,8 +31,6 @@ class Connection {
   virtual void shut_down() = 0;
   /// Writes what is queued (Shard::schedule_write asked for it).
   virtual void flush_writes() {}
-  /// The answer to a send it added to its shard's SendRing: bytes sent, or a negated errno.
-  virtual void on_sent(int /*result*/) {}
 };
 
 /// What every connection shares, read-only after start (the counter is atomic).
@@ -40,8 +38,8 @@ struct BrokerContext {
   const Config& config;
   Engine& engine;
   Metrics& metrics;
-  const jwt::Verifier* verifier;  ///< null when no authentication is configured
-  bool anonymous_allowed;         ///< a connection without a token may do anything
+  const jwt::Verifier* verifier;   ///< null when no authentication is configured
+  bool anonymous_allowed;          ///< a connection without a token may do anything
   boost::asio::ssl::context* tls;  ///< null when the listener is plain TCP
   std::atomic<std::uint64_t> next_connection_id{1};
   std::atomic<int> history_reads{0};  ///< HTTP history reads under way, over all shards
@@ -75,12 +73,15 @@ struct Shard {
   /// Asks for `connection`'s queued writes at the end of a pass; those with a reply queued first.
   void schedule_write(std::shared_ptr<Connection> connection, bool reply);
   static constexpr std::size_t kMaxWritesPerPass = 64;
+  /// This shard's share of a stored batch (on its thread): queued to every matching subscriber
+  /// of this shard, counted, and its fan-out latency recorded.
+  void dispatch(const std::shared_ptr<const DeliveryBatch>& batch, Metrics& metrics);
 
   Fanout fanout;
   ShardCounters* counters = nullptr;  // this shard's, in the broker's Metrics
   std::unordered_set<Connection*> connections;
-  std::vector<PublishRequest> publishes;                 // read in this pass
-  std::size_t publish_bytes = 0;                         // their articles' encoded size
+  std::vector<PublishRequest> publishes;                      // read in this pass
+  std::size_t publish_bytes = 0;                              // their articles' encoded size
   std::vector<std::shared_ptr<Connection>> replies_to_write;  // all written in the next pass
   std::deque<std::shared_ptr<Connection>> to_write;           // oldest first, a slice per pass
   std::unique_ptr<SendRing> sends;  // the pass's sends in one system call; null: sendmsg each

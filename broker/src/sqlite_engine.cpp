@@ -10,7 +10,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
-#include <random>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -59,14 +58,6 @@ CREATE TABLE IF NOT EXISTS deliveries(
 CREATE INDEX IF NOT EXISTS deliveries_by_article ON deliveries(seq);
 )sql";
 
-std::string random_epoch() {
-  std::random_device device;
-  std::uniform_int_distribution<std::uint32_t> hex(0, 15);
-  std::string epoch;
-  for (int i = 0; i < 16; ++i) epoch.push_back("0123456789abcdef"[hex(device)]);
-  return epoch;
-}
-
 std::int64_t now_ns() {
   return current_nanoseconds();
 }
@@ -82,8 +73,12 @@ std::string one_line(std::string text) {
   return text;
 }
 
-std::int64_t to_i64(std::uint64_t value) { return static_cast<std::int64_t>(value); }
-std::uint64_t to_u64(std::int64_t value) { return static_cast<std::uint64_t>(value); }
+std::int64_t to_i64(std::uint64_t value) {
+  return static_cast<std::int64_t>(value);
+}
+std::uint64_t to_u64(std::int64_t value) {
+  return static_cast<std::uint64_t>(value);
+}
 
 // One stored article as a DeliveryBatch entry needs it.
 struct StoredArticle {
@@ -94,8 +89,7 @@ struct StoredArticle {
 };
 
 void append_stored(DeliveryBatch& batch, const std::string& topic, std::uint64_t offset,
-                   const std::string& epoch, const StoredArticle& article,
-                   std::uint64_t sequence) {
+                   const std::string& epoch, const StoredArticle& article, std::uint64_t sequence) {
   const auto accepted_at = TimeUtil::NanosecondsToTimestamp(article.accepted_at_ns);
   const auto begin = batch.bytes.size();
   append_delivery(batch.bytes, {topic, offset, epoch, &accepted_at}, article.body);
@@ -109,7 +103,9 @@ struct WorkerThread {
   net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
   std::thread thread;
 
-  void start() { thread = std::thread([this] { ioc.run(); }); }
+  void start() {
+    thread = std::thread([this] { ioc.run(); });
+  }
   void stop() {
     work.reset();
     ioc.stop();  // pending reads and timers are abandoned; publishes were drained by the caller
@@ -306,8 +302,7 @@ class SqliteEngine::Impl {
         return false;
       }
       if (latest == article.version()) {
-        describe_duplicate(find_latest_.getColumn(1).getInt64(), find_latest_.getColumn(2),
-                           result);
+        describe_duplicate(find_latest_.getColumn(1).getInt64(), find_latest_.getColumn(2), result);
         return false;
       }
     }
@@ -450,7 +445,8 @@ class SqliteEngine::Impl {
 
   // Embargoes: a timer for the earliest one still held.
   void schedule_embargo() {
-    SQLite::Statement next(db_, "SELECT min(held_until) FROM articles WHERE held_until IS NOT NULL");
+    SQLite::Statement next(db_,
+                           "SELECT min(held_until) FROM articles WHERE held_until IS NOT NULL");
     if (!next.executeStep() || next.getColumn(0).isNull()) return;
     embargo_timer_.expires_after(
         bounded_wait(next.getColumn(0).getInt64() - now_ns(), kMaxEmbargoWait));
@@ -606,9 +602,8 @@ class SqliteEngine::Impl {
       if (pattern && !topic_matches(request.pattern, name)) continue;
       const auto last = to_u64(topics.getColumn(2).getInt64());
       const auto through = to_u64(topics.getColumn(3).getInt64());
-      result.topics.push_back(
-          {std::move(name), topics.getColumn(1).getString(), through < last ? through + 1 : 0,
-           last});
+      result.topics.push_back({std::move(name), topics.getColumn(1).getString(),
+                               through < last ? through + 1 : 0, last});
     }
 
     const auto from_by_topic = positions_by_topic(request.from);
@@ -658,7 +653,9 @@ class SqliteEngine::Impl {
         const auto* body = static_cast<const char*>(rows.getColumn(4).getBlob());
         const auto size = static_cast<std::size_t>(rows.getColumn(4).getBytes());
         append_stored(*batch, topic->topic, offset, topic->epoch,
-                      {{body, size}, rows.getColumn(1).getInt64(), rows.getColumn(2).getUInt(),
+                      {{body, size},
+                       rows.getColumn(1).getInt64(),
+                       rows.getColumn(2).getUInt(),
                        rows.getColumn(3).getText()},
                       0);
       }
@@ -678,8 +675,9 @@ class SqliteEngine::Impl {
   std::unordered_map<std::string, TopicRow> topics_;
   std::uint64_t next_sequence_ = 1;
   SQLite::Statement find_latest_{
-      db_, "SELECT version, seq, held_until FROM articles WHERE article_id = ? "
-           "ORDER BY version DESC LIMIT 1"};
+      db_,
+      "SELECT version, seq, held_until FROM articles WHERE article_id = ? "
+      "ORDER BY version DESC LIMIT 1"};
   SQLite::Statement find_version_{
       db_, "SELECT seq, held_until FROM articles WHERE article_id = ? AND version = ?"};
   SQLite::Statement find_offsets_{db_,
@@ -690,12 +688,13 @@ class SqliteEngine::Impl {
       "UPDATE articles SET held_until = NULL WHERE article_id = ?1 AND version < ?2 "
       "AND held_until IS NOT NULL RETURNING version"};
   SQLite::Statement insert_article_{
-      db_, "INSERT INTO articles(article_id, version, accepted_at, urgency, language, "
-           "held_until, body) VALUES(?, ?, ?, ?, ?, ?, ?)"};
+      db_,
+      "INSERT INTO articles(article_id, version, accepted_at, urgency, language, "
+      "held_until, body) VALUES(?, ?, ?, ?, ?, ?, ?)"};
   SQLite::Statement insert_delivery_{
       db_, "INSERT INTO deliveries(topic, offset, seq, n, at) VALUES(?, ?, ?, ?, ?)"};
-  SQLite::Statement insert_topic_{
-      db_, "INSERT INTO topics(name, last_offset, epoch) VALUES(?, ?, ?)"};
+  SQLite::Statement insert_topic_{db_,
+                                  "INSERT INTO topics(name, last_offset, epoch) VALUES(?, ?, ?)"};
   SQLite::Statement update_topic_{db_, "UPDATE topics SET last_offset = ?2 WHERE name = ?1"};
 
   // Reader thread only.
@@ -709,8 +708,7 @@ class SqliteEngine::Impl {
   net::steady_timer sweep_timer_{writer_.ioc};
 };
 
-SqliteEngine::SqliteEngine(StoreOptions options, BatchSink sink,
-                           LatencyHistogram* commit_latency)
+SqliteEngine::SqliteEngine(StoreOptions options, BatchSink sink, LatencyHistogram* commit_latency)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(sink), commit_latency)) {}
 
 SqliteEngine::~SqliteEngine() = default;
@@ -719,7 +717,9 @@ void SqliteEngine::publish(std::vector<PublishRequest> requests) {
   impl_->publish(std::move(requests));
 }
 
-void SqliteEngine::flush(std::function<void()> done) { impl_->flush(std::move(done)); }
+void SqliteEngine::flush(std::function<void()> done) {
+  impl_->flush(std::move(done));
+}
 
 void SqliteEngine::read(ReadRequest request, ReadCallback done) {
   impl_->read(std::move(request), std::move(done));

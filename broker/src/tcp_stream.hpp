@@ -78,15 +78,14 @@ class TcpStream : public boost::beast::tcp_stream {
     // session, goes with it instead of keeping the session alive in a cycle.
     auto slot = std::make_shared<std::function<void()>>();
     waiting_ = slot;
-    boost::asio::async_write(
-        socket(), rest,
-        [slot, done = std::forward<Handler>(done)](boost::beast::error_code ec,
-                                                   std::size_t bytes) mutable {
-          const auto waiting = std::move(*slot);
-          slot.reset();  // the stream is free for Beast's writes again
-          if (waiting) waiting();
-          std::move(done)(ec, bytes);
-        });
+    boost::asio::async_write(socket(), rest,
+                             [slot, done = std::forward<Handler>(done)](boost::beast::error_code ec,
+                                                                        std::size_t bytes) mutable {
+                               const auto waiting = std::move(*slot);
+                               slot.reset();  // the stream is free for Beast's writes again
+                               if (waiting) waiting();
+                               std::move(done)(ec, bytes);
+                             });
   }
 
  private:
@@ -95,7 +94,7 @@ class TcpStream : public boost::beast::tcp_stream {
     ++beast_writes_;
     boost::beast::tcp_stream::async_write_some(
         buffers, [this, handler = std::forward<Handler>(handler)](boost::beast::error_code ec,
-                                                                   std::size_t bytes) mutable {
+                                                                  std::size_t bytes) mutable {
           --beast_writes_;
           std::move(handler)(ec, bytes);
         });

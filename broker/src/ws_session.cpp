@@ -17,6 +17,7 @@
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
+#include "post_back.hpp"
 
 namespace kabar::broker {
 
@@ -218,16 +219,16 @@ void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
   if (context_.verifier != nullptr && !token.empty()) {
     auto verified = context_.verifier->verify(token);
     if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
-      return send_error(id, v1::Error::UNAUTHORIZED,
-                        "token rejected (" + refusal->reason + "): " + refusal->message);
+      return send_error(id, v1::Error::UNAUTHORIZED, jwt::describe(*refusal));
     }
     claims_ = std::move(std::get<jwt::Claims>(verified));
     expire_at(claims_->expires);
     if (refresh) end_subscriptions_not_granted(*reply.mutable_connect());
   } else if (!context_.anonymous_allowed) {
     return send_error(id, v1::Error::UNAUTHORIZED,
-                      "token rejected (token_required): this broker needs a JWT in Connect.token "
-                      "(or Authorization: Bearer at the upgrade)");
+                      jwt::describe({"token_required",
+                                     "this broker needs a JWT in Connect.token (or Authorization: "
+                                     "Bearer at the upgrade)"}));
   }
   if (!claims_) expiry_.reset();  // anonymous: no token to expire, the timer is given back
   connected_ = true;
@@ -267,22 +268,19 @@ void WsSession::expire_at(std::chrono::sys_seconds expires) {
   const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   const auto left = expires + context_.config.auth.leeway - now;
   expiry_->expires_after(std::clamp(left, std::chrono::seconds(0), kMaxWait));
-  expiry_->async_wait([weak = weak_from_this(), expires,
-                       later = left > kMaxWait](beast::error_code ec) {
-    auto self = weak.lock();
-    if (ec || !self) return;
-    if (later) return self->expire_at(expires);
-    self->close(CloseCode::kTokenExpired,
-                "token expired: send Connect with a fresh token before exp");
-  });
+  expiry_->async_wait(
+      [weak = weak_from_this(), expires, later = left > kMaxWait](beast::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self) return;
+        if (later) return self->expire_at(expires);
+        self->close(CloseCode::kTokenExpired,
+                    "token expired: send Connect with a fresh token before exp");
+      });
 }
 
 bool WsSession::granted(const std::vector<std::string> jwt::Claims::*grants,
                         const std::string& topic) const {
-  if (!claims_) return true;
-  const auto& list = (*claims_).*grants;
-  return std::any_of(list.begin(), list.end(),
-                     [&](const auto& grant) { return pattern_covers(grant, topic); });
+  return !claims_ || jwt::granted((*claims_).*grants, topic);
 }
 
 void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request) {
@@ -299,7 +297,8 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
                       "the token does not grant subscribing to '" + topic + "'");
   }
   if (request.has_since() && request.has_resume()) {
-    return send_error(id, v1::Error::BAD_REQUEST, "set subscribe.since or subscribe.resume, not both");
+    return send_error(id, v1::Error::BAD_REQUEST,
+                      "set subscribe.since or subscribe.resume, not both");
   }
   if (request.has_since() && is_pattern(topic)) {
     return send_error(id, v1::Error::BAD_REQUEST,
@@ -313,9 +312,9 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
   }
   for (const auto& position : request.resume().positions()) {
     if (auto error = topic_error(position.topic())) {
-      return send_error(id, v1::Error::BAD_REQUEST,
-                        "subscribe.resume topic '" + position.topic().substr(0, 600) + "': " +
-                            *error);
+      return send_error(
+          id, v1::Error::BAD_REQUEST,
+          "subscribe.resume topic '" + position.topic().substr(0, 600) + "': " + *error);
     }
   }
   if (waiting_reads_.size() >= kMaxWaitingReads) {
@@ -397,18 +396,13 @@ void WsSession::next_store_read() {
   store_read_in_flight_ = true;
   auto [request, done] = std::move(waiting_reads_.front());
   waiting_reads_.pop_front();
-  // The engine answers on its own thread; the answer is handled back on this shard, where the
-  // last reference to the session may then be released.
-  context_.engine.read(std::move(request), [self = shared_from_this(),
-                                            done = std::move(done)](ReadResult result) mutable {
-    auto executor = self->ws_.get_executor();
-    net::post(executor, [self = std::move(self), done = std::move(done),
-                         result = std::move(result)]() mutable {
-      self->store_read_in_flight_ = false;
-      done(std::move(result));
-      self->next_store_read();
-    });
-  });
+  context_.engine.read(std::move(request),
+                       post_back(ws_.get_executor(), shared_from_this(),
+                                 [done = std::move(done)](WsSession& self, ReadResult result) {
+                                   self.store_read_in_flight_ = false;
+                                   done(std::move(result));
+                                   self.next_store_read();
+                                 }));
 }
 
 void WsSession::on_history(ReadResult result) {
@@ -424,8 +418,8 @@ void WsSession::on_history(ReadResult result) {
   }
   if (result.not_recoverable) {
     if (recovery.replied) {
-      return close(CloseCode::kRecoveryLost, "recovery lost its place: " +
-                                                 result.not_recoverable->substr(0, 80));
+      return close(CloseCode::kRecoveryLost,
+                   "recovery lost its place: " + result.not_recoverable->substr(0, 80));
     }
     // No partial replay: live from here, nothing at or before the positions given.
     spdlog::info("conn {} {} cannot recover '{}': {}", label_.id, label_.remote, recovery.pattern,
@@ -505,23 +499,22 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
     }
   }
   // Handed to the engine with the rest of this pass's publishes (Shard::run, Shard::publish).
-  shard_.publish(context_.engine,
-                 {std::move(article), current_timestamp(),
-                  [self = shared_from_this(), id](PublishOutcome outcome) mutable {
-                    auto executor = self->ws_.get_executor();
-                    net::post(executor,
-                              [self = std::move(self), id, outcome = std::move(outcome)]() mutable {
-                                if (outcome.rejection) {
-                                  return self->send_error(id, outcome.rejection->code,
-                                                          std::move(outcome.rejection->message));
-                                }
-                                self->context_.metrics.published();
-                                v1::Reply reply;
-                                reply.set_id(id);
-                                *reply.mutable_publish() = std::move(outcome.result);
-                                self->send_reply(reply);
-                              });
-                  }});
+  shard_.publish(context_.engine, {std::move(article), current_timestamp(),
+                                   post_back(ws_.get_executor(), shared_from_this(),
+                                             [id](WsSession& self, PublishOutcome outcome) {
+                                               self.on_published(id, std::move(outcome));
+                                             })});
+}
+
+void WsSession::on_published(std::uint32_t id, PublishOutcome outcome) {
+  if (outcome.rejection) {
+    return send_error(id, outcome.rejection->code, std::move(outcome.rejection->message));
+  }
+  context_.metrics.published();
+  v1::Reply reply;
+  reply.set_id(id);
+  *reply.mutable_publish() = std::move(outcome.result);
+  send_reply(reply);
 }
 
 void WsSession::send_error(std::uint32_t id, v1::Error::Code code, std::string message) {
@@ -607,7 +600,9 @@ void WsSession::check_queue_limit() {
   });
 }
 
-void WsSession::flush() { schedule_write(false); }
+void WsSession::flush() {
+  schedule_write(false);
+}
 
 // Writes wait for the session's turn in its shard's loop, so that everything queued meanwhile
 // goes out in one write; a reply (an acknowledgement) is written at the end of the next pass.
@@ -721,18 +716,18 @@ void WsSession::after_send(std::size_t sent, beast::error_code ec) {
   std::size_t total = 0;
   for (const auto& part : write_iovecs_) total += part.iov_len;
   if (ec) {  // reported from a handler of its own, like any failed write
-    return net::post(ws_.get_executor(), beast::bind_front_handler(
-                                             &WsSession::on_write, shared_from_this(), ec, sent));
+    return net::post(ws_.get_executor(),
+                     beast::bind_front_handler(&WsSession::on_write, shared_from_this(), ec, sent));
   }
   if (sent == total) return on_write({}, sent);
   // The socket's buffer is full: the rest when it drains.
   write_buffers_.clear();
   for (const auto& part : write_iovecs_) write_buffers_.emplace_back(part.iov_base, part.iov_len);
   consume(write_buffers_, sent);
-  tcp.write_rest(write_buffers_, [self = shared_from_this(), sent](beast::error_code error,
-                                                                   std::size_t bytes) {
-    self->on_write(error, sent + bytes);
-  });
+  tcp.write_rest(write_buffers_,
+                 [self = shared_from_this(), sent](beast::error_code error, std::size_t bytes) {
+                   self->on_write(error, sent + bytes);
+                 });
 }
 
 void WsSession::on_write(beast::error_code ec, std::size_t bytes) {

@@ -17,9 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "admission.hpp"
 #include "kabar/broker/frames.hpp"
 #include "kabar/common/close_code.hpp"
-#include "admission.hpp"
+#include "send_ring.hpp"
 #include "shard.hpp"
 #include "tcp_stream.hpp"
 
@@ -35,10 +36,11 @@ namespace kabar::broker {
 /// one Beast message of any number of deliveries and at most one reply.
 class WsSession final : public Subscriber,
                         public Connection,
+                        public SendTarget,
                         public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context,
-            ConnectionLabel label, std::shared_ptr<const void> ticket, std::string upgrade_token);
+  WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context, ConnectionLabel label,
+            std::shared_ptr<const void> ticket, std::string upgrade_token);
   ~WsSession() override;
 
   /// Completes the upgrade that `request` asked for, then serves.
@@ -76,6 +78,7 @@ class WsSession final : public Subscriber,
                              const std::string& topic) const;
   void handle_subscribe(std::uint32_t id, const v1::Subscribe& request);
   void handle_publish(std::uint32_t id, v1::Publish& request);
+  void on_published(std::uint32_t id, PublishOutcome outcome);
   void reply_positions(std::uint32_t id, const std::vector<TopicState>& topics, bool recovered,
                        std::string not_recovered_reason = {});
   void read_history();
@@ -126,8 +129,8 @@ class WsSession final : public Subscriber,
   BrokerContext& context_;
   const ConnectionLabel label_;
   std::shared_ptr<const void> ticket_;  // the connection's place under the connection limits
-  std::string upgrade_token_;            // a token given with the upgrade, for Connect
-  std::optional<jwt::Claims> claims_;    // what the token grants; none: anonymous, all rights
+  std::string upgrade_token_;           // a token given with the upgrade, for Connect
+  std::optional<jwt::Claims> claims_;   // what the token grants; none: anonymous, all rights
   // Until Connect: the deadline for it; then the token's exp, while authenticated.
   std::unique_ptr<boost::asio::steady_timer> expiry_;
   RateLimit publish_rate_;

@@ -1,5 +1,6 @@
 #include "kabar/client/client.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,13 +8,12 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
-#include <algorithm>
-#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <map>
 #include <random>
@@ -22,7 +22,9 @@
 
 #include <openssl/ssl.h>
 
+#include "kabar/client/url.hpp"
 #include "kabar/common/article.hpp"
+#include "kabar/common/close_code.hpp"
 #include "kabar/common/maybe_tls_stream.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
@@ -44,45 +46,6 @@ std::string Response::error_text() const {
 }
 
 namespace {
-
-struct Url {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string target;
-};
-
-Url parse_url(const std::string& url) {
-  Url parsed;
-  std::string_view rest = url;
-  if (rest.starts_with("wss://")) {
-    parsed.tls = true;
-    rest.remove_prefix(6);
-  } else if (rest.starts_with("ws://")) {
-    rest.remove_prefix(5);
-  } else {
-    throw std::invalid_argument("URL '" + url + "' must start with ws:// or wss://");
-  }
-  const std::string default_port = parsed.tls ? "443" : "80";
-  const auto slash = rest.find('/');
-  const auto authority = rest.substr(0, slash);
-  parsed.target = slash == std::string_view::npos ? "/v1/ws" : std::string(rest.substr(slash));
-  const auto colon = authority.rfind(':');
-  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) throw std::invalid_argument("bad IPv6 host in " + url);
-    parsed.host = std::string(authority.substr(1, close - 1));
-    parsed.port = close + 1 < authority.size() && authority[close + 1] == ':'
-                      ? std::string(authority.substr(close + 2))
-                      : default_port;
-  } else {
-    parsed.host = std::string(authority.substr(0, colon));
-    parsed.port =
-        colon == std::string_view::npos ? default_port : std::string(authority.substr(colon + 1));
-  }
-  if (parsed.host.empty()) throw std::invalid_argument("URL '" + url + "' has no host");
-  return parsed;
-}
 
 // wss://: TLS 1.2+, the broker's certificate verified against the given or the system's CAs.
 std::unique_ptr<ssl::context> make_tls_context(const Url& url, const std::string& ca_file) {
@@ -313,9 +276,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (ec) return end("connection lost: " + ec.message());
     v1::ServerMessage message;
     auto& buffer = link_->buffer;
-    const bool parsed = ws.got_binary() &&
-                        message.ParseFromArray(buffer.data().data(),
-                                               static_cast<int>(buffer.size()));
+    const bool parsed = ws.got_binary() && message.ParseFromArray(buffer.data().data(),
+                                                                  static_cast<int>(buffer.size()));
     buffer.consume(bytes);
     if (!parsed) {
       refused_ = true;
@@ -398,8 +360,17 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   // Close codes after which connecting again cannot help.
   static bool final_code(std::uint16_t code) {
-    return code == 1000 || code == 1002 || code == 1003 || code == 1008 || code == 1009 ||
-           code == 4003;
+    switch (static_cast<CloseCode>(code)) {
+      case CloseCode::kNormal:
+      case CloseCode::kProtocolError:
+      case CloseCode::kUnsupportedData:
+      case CloseCode::kPolicyViolation:
+      case CloseCode::kMessageTooBig:
+      case CloseCode::kTokenExpired:
+        return true;
+      default:
+        return false;
+    }
   }
 
   void finish(CloseInfo info) {
@@ -439,8 +410,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     // 4002: the broker is draining and asks for a reconnect now.
     const auto& policy = options_.reconnect;
     const std::chrono::milliseconds base =
-        info.code == 4002 ? policy.initial_delay
-                          : policy.initial_delay * (std::int64_t{1} << std::min(attempt_, 20U));
+        info.code == static_cast<std::uint16_t>(CloseCode::kShuttingDown)
+            ? policy.initial_delay
+            : policy.initial_delay * (std::int64_t{1} << std::min(attempt_, 20U));
     const auto cap = std::min(base, policy.max_delay);
     std::uniform_int_distribution<std::int64_t> jitter(0, cap.count());
     const std::chrono::milliseconds delay(jitter(random_));
@@ -468,8 +440,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       *subscribe->mutable_filter() = route.filter;
       if (!is_pattern(route.topic)) {
         const auto it = route.positions.find(route.topic);
-        if (it != route.positions.end()) *subscribe->mutable_since() = it->second;
-        else subscribe->mutable_since();  // nothing seen yet: everything stored
+        if (it != route.positions.end())
+          *subscribe->mutable_since() = it->second;
+        else
+          subscribe->mutable_since();  // nothing seen yet: everything stored
       } else {
         auto* resume = subscribe->mutable_resume();
         for (const auto& [topic, position] : route.positions) {
@@ -531,9 +505,8 @@ Client::~Client() {
 }
 
 void Client::connect(ResponseHandler done) {
-  impl_->run_on_strand([impl = impl_, done = std::move(done)]() mutable {
-    impl->connect(std::move(done));
-  });
+  impl_->run_on_strand(
+      [impl = impl_, done = std::move(done)]() mutable { impl->connect(std::move(done)); });
 }
 
 void Client::on_close(CloseHandler handler) {
@@ -555,12 +528,12 @@ void Client::on_resume(ResumeHandler handler) {
 }
 
 void Client::publish(v1::Article article, ResponseHandler done) {
-  impl_->run_on_strand([impl = impl_, article = std::move(article),
-                        done = std::move(done)]() mutable {
-    v1::ClientMessage message;
-    *message.mutable_publish()->mutable_article() = std::move(article);
-    impl->send(message, std::move(done));
-  });
+  impl_->run_on_strand(
+      [impl = impl_, article = std::move(article), done = std::move(done)]() mutable {
+        v1::ClientMessage message;
+        *message.mutable_publish()->mutable_article() = std::move(article);
+        impl->send(message, std::move(done));
+      });
 }
 
 void Client::subscribe(v1::Subscribe request, DeliveryHandler on_delivery, ResponseHandler done) {
@@ -585,9 +558,8 @@ void Client::ping(ResponseHandler done) {
 }
 
 void Client::close(std::function<void()> done) {
-  impl_->run_on_strand([impl = impl_, done = std::move(done)]() mutable {
-    impl->close(std::move(done));
-  });
+  impl_->run_on_strand(
+      [impl = impl_, done = std::move(done)]() mutable { impl->close(std::move(done)); });
 }
 
 namespace {

@@ -59,24 +59,36 @@ int main(int argc, char** argv) {
                                      "ninjs 2.0 JSON article file (repeat to publish several, "
                                      "in order)")
                           ->check(CLI::ExistingFile);
-  auto* headline = app.add_option("--headline", [&](const std::vector<std::string>& v) {
-    inline_article.set_headline(v.front());
-    return true;
-  }, "headline of an article written on the command line");
-  auto* body = app.add_option("--body", [&](const std::vector<std::string>& v) {
-    inline_article.set_body(v.front());
-    return true;
-  }, "body text of that article");
-  auto* id = app.add_option("--id", [&](const std::vector<std::string>& v) {
-    inline_article.set_id(v.front());
-    return true;
-  }, "its id (default: a new urn:kabar:... id)");
+  auto* headline = app.add_option(
+      "--headline",
+      [&](const std::vector<std::string>& v) {
+        inline_article.set_headline(v.front());
+        return true;
+      },
+      "headline of an article written on the command line");
+  auto* body = app.add_option(
+      "--body",
+      [&](const std::vector<std::string>& v) {
+        inline_article.set_body(v.front());
+        return true;
+      },
+      "body text of that article");
+  auto* id = app.add_option(
+      "--id",
+      [&](const std::vector<std::string>& v) {
+        inline_article.set_id(v.front());
+        return true;
+      },
+      "its id (default: a new urn:kabar:... id)");
   auto* urgency_option = app.add_option("--urgency", urgency, "its IPTC urgency, 1 (flash) to 9")
                              ->check(CLI::Range(0, 9));
-  auto* language = app.add_option("--language", [&](const std::vector<std::string>& v) {
-    inline_article.set_language(v.front());
-    return true;
-  }, "its BCP 47 language");
+  auto* language = app.add_option(
+      "--language",
+      [&](const std::vector<std::string>& v) {
+        inline_article.set_language(v.front());
+        return true;
+      },
+      "its BCP 47 language");
   for (auto* option : {headline, body, id, urgency_option, language}) {
     option->excludes(file_option);
   }
@@ -105,8 +117,9 @@ int main(int argc, char** argv) {
     if (files.empty()) {
       if (inline_article.id().empty()) {
         const auto now = std::chrono::system_clock::now().time_since_epoch();
-        inline_article.set_id("urn:kabar:pub:" +
-                              std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count()));
+        inline_article.set_id(
+            "urn:kabar:pub:" +
+            std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count()));
       }
       inline_article.set_urgency(urgency);
       articles.emplace_back("command line", inline_article);

@@ -21,7 +21,8 @@ using google::protobuf::util::TimeUtil;
 std::string readable(const kabar::v1::Delivery& delivery) {
   const auto& article = delivery.article();
   std::string line = delivery.topic() + "#" + std::to_string(delivery.offset());
-  line += " urgency=" + (article.urgency() == 0 ? std::string("-") : std::to_string(article.urgency()));
+  line +=
+      " urgency=" + (article.urgency() == 0 ? std::string("-") : std::to_string(article.urgency()));
   line += " lang=" + (article.language().empty() ? std::string("-") : article.language());
   if (article.has_version_created()) line += " " + TimeUtil::ToString(article.version_created());
   line += " " + article.id() + " v" + std::to_string(article.version());
@@ -55,8 +56,8 @@ void report_recovery(const std::string& topic, const kabar::v1::SubscribeResult&
             " epoch " + position.position().epoch();
   }
   std::cerr << "kabar-sub: could not recover " << topic << ": " << result.not_recovered_reason()
-            << "; articles were missed; continuing with new ones after" << (from.empty() ? " nothing" : from)
-            << std::endl;
+            << "; articles were missed; continuing with new ones after"
+            << (from.empty() ? " nothing" : from) << std::endl;
 }
 
 }  // namespace
@@ -95,8 +96,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (since_option->count() > 0 && (topics.size() != 1 || kabar::is_pattern(topics.front()))) {
-      throw CLI::ValidationError("--since", "recovers one plain topic: give exactly one --topic "
-                                            "without wildcards");
+      throw CLI::ValidationError("--since",
+                                 "recovers one plain topic: give exactly one --topic "
+                                 "without wildcards");
     }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
@@ -140,8 +142,8 @@ int main(int argc, char** argv) {
     });
     client->on_resume([&](const std::string& topic, const kabar::client::Response& response) {
       if (!response.ok()) {
-        std::cerr << "kabar-sub: resubscribing to " << topic << " failed: "
-                  << response.error_text() << std::endl;
+        std::cerr << "kabar-sub: resubscribing to " << topic << " failed: " << response.error_text()
+                  << std::endl;
         return;
       }
       report_recovery(topic, response.reply.subscribe());

@@ -30,7 +30,9 @@ bool looks_like_language_tag(std::string_view tag) {
   return subtag != 0;
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // "en" matches "en" and "en-GB", case-insensitively (BCP 47 tags are case-insensitive).
 bool language_matches(std::string_view wanted, std::string_view language) {

@@ -165,6 +165,15 @@ Verifier::Verifier(VerifierOptions options) : options_(std::move(options)) {
 
 Verifier::~Verifier() = default;
 
+std::string describe(const Refusal& refusal) {
+  return "token rejected (" + refusal.reason + "): " + refusal.message;
+}
+
+bool granted(const std::vector<std::string>& grants, std::string_view topic) {
+  return std::any_of(grants.begin(), grants.end(),
+                     [&](const std::string& grant) { return pattern_covers(grant, topic); });
+}
+
 std::variant<Claims, Refusal> Verifier::verify(std::string_view token,
                                                std::chrono::system_clock::time_point now) const {
   const auto first = token.find('.');
@@ -205,8 +214,8 @@ std::variant<Claims, Refusal> Verifier::verify(std::string_view token,
       valid = public_key_valid(key_->pkey, signed_part, *signature);
     }
   } else {
-    return refuse("alg_not_allowed", "algorithm " + alg.substr(0, 20) +
-                                         " is not accepted by this broker");
+    return refuse("alg_not_allowed",
+                  "algorithm " + alg.substr(0, 20) + " is not accepted by this broker");
   }
   if (!valid) return refuse("bad_signature", "the token's signature does not verify");
 
@@ -243,9 +252,9 @@ std::variant<Claims, Refusal> Verifier::verify(std::string_view token,
   }
   if (!options_.audience.empty()) {
     const auto aud = claim("aud");
-    const bool held = aud == json(options_.audience) ||
-                      (aud.is_array() && std::find(aud.begin(), aud.end(),
-                                                   json(options_.audience)) != aud.end());
+    const bool held =
+        aud == json(options_.audience) ||
+        (aud.is_array() && std::find(aud.begin(), aud.end(), json(options_.audience)) != aud.end());
     if (!held) return refuse("bad_audience", "the token's aud does not name " + options_.audience);
   }
   if (const auto sub = claim("sub"); sub.is_string()) granted.subject = sub.get<std::string>();

@@ -67,7 +67,8 @@ std::string role_value(const json& doc, const char* name, std::string_view role)
   const json* chosen = nullptr;
   for (const auto& item : *items) {
     if (!item.is_object()) fail(name, "must hold objects");
-    if (chosen == nullptr || (item.value("role", "") == role && chosen->value("role", "") != role)) {
+    if (chosen == nullptr ||
+        (item.value("role", "") == role && chosen->value("role", "") != role)) {
       chosen = &item;
     }
   }

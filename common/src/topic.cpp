@@ -3,8 +3,12 @@
 namespace kabar {
 namespace {
 
-bool is_lead_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_tail_char(char c) { return is_lead_char(c) || c == '_' || c == '-'; }
+bool is_lead_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_tail_char(char c) {
+  return is_lead_char(c) || c == '_' || c == '-';
+}
 
 std::optional<std::string> segment_error(std::string_view segment, std::size_t index) {
   const auto where = "segment " + std::to_string(index + 1);
@@ -55,7 +59,9 @@ std::optional<TopicSegments> split_topic(std::string_view topic) {
   }
 }
 
-std::optional<std::string> topic_error(std::string_view topic) { return validate(topic, false); }
+std::optional<std::string> topic_error(std::string_view topic) {
+  return validate(topic, false);
+}
 
 std::optional<std::string> pattern_error(std::string_view pattern) {
   return validate(pattern, true);

@@ -30,8 +30,8 @@ class Auth : public testing::Test {
 
   static BrokerProcess make_broker(const TempDir& dir) {
     std::ofstream(dir.path() / "secret") << kSecret << "\n";
-    return BrokerProcess({"--jwt-secret-file", (dir.path() / "secret").string(), "--jwt-leeway-s",
-                          "0"});
+    return BrokerProcess(
+        {"--jwt-secret-file", (dir.path() / "secret").string(), "--jwt-leeway-s", "0"});
   }
 
   // A client that sends `token` in Connect; the Connect reply (or why none came).
@@ -86,7 +86,8 @@ TEST_F(Auth, EveryRefusedTokenGetsUnauthorizedWithItsReason) {
 }
 
 TEST_F(Auth, GrantsDecideWhatMayBePublishedAndSubscribed) {
-  const auto desk = open(sign_hs256(grants(seconds_from_now(60), {"defense.>"}, {"defense.>"}), kSecret));
+  const auto desk =
+      open(sign_hs256(grants(seconds_from_now(60), {"defense.>"}, {"defense.>"}), kSecret));
   ASSERT_TRUE(desk->connected.ok()) << desk->connected.error_text();
   const auto wall = open(sign_hs256(grants(seconds_from_now(60), {}, {">"}), kSecret));
   Inbox everything;
@@ -132,7 +133,8 @@ TEST_F(Auth, AnExpiringTokenEndsTheConnectionWith4003UnlessRefreshed) {
   refreshed.send(connect);
   ASSERT_FALSE(refreshed.read().message.reply().has_error());
   connect.set_id(2);
-  connect.mutable_connect()->set_token(sign_hs256(grants(seconds_from_now(60), {}, {">"}), kSecret));
+  connect.mutable_connect()->set_token(
+      sign_hs256(grants(seconds_from_now(60), {}, {">"}), kSecret));
   refreshed.send(connect);
   ASSERT_FALSE(refreshed.read().message.reply().has_error());
 
@@ -154,9 +156,11 @@ TEST_F(Auth, ATokenAtTheUpgradeWorksForBrowsersAndABadOneGets401) {
   for (const char c : token) encoded += c == '.' ? std::string("%2E") : std::string(1, c);
   const auto escaped = open("", "?access_token=" + encoded);
   EXPECT_TRUE(escaped->connected.ok()) << escaped->connected.error_text();
-  const auto bad = open("", "?access_token=" + unsigned_token(grants(seconds_from_now(60), {}, {}), "none"));
+  const auto bad =
+      open("", "?access_token=" + unsigned_token(grants(seconds_from_now(60), {}, {}), "none"));
   EXPECT_FALSE(bad->connected.ok());
-  EXPECT_NE(bad->connected.error_text().find("401"), std::string::npos) << bad->connected.error_text();
+  EXPECT_NE(bad->connected.error_text().find("401"), std::string::npos)
+      << bad->connected.error_text();
   EXPECT_NE(bad->connected.error_text().find("alg_none"), std::string::npos);
 }
 
@@ -269,8 +273,8 @@ TEST(AuthKeys, Rs256AndEs256WithAPublicKeyFile) {
 
 TEST(AuthKeys, APublicListenerWithoutAuthRefusesToStartUnlessAnonymousIsAllowed) {
   TempDir data;
-  const auto refused = run({broker_path(), "--listen", "0.0.0.0:0", "--data-dir",
-                            data.path().string()});
+  const auto refused =
+      run({broker_path(), "--listen", "0.0.0.0:0", "--data-dir", data.path().string()});
   EXPECT_EQ(refused.status, 1);
   EXPECT_NE(refused.out.find("without authentication"), std::string::npos) << refused.out;
   Process anonymous({broker_path(), "--listen", "0.0.0.0:0", "--data-dir", data.path().string(),

@@ -52,7 +52,8 @@ TEST(Backpressure, PongsNeverSplitDeliveriesWhileWritesBackUp) {
     acks.push_back(publisher->publish(std::move(a)));
   }
   const auto read = reader.read_pinging(kArticles, 60s);
-  ASSERT_FALSE(read.timed_out) << read.deliveries.size() << " deliveries, " << read.pongs << " pongs";
+  ASSERT_FALSE(read.timed_out) << read.deliveries.size() << " deliveries, " << read.pongs
+                               << " pongs";
   ASSERT_EQ(read.deliveries.size(), kArticles);
   for (std::size_t i = 0; i < kArticles; ++i) {
     ASSERT_EQ(read.deliveries[i].offset(), i + 1);

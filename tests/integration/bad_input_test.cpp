@@ -49,8 +49,8 @@ class BadInput : public ::testing::Test {
 
   void ExpectOthersStillServed() {
     Connected publisher(broker_.url(), "after");
-    const auto ack = publisher.publish(article("urn:after:" + std::to_string(++published_),
-                                               {"international"}));
+    const auto ack =
+        publisher.publish(article("urn:after:" + std::to_string(++published_), {"international"}));
     EXPECT_EQ(ack.offsets(0).offset(), static_cast<std::uint64_t>(published_));
     EXPECT_TRUE(inbox_.wait_for(static_cast<std::size_t>(published_)));
   }
@@ -131,7 +131,8 @@ TEST_F(BadInput, InvalidTopicsAndPatternsAreRefusedWithTheReason) {
   RawWebSocket ws(broker_.port());
   ws.connect();
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"International", "subscribe.topic 'International': segment 1 must start with a lowercase letter or digit"},
+      {"International",
+       "subscribe.topic 'International': segment 1 must start with a lowercase letter or digit"},
       {"defense.>.asia", "subscribe.topic 'defense.>.asia': '>' may only be the last segment"},
       {"", "subscribe.topic '': topic is empty"},
   };

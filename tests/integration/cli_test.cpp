@@ -14,7 +14,9 @@
 namespace kabar::test {
 namespace {
 
-std::string fixture(const std::string& name) { return fixtures_dir() + "/" + name; }
+std::string fixture(const std::string& name) {
+  return fixtures_dir() + "/" + name;
+}
 
 TEST(Cli, PublishedFixtureArrivesInKabarSub) {
   BrokerProcess broker;
@@ -50,9 +52,9 @@ TEST(Cli, KabarSubJsonPrintsOneDeliveryObjectPerLine) {
   while (sub.err().find("subscribed") == std::string::npos && Clock::now() < deadline) {
     sub.wait_for_output("\n", 50ms);
   }
-  const auto pub = run({pub_path(), "--url", broker.url(), "-t", "defense.asia", "--headline",
-                        "Latihan gabungan \xE2\x80\x93 Laut Natuna", "--urgency", "2", "--id",
-                        "urn:test:cli"});
+  const auto pub =
+      run({pub_path(), "--url", broker.url(), "-t", "defense.asia", "--headline",
+           "Latihan gabungan \xE2\x80\x93 Laut Natuna", "--urgency", "2", "--id", "urn:test:cli"});
   ASSERT_EQ(pub.status, 0) << pub.err;
   ASSERT_EQ(sub.wait(10s), 0) << sub.err();
   const auto line = sub.out().substr(0, sub.out().find('\n'));
@@ -65,7 +67,8 @@ TEST(Cli, KabarSubJsonPrintsOneDeliveryObjectPerLine) {
 
 TEST(Cli, KabarPubExplainsBadInputAndExitsNonZero) {
   BrokerProcess broker;
-  const auto bad_topic = run({pub_path(), "--url", broker.url(), "-t", "Sports", "--headline", "x"});
+  const auto bad_topic =
+      run({pub_path(), "--url", broker.url(), "-t", "Sports", "--headline", "x"});
   EXPECT_NE(bad_topic.status, 0);
   EXPECT_NE(bad_topic.err.find("'Sports': segment 1 must start with a lowercase letter or digit"),
             std::string::npos)
@@ -75,13 +78,13 @@ TEST(Cli, KabarPubExplainsBadInputAndExitsNonZero) {
   EXPECT_NE(missing.status, 0);
   EXPECT_NE(missing.err.find("give --file, or --headline"), std::string::npos) << missing.err;
 
-  const auto not_json = run({pub_path(), "--url", broker.url(), "-t", "a", "-f",
-                             fixture("topics.tsv")});
+  const auto not_json =
+      run({pub_path(), "--url", broker.url(), "-t", "a", "-f", fixture("topics.tsv")});
   EXPECT_NE(not_json.status, 0);
   EXPECT_NE(not_json.err.find("topics.tsv: not valid JSON"), std::string::npos) << not_json.err;
 
-  const auto no_broker = run({pub_path(), "--url", "ws://127.0.0.1:1/v1/ws", "-t", "a",
-                              "--headline", "x"});
+  const auto no_broker =
+      run({pub_path(), "--url", "ws://127.0.0.1:1/v1/ws", "-t", "a", "--headline", "x"});
   EXPECT_NE(no_broker.status, 0);
   EXPECT_NE(no_broker.err.find("cannot connect"), std::string::npos) << no_broker.err;
 }
@@ -91,8 +94,8 @@ TEST(Cli, KabarSubRefusesABadPatternAndSinceWithClearErrors) {
   const auto bad = run({sub_path(), "--url", broker.url(), "-t", "defense.>.asia"});
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.err.find("'>' may only be the last segment"), std::string::npos) << bad.err;
-  const auto pattern = run({sub_path(), "--url", broker.url(), "-t", "a.>", "--since", "3",
-                            "--epoch", "e"});
+  const auto pattern =
+      run({sub_path(), "--url", broker.url(), "-t", "a.>", "--since", "3", "--epoch", "e"});
   EXPECT_NE(pattern.status, 0);
   EXPECT_NE(pattern.err.find("one plain topic"), std::string::npos) << pattern.err;
   const auto no_epoch = run({sub_path(), "--url", broker.url(), "-t", "a", "--since", "3"});
@@ -104,8 +107,8 @@ TEST(Cli, KabarSubRecoversWhatItMissedSinceAnOffset) {
   BrokerProcess broker;
   std::string epoch;
   for (const char* id : {"urn:test:1", "urn:test:2", "urn:test:3"}) {
-    const auto pub = run({pub_path(), "--url", broker.url(), "-t", "defense", "--headline", id,
-                          "--id", id});
+    const auto pub =
+        run({pub_path(), "--url", broker.url(), "-t", "defense", "--headline", id, "--id", id});
     ASSERT_EQ(pub.status, 0) << pub.err;
     epoch = pub.out.substr(pub.out.find("(epoch ") + 7, 16);
   }
@@ -139,8 +142,8 @@ TEST(Cli, TheBrokerReadsATomlConfigThatFlagsOverrideAndPrintsItBack) {
   const auto file = (dir.path() / "kabar.toml").string();
   std::ofstream(file) << "# a newsroom's broker\nmax-subscriptions = 1\npublish-rate = 50\n"
                          "retention-for = [\"sports.>:100:24\"]\n";
-  const auto printed = run({broker_path(), "--config", file, "--publish-rate", "70",
-                            "--print-config"});
+  const auto printed =
+      run({broker_path(), "--config", file, "--publish-rate", "70", "--print-config"});
   ASSERT_EQ(printed.status, 0) << printed.err;
   EXPECT_NE(printed.out.find("max-subscriptions=1\n"), std::string::npos) << printed.out;
   EXPECT_NE(printed.out.find("publish-rate=70\n"), std::string::npos) << "the flag wins";

@@ -118,7 +118,8 @@ TEST(Durability, EveryAcknowledgedArticleSurvivesKillNineTwentyTimes) {
         if (first_epoch.empty()) first_epoch = ack.epoch;
         ASSERT_EQ(ack.epoch, first_epoch) << "cycle " << cycles;
         const auto it = history.find(ack.offset);
-        ASSERT_NE(it, history.end()) << "acknowledged offset " << ack.offset << " lost, cycle " << cycles;
+        ASSERT_NE(it, history.end())
+            << "acknowledged offset " << ack.offset << " lost, cycle " << cycles;
         ASSERT_EQ(it->second, ack.id) << "offset " << ack.offset << " holds another article";
       }
       if (!history.empty()) {
@@ -137,8 +138,8 @@ TEST(Durability, EveryAcknowledgedArticleSurvivesKillNineTwentyTimes) {
   EXPECT_EQ(cycles, 20) << "ran out of time";
   std::lock_guard lock(Streamer::mutex);
   EXPECT_GT(Streamer::acks.size(), 100U);
-  std::cout << "kill -9 cycles: " << cycles << ", acknowledged articles checked: "
-            << Streamer::acks.size() << "\n";
+  std::cout << "kill -9 cycles: " << cycles
+            << ", acknowledged articles checked: " << Streamer::acks.size() << "\n";
 }
 
 // SIGTERM while three publishers stream: every article the drain stored was acknowledged to its

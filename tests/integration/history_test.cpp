@@ -445,8 +445,8 @@ TEST(History, SigtermDrainsThenClientsReconnectAndResumeOnTheRestartedBroker) {
   const auto port = std::to_string(broker->port());
   std::promise<std::uint16_t> lost;
   ReconnectingReader reader(broker->url(), [&](client::Client& client) {
-    client.on_reconnect([&, once = std::make_shared<std::once_flag>()](
-                            const client::CloseInfo& why, std::chrono::milliseconds) {
+    client.on_reconnect([&, once = std::make_shared<std::once_flag>()](const client::CloseInfo& why,
+                                                                       std::chrono::milliseconds) {
       std::call_once(*once, [&] { lost.set_value(why.code); });
     });
   });
@@ -457,7 +457,8 @@ TEST(History, SigtermDrainsThenClientsReconnectAndResumeOnTheRestartedBroker) {
     Connected cms(broker->url(), "cms");
     std::vector<std::future<v1::PublishResult>> acks;
     for (int i = 0; i < 300; ++i) {
-      acks.push_back(cms->publish(article("urn:test:drain-" + std::to_string(i), {"international"})));
+      acks.push_back(
+          cms->publish(article("urn:test:drain-" + std::to_string(i), {"international"})));
     }
     EXPECT_EQ(broker->stop(2s), 0);  // SIGTERM while publishes are in flight
     for (auto& ack : acks) {

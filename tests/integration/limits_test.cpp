@@ -211,7 +211,8 @@ TEST(Limits, PublishesOverTheRateAreRefusedAndNotStored) {
   reader.subscribe("wire", inbox);
   Connected cms(broker.url(), "cms");
   std::vector<std::future<v1::PublishResult>> acks;
-  for (int i = 0; i < 40; ++i) acks.push_back(cms->publish(article("urn:r:" + std::to_string(i), {"wire"})));
+  for (int i = 0; i < 40; ++i)
+    acks.push_back(cms->publish(article("urn:r:" + std::to_string(i), {"wire"})));
   std::size_t stored = 0, limited = 0;
   for (auto& ack : acks) {
     try {

@@ -1,7 +1,6 @@
 // GET /metrics: the Prometheus text format, counting what really happened.
 #include <gtest/gtest.h>
 
-
 #include "broker.hpp"
 #include "client_support.hpp"
 #include "raw_ws.hpp"
@@ -26,7 +25,8 @@ TEST(Metrics, CountConnectionsSubscriptionsPublishesDeliveriesAndRejections) {
   Inbox other_inbox;
   other.subscribe("international", other_inbox);
   Connected cms(broker.url(), "cms");
-  for (int i = 0; i < 3; ++i) cms.publish(article("urn:test:" + std::to_string(i), {"international"}));
+  for (int i = 0; i < 3; ++i)
+    cms.publish(article("urn:test:" + std::to_string(i), {"international"}));
   EXPECT_THROW(cms.publish(article("urn:test:bad", {"Bad"})), client::RequestError);
   ASSERT_TRUE(inbox.wait_for(3));
   ASSERT_TRUE(other_inbox.wait_for(3));

@@ -97,12 +97,14 @@ TEST(PubSub, EveryFixtureReachesMatchingSubscribersByteForByte) {
   }
   const auto all = everything.items();
   std::set<std::string> once;
-  for (const auto& item : all) EXPECT_TRUE(once.insert(item.topic() + "#" + std::to_string(item.offset())).second);
+  for (const auto& item : all)
+    EXPECT_TRUE(once.insert(item.topic() + "#" + std::to_string(item.offset())).second);
   EXPECT_EQ(all.front().article().body(), fixtures.front().article.body()) << "UTF-8 intact";
   EXPECT_NE(all.front().article().body().find("\xE2\x80\x9C"), std::string::npos);
 
   EXPECT_EQ(labels(sports.items()), (std::vector<std::string>{"marker#1"}));
-  EXPECT_EQ(labels(defense_deeper.items()), (std::vector<std::string>{"defense.asia#1", "marker#1"}));
+  EXPECT_EQ(labels(defense_deeper.items()),
+            (std::vector<std::string>{"defense.asia#1", "marker#1"}));
   EXPECT_EQ(broker.stop(), 0);
 }
 
@@ -198,7 +200,8 @@ TEST_P(PubSubBySendPath, SeveralPublishersAndHundredsOfSubscribersGetEveryArticl
   for (std::size_t i = 0; i < kSubscribers; ++i) {
     client::Options options;
     options.url = broker.url();
-    clients.push_back(std::make_unique<client::Client>(runners[i % runners.size()]->context(), options));
+    clients.push_back(
+        std::make_unique<client::Client>(runners[i % runners.size()]->context(), options));
     inboxes.push_back(std::make_unique<Inbox>());
     clients.back()->connect([](client::Response) {});
     v1::Subscribe request;
@@ -218,8 +221,9 @@ TEST_P(PubSubBySendPath, SeveralPublishersAndHundredsOfSubscribersGetEveryArticl
     threads.emplace_back([&, p] {
       std::vector<std::future<v1::PublishResult>> acks;
       for (std::size_t i = 0; i < kPerPublisher; ++i) {
-        acks.push_back((**publishers[p]).publish(
-            article("urn:p" + std::to_string(p) + ":" + std::to_string(i), {"breaking"})));
+        acks.push_back((**publishers[p])
+                           .publish(article("urn:p" + std::to_string(p) + ":" + std::to_string(i),
+                                            {"breaking"})));
       }
       for (auto& ack : acks) ack.wait_for(10s);
     });

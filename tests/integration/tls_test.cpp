@@ -57,9 +57,9 @@ TEST_F(Tls, PublishAndSubscribeOverWss) {
 }
 
 TEST_F(Tls, HttpsServesHealthzAndHistoryWithTls12OrLater) {
-  const auto health = tls_exchange(broker.port(),
-                                   "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                                   certificate.certificate);
+  const auto health =
+      tls_exchange(broker.port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                   certificate.certificate);
   ASSERT_TRUE(health.handshake_ok) << health.error;
   EXPECT_TRUE(health.protocol == "TLSv1.3" || health.protocol == "TLSv1.2") << health.protocol;
   EXPECT_TRUE(health.response.starts_with("HTTP/1.1 200 OK")) << health.response;
@@ -70,25 +70,29 @@ TEST_F(Tls, HttpsServesHealthzAndHistoryWithTls12OrLater) {
     desk.publish(article("urn:tls:history", {"defense"}));
   }
   const auto history = tls_exchange(
-      broker.port(), "GET /v1/topics/defense/articles HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+      broker.port(),
+      "GET /v1/topics/defense/articles HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
       certificate.certificate);
   ASSERT_TRUE(history.handshake_ok) << history.error;
   EXPECT_NE(history.response.find("urn:tls:history"), std::string::npos) << history.response;
 
   // TLS 1.2 is enough; 1.1 and 1.0 are refused at the handshake.
-  const auto tls12 = tls_exchange(broker.port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                                  certificate.certificate, TLS1_2_VERSION);
+  const auto tls12 =
+      tls_exchange(broker.port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                   certificate.certificate, TLS1_2_VERSION);
   ASSERT_TRUE(tls12.handshake_ok) << tls12.error;
   EXPECT_EQ(tls12.protocol, "TLSv1.2");
   for (const int old_version : {TLS1_1_VERSION, TLS1_VERSION}) {
-    const auto old = tls_exchange(broker.port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                                  certificate.certificate, old_version);
+    const auto old =
+        tls_exchange(broker.port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                     certificate.certificate, old_version);
     EXPECT_FALSE(old.handshake_ok) << old.protocol;
     EXPECT_NE(old.error.find("protocol version"), std::string::npos) << old.error;
   }
   // The broker counts what it refused.
-  const auto metrics = tls_exchange(broker.port(), "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                                    certificate.certificate);
+  const auto metrics =
+      tls_exchange(broker.port(), "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                   certificate.certificate);
   EXPECT_NE(metrics.response.find("kabar_rejected_total{reason=\"tls_handshake\"} 2"),
             std::string::npos)
       << metrics.response;
@@ -159,16 +163,16 @@ TEST_F(Tls, KabarPubAndKabarSubSpeakWss) {
     sub.wait_for_output("\n", 50ms);
   }
   ASSERT_NE(sub.err().find("subscribed to international"), std::string::npos) << sub.err();
-  const auto pub = run({pub_path(), "--url", wss_url(), "--tls-ca",
-                        certificate.certificate.string(), "--topic", "international",
-                        "--headline", "Over TLS"});
+  const auto pub =
+      run({pub_path(), "--url", wss_url(), "--tls-ca", certificate.certificate.string(), "--topic",
+           "international", "--headline", "Over TLS"});
   EXPECT_EQ(pub.status, 0) << pub.err;
   ASSERT_EQ(sub.wait(10s), 0) << sub.err();
   EXPECT_NE(sub.out().find("Over TLS"), std::string::npos) << sub.out();
 
   // Without --tls-ca the system's authorities do not know this certificate.
-  const auto refused = run({pub_path(), "--url", wss_url(), "--topic", "international",
-                            "--headline", "Untrusted"});
+  const auto refused =
+      run({pub_path(), "--url", wss_url(), "--topic", "international", "--headline", "Untrusted"});
   EXPECT_EQ(refused.status, 1);
   EXPECT_NE(refused.err.find("certificate verify failed"), std::string::npos) << refused.err;
 }
@@ -186,16 +190,20 @@ TEST(TlsStartup, BadCertificateOrKeyFilesStopTheBrokerWithOneClearLine) {
     std::string says;
   };
   const std::vector<Case> cases{
-      {{"--tls-cert", not_pem.string(), "--tls-key", good.private_key.string()}, false,
+      {{"--tls-cert", not_pem.string(), "--tls-key", good.private_key.string()},
+       false,
        "not a usable PEM certificate chain"},
-      {{"--tls-cert", good.certificate.string(), "--tls-key", not_pem.string()}, false,
+      {{"--tls-cert", good.certificate.string(), "--tls-key", not_pem.string()},
+       false,
        "not a usable unencrypted PEM private key"},
-      {{"--tls-cert", good.certificate.string(), "--tls-key", other.private_key.string()}, false,
+      {{"--tls-cert", good.certificate.string(), "--tls-key", other.private_key.string()},
+       false,
        "does not belong to the certificate"},
       {{"--tls-cert", good.certificate.string()}, true, "--tls-cert requires --tls-key"},
       {{"--tls-cert", (dir.path() / "missing.pem").string(), "--tls-key",
         good.private_key.string()},
-       true, "missing.pem"},
+       true,
+       "missing.pem"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> argv{broker_path(), "--listen", "127.0.0.1:0", "--data-dir", data};

@@ -64,7 +64,9 @@ BrokerProcess::BrokerProcess(std::vector<std::string> extra_args)
   port_ = static_cast<std::uint16_t>(std::stoi(process_.out().substr(at + marker.size())));
 }
 
-BrokerProcess::~BrokerProcess() { stop(); }
+BrokerProcess::~BrokerProcess() {
+  stop();
+}
 
 std::string BrokerProcess::url() const {
   return "ws://127.0.0.1:" + std::to_string(port_) + "/v1/ws";
@@ -80,9 +82,17 @@ void BrokerProcess::kill() {
   (void)process_.wait(10s);
 }
 
-std::string broker_path() { return KABAR_BROKER_PATH; }
-std::string pub_path() { return KABAR_PUB_PATH; }
-std::string sub_path() { return KABAR_SUB_PATH; }
-std::string fixtures_dir() { return KABAR_FIXTURES_DIR; }
+std::string broker_path() {
+  return KABAR_BROKER_PATH;
+}
+std::string pub_path() {
+  return KABAR_PUB_PATH;
+}
+std::string sub_path() {
+  return KABAR_SUB_PATH;
+}
+std::string fixtures_dir() {
+  return KABAR_FIXTURES_DIR;
+}
 
 }  // namespace kabar::test

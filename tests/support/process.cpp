@@ -60,7 +60,8 @@ void Process::pump(std::chrono::milliseconds max_wait) {
 bool Process::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (out_.find(needle) == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left <= 0ms) return false;
     if (status_ || wait(0ms)) {  // exited: read what is left, then give up
       pump(0ms);
@@ -71,7 +72,9 @@ bool Process::wait_for_output(const std::string& needle, std::chrono::millisecon
   return true;
 }
 
-void Process::signal(int signal_number) const { ::kill(pid_, signal_number); }
+void Process::signal(int signal_number) const {
+  ::kill(pid_, signal_number);
+}
 
 std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;

@@ -3,9 +3,9 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <functional>
 #include <stdexcept>
@@ -24,7 +24,9 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-tcp::endpoint loopback(std::uint16_t port) { return {net::ip::make_address("127.0.0.1"), port}; }
+tcp::endpoint loopback(std::uint16_t port) {
+  return {net::ip::make_address("127.0.0.1"), port};
+}
 
 }  // namespace
 
@@ -102,7 +104,7 @@ RawFrame RawWebSocket::read(std::chrono::milliseconds timeout) {
 }
 
 RawWebSocket::PingedRead RawWebSocket::read_pinging(std::size_t deliveries,
-                                                   std::chrono::milliseconds timeout) {
+                                                    std::chrono::milliseconds timeout) {
   auto& ws = impl_->ws;
   auto& ioc = impl_->ioc;
   PingedRead out;
@@ -134,7 +136,8 @@ RawWebSocket::PingedRead RawWebSocket::read_pinging(std::size_t deliveries,
                                                  static_cast<int>(impl_->buffer.size()));
       impl_->buffer.consume(impl_->buffer.size());
       if (!parsed) throw std::runtime_error("a message that is not a ServerMessage");
-      for (auto& delivery : *message.mutable_deliveries()) out.deliveries.push_back(std::move(delivery));
+      for (auto& delivery : *message.mutable_deliveries())
+        out.deliveries.push_back(std::move(delivery));
       if (out.deliveries.size() >= deliveries) {
         done = true;
         return;

@@ -46,8 +46,8 @@ class RawWebSocket {
   };
 
   /// Reads messages until `deliveries` deliveries came, within `timeout`, pinging all the while
-  /// (one ping at a time, the next 1 ms after its pong) and pausing 20 ms every 16 messages, so that the
-  /// broker's writes back up in its socket while its pongs go out.
+  /// (one ping at a time, the next 1 ms after its pong) and pausing 20 ms every 16 messages, so
+  /// that the broker's writes back up in its socket while its pongs go out.
   PingedRead read_pinging(std::size_t deliveries, std::chrono::milliseconds timeout);
 
   /// Sends Connect and returns its reply.

@@ -19,7 +19,9 @@ namespace {
 template <auto Free>
 struct Deleter {
   template <typename T>
-  void operator()(T* p) const { Free(p); }
+  void operator()(T* p) const {
+    Free(p);
+  }
 };
 using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using Certificate = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -77,8 +79,8 @@ TestCertificate make_self_signed_certificate(const std::filesystem::path& dir,
   File pem(BIO_new_file(files.certificate.c_str(), "w"));
   check(pem != nullptr && PEM_write_bio_X509(pem.get(), certificate.get()) == 1, "writing .pem");
   File key_file(BIO_new_file(files.private_key.c_str(), "w"));
-  check(key_file != nullptr && PEM_write_bio_PrivateKey(key_file.get(), key.get(), nullptr,
-                                                        nullptr, 0, nullptr, nullptr) == 1,
+  check(key_file != nullptr && PEM_write_bio_PrivateKey(key_file.get(), key.get(), nullptr, nullptr,
+                                                        0, nullptr, nullptr) == 1,
         "writing .key");
   return files;
 }

@@ -16,9 +16,10 @@ struct TestCertificate {
 
 /// A P-256 certificate valid for the last hour and the next day, naming `hosts` (DNS names and
 /// IP addresses) as subject alternative names; written to `dir` as `name`.pem and `name`.key.
-TestCertificate make_self_signed_certificate(
-    const std::filesystem::path& dir, const std::vector<std::string>& hosts = {"localhost", "127.0.0.1"},
-    const std::string& name = "broker");
+TestCertificate make_self_signed_certificate(const std::filesystem::path& dir,
+                                             const std::vector<std::string>& hosts = {"localhost",
+                                                                                      "127.0.0.1"},
+                                             const std::string& name = "broker");
 
 /// What one TLS exchange with the broker saw.
 struct TlsExchange {

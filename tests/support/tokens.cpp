@@ -35,7 +35,9 @@ std::string signing_input(const std::string& alg, const nlohmann::json& claims) 
          base64url(claims.dump());
 }
 
-EVP_PKEY* pkey(void* p) { return static_cast<EVP_PKEY*>(p); }
+EVP_PKEY* pkey(void* p) {
+  return static_cast<EVP_PKEY*>(p);
+}
 
 }  // namespace
 
@@ -47,7 +49,9 @@ SigningKey SigningKey::p256() {
   return SigningKey(EVP_EC_gen("P-256"), "ES256");
 }
 
-SigningKey::~SigningKey() { EVP_PKEY_free(pkey(pkey_)); }
+SigningKey::~SigningKey() {
+  EVP_PKEY_free(pkey(pkey_));
+}
 
 SigningKey::SigningKey(SigningKey&& other) noexcept
     : pkey_(std::exchange(other.pkey_, nullptr)), alg_(std::move(other.alg_)) {}

@@ -11,8 +11,8 @@ namespace kabar::test {
 /// A key pair made at test time: its public half as PEM, for the broker.
 class SigningKey {
  public:
-  static SigningKey rsa();    ///< RSA 2048, for RS256
-  static SigningKey p256();   ///< EC P-256, for ES256
+  static SigningKey rsa();   ///< RSA 2048, for RS256
+  static SigningKey p256();  ///< EC P-256, for ES256
   ~SigningKey();
   SigningKey(SigningKey&&) noexcept;
   SigningKey& operator=(SigningKey&&) = delete;

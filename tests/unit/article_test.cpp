@@ -33,10 +33,12 @@ TEST(ArticleValidation, RefusesEachMissingOrInvalidFieldWithItsName) {
   EXPECT_EQ(refusal(a), "article.topics needs at least one topic");
   a = valid();
   a.add_topics("Bad Topic");
-  EXPECT_EQ(refusal(a), "article.topics: 'Bad Topic': segment 1 must start with a lowercase letter or digit");
+  EXPECT_EQ(refusal(a),
+            "article.topics: 'Bad Topic': segment 1 must start with a lowercase letter or digit");
   a = valid();
   a.add_topics("defense.>");
-  EXPECT_EQ(refusal(a), "article.topics: 'defense.>': wildcards ('*', '>') are only allowed in subscriptions");
+  EXPECT_EQ(refusal(a),
+            "article.topics: 'defense.>': wildcards ('*', '>') are only allowed in subscriptions");
   a = valid();
   a.add_topics("international");
   EXPECT_EQ(refusal(a), "article.topics names 'international' twice");

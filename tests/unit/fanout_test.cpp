@@ -127,6 +127,45 @@ TEST(Fanout, ResubscribingReplacesTheFilter) {
   EXPECT_EQ(reader.received, (Received{"international#1"}));
 }
 
+DeliveryRef live(const std::string& topic, std::uint64_t offset) {
+  DeliveryRef ref;
+  ref.topic = topic;
+  ref.offset = offset;
+  return ref;
+}
+
+// The gapless switch from replay to live: while replaying, live deliveries are held back (their
+// offsets noted); the switch waits until the replay has reached every offset noted; after it,
+// live skips what the replay already delivered, topic by topic.
+TEST(Catchup, HoldsLiveBackWhileReplayingAndSkipsWhatTheReplayDelivered) {
+  Catchup catchup;
+  EXPECT_TRUE(catchup.caught_up());  // nothing held back yet
+  EXPECT_FALSE(catchup.admit(live("defense", 11)));
+  EXPECT_FALSE(catchup.admit(live("defense", 12)));
+  catchup.replayed["defense"] = 10;  // a page ended early, before the live offsets
+  EXPECT_FALSE(catchup.caught_up());
+  catchup.replayed["defense"] = 12;  // the next page reached them
+  EXPECT_TRUE(catchup.caught_up());
+  catchup.replaying = false;
+  catchup.live_seen.clear();
+  EXPECT_FALSE(catchup.admit(live("defense", 12))) << "delivered by the replay";
+  EXPECT_TRUE(catchup.admit(live("defense", 13)));
+  EXPECT_TRUE(catchup.admit(live("defense", 14)));
+}
+
+TEST(Catchup, ATopicCreatedDuringRecoveryWaitsForTheReplayToo) {
+  Catchup catchup;
+  catchup.replayed["defense.asia"] = 3;
+  EXPECT_FALSE(catchup.admit(live("defense.europe", 1)));  // a topic the replay had not seen
+  EXPECT_FALSE(catchup.caught_up()) << "defense.europe#1 must come from the replay";
+  catchup.replayed["defense.europe"] = 1;
+  EXPECT_TRUE(catchup.caught_up());
+  catchup.replaying = false;
+  EXPECT_TRUE(catchup.admit(live("defense.europe", 2)));
+  EXPECT_TRUE(catchup.admit(live("defense.asia", 4)));
+  EXPECT_TRUE(catchup.admit(live("international", 1))) << "never replayed: live from the start";
+}
+
 TEST(SubscriptionIndex, MatchesManySubscribersAndPrunesOnRemoval) {
   SubscriptionIndex<int> index;
   for (int i = 0; i < 10'000; ++i) index.add("topic" + std::to_string(i % 100) + ".x", i);
@@ -134,7 +173,8 @@ TEST(SubscriptionIndex, MatchesManySubscribersAndPrunesOnRemoval) {
   int matched = 0;
   index.match("topic7.x", [&](int) { ++matched; });
   EXPECT_EQ(matched, 101);
-  for (int i = 0; i < 10'000; ++i) EXPECT_TRUE(index.remove("topic" + std::to_string(i % 100) + ".x", i));
+  for (int i = 0; i < 10'000; ++i)
+    EXPECT_TRUE(index.remove("topic" + std::to_string(i % 100) + ".x", i));
   EXPECT_TRUE(index.remove("topic7.>", -1));
   EXPECT_FALSE(index.remove("topic7.>", -1));
   EXPECT_EQ(index.size(), 0U);

@@ -13,7 +13,9 @@ v1::Article sample() {
   article.set_version(1);
   article.add_topics("international");
   article.add_topics("defense");
-  article.set_headline("Korea Utara \xE2\x80\x9C" "Akui\xE2\x80\x9D");
+  article.set_headline(
+      "Korea Utara \xE2\x80\x9C"
+      "Akui\xE2\x80\x9D");
   article.set_urgency(3);
   return article;
 }

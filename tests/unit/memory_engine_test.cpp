@@ -37,8 +37,10 @@ TEST(MemoryEngine, AssignsConsecutiveOffsetsPerTopicAndHandsEveryDeliveryToTheSi
     auto promise = std::make_shared<std::promise<PublishOutcome>>();
     outcomes.push_back(promise->get_future());
     std::vector<PublishRequest> requests;
-    requests.push_back({article("a" + std::to_string(i), {"international", "defense"}), {},
-                        [promise](PublishOutcome outcome) { promise->set_value(std::move(outcome)); }});
+    requests.push_back(
+        {article("a" + std::to_string(i), {"international", "defense"}),
+         {},
+         [promise](PublishOutcome outcome) { promise->set_value(std::move(outcome)); }});
     engine.publish(std::move(requests));
   }
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
@@ -61,12 +63,14 @@ TEST(MemoryEngine, ReportsPositionsOfTheTopicsAPatternMatches) {
   MemoryEngine engine([](auto) {});
   std::promise<void> published;
   std::vector<PublishRequest> requests;
-  requests.push_back({article("a", {"defense.asia", "defense.europe", "sports"}), {},
+  requests.push_back({article("a", {"defense.asia", "defense.europe", "sports"}),
+                      {},
                       [&](PublishOutcome) { published.set_value(); }});
   engine.publish(std::move(requests));
   ASSERT_EQ(published.get_future().wait_for(5s), std::future_status::ready);
   std::promise<ReadResult> read;
-  engine.read({"defense.>", {}, false, 0, 0}, [&](auto result) { read.set_value(std::move(result)); });
+  engine.read({"defense.>", {}, false, 0, 0},
+              [&](auto result) { read.set_value(std::move(result)); });
   auto future = read.get_future();
   ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
   const auto found = future.get().topics;
@@ -81,7 +85,8 @@ TEST(MemoryEngine, RecoversOnlyWhenNothingWasMissed) {
   std::promise<void> published;
   std::vector<PublishRequest> requests;
   requests.push_back({article("a", {"defense"}), {}, [&](PublishOutcome) {}});
-  requests.push_back({article("b", {"defense"}), {}, [&](PublishOutcome) { published.set_value(); }});
+  requests.push_back(
+      {article("b", {"defense"}), {}, [&](PublishOutcome) { published.set_value(); }});
   engine.publish(std::move(requests));
   ASSERT_EQ(published.get_future().wait_for(5s), std::future_status::ready);
   auto recover_from = [&](std::uint64_t offset) {

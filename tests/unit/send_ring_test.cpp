@@ -11,13 +11,11 @@
 #include <vector>
 
 #include "send_ring.hpp"
-#include "shard.hpp"
 
 namespace kabar::broker {
 namespace {
 
-struct Recorder final : Connection {
-  void shut_down() override {}
+struct Recorder final : SendTarget {
   void on_sent(int result) override { answers.push_back(result); }
   std::vector<int> answers;
 };

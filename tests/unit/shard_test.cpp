@@ -1,4 +1,4 @@
-// The shard's loop (broker/src/shard.hpp, Shard::run in server.cpp), white-box.
+// The shard's loop (broker/src/shard.hpp, shard.cpp), white-box.
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -51,7 +51,8 @@ TEST(ShardLoop, HandsOverAPublishReadAfterThePassHandOver) {
   auto work = boost::asio::make_work_guard(shard.ioc);
   std::thread loop([&] { shard.run(engine); });
   boost::asio::post(shard.ioc, [&] { shard.publish(engine, request("urn:a")); });
-  const bool handed_over = engine.second_batch.get_future().wait_for(5s) == std::future_status::ready;
+  const bool handed_over =
+      engine.second_batch.get_future().wait_for(5s) == std::future_status::ready;
   shard.ioc.stop();
   loop.join();
   EXPECT_TRUE(handed_over);

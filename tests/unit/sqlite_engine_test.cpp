@@ -1,8 +1,8 @@
 // The durable engine on a real SQLite file in a fresh directory per test.
 #include "kabar/broker/sqlite_engine.hpp"
 
-#include <google/protobuf/util/time_util.h>
 #include <gmock/gmock.h>
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -32,8 +32,8 @@ v1::Article article(const std::string& id, std::uint32_t version,
 class SqliteEngineTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kabar-engine-test-" + std::to_string(std::random_device{}()));
+    dir_ =
+        fs::temp_directory_path() / ("kabar-engine-test-" + std::to_string(std::random_device{}()));
     fs::remove_all(dir_);
   }
   void TearDown() override {
@@ -69,7 +69,8 @@ class SqliteEngineTest : public testing::Test {
 
   ReadResult read(ReadRequest request) {
     std::promise<ReadResult> done;
-    engine_->read(std::move(request), [&](ReadResult result) { done.set_value(std::move(result)); });
+    engine_->read(std::move(request),
+                  [&](ReadResult result) { done.set_value(std::move(result)); });
     return done.get_future().get();
   }
 

@@ -19,7 +19,8 @@ TEST(TopicName, RefusesWhatTheSpecExcludesAndSaysWhy) {
   EXPECT_EQ(topic_error("defense..asia"), "segment 2 is empty");
   EXPECT_EQ(topic_error("defense."), "segment 2 is empty");
   EXPECT_EQ(topic_error("_x"), "segment 1 must start with a lowercase letter or digit");
-  EXPECT_EQ(topic_error("a.b c"), "segment 2 may only contain lowercase letters, digits, '_' and '-'");
+  EXPECT_EQ(topic_error("a.b c"),
+            "segment 2 may only contain lowercase letters, digits, '_' and '-'");
   EXPECT_EQ(topic_error("a.b.c.d.e.f.g.h.i"), "topic has more than 8 segments");
   EXPECT_EQ(topic_error(std::string(65, 'a')), "segment 1 is longer than 64 characters");
   EXPECT_EQ(topic_error("berita.ekonomi\xC3\xA9"),

@@ -4,8 +4,9 @@
 
 namespace kabar {
 
-inline constexpr std::string_view kVersion = "0.1.0";
-inline constexpr std::string_view kServerHeader = "kabar/0.1.0";
+// KABAR_VERSION comes from project(VERSION) in the top CMakeLists.txt, its one source.
+inline constexpr std::string_view kVersion = KABAR_VERSION;
+inline constexpr std::string_view kServerHeader = "kabar/" KABAR_VERSION;
 /// The WebSocket subprotocol of kabar.v1 in protobuf: binary frames, one message each.
 inline constexpr std::string_view kSubprotocol = "kabar.v1.proto";
 

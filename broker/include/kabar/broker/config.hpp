@@ -40,7 +40,8 @@ struct Retention {
 /// When a publisher is acknowledged.
 enum class Durability {
   kFull,     ///< after its commit reached the disk (fsync): survives power loss
-  kRelaxed,  ///< after its commit reached the OS: survives kill -9, not power loss or a kernel crash
+  kRelaxed,  ///< after its commit reached the OS: survives kill -9, not power loss or a kernel
+             ///< crash
 };
 
 struct StoreOptions {
@@ -56,8 +57,8 @@ struct StoreOptions {
 struct AuthOptions {
   std::string hs256_secret;
   std::string public_key_pem;
-  std::string issuer;    ///< when set, tokens must carry this iss
-  std::string audience;  ///< when set, tokens must carry this aud
+  std::string issuer;               ///< when set, tokens must carry this iss
+  std::string audience;             ///< when set, tokens must carry this aud
   std::chrono::seconds leeway{30};  ///< clock skew allowed on exp and nbf
   bool allow_anonymous = false;     ///< connections without a token (full rights)
 
@@ -79,26 +80,25 @@ enum class StoreKind {
   kMemory,  ///< offsets only, no history: nothing survives a restart
 };
 
-
 /// Everything the broker can be told, each with its default. Checked once, by check_config(),
 /// before the broker starts.
 struct Config {
-  std::string listen_host = "127.0.0.1";  ///< an IP address (no DNS lookups) or "localhost"
-  std::uint16_t listen_port = 8080;       ///< 0 picks a free port (logged at startup)
-  unsigned io_threads = 0;                ///< shards, one I/O thread each; 0 = one per core
-  std::size_t max_message_bytes = 1 << 20;  ///< largest WebSocket message accepted (1009 above)
+  std::string listen_host = "127.0.0.1";      ///< an IP address (no DNS lookups) or "localhost"
+  std::uint16_t listen_port = 8080;           ///< 0 picks a free port (logged at startup)
+  unsigned io_threads = 0;                    ///< shards, one I/O thread each; 0 = one per core
+  std::size_t max_message_bytes = 1 << 20;    ///< largest WebSocket message accepted (1009 above)
   std::size_t max_article_bytes = 256 << 10;  ///< largest encoded article accepted for publish
-  std::size_t send_queue_bytes = 4 << 20;  ///< per connection; past it: close 4001 slow consumer
+  std::size_t send_queue_bytes = 4 << 20;     ///< per connection; past it: close 4001 slow consumer
   bool io_uring = true;  ///< a pass's sends in one system call (false: one sendmsg each)
   std::chrono::milliseconds handshake_timeout{10'000};  ///< HTTP request + WebSocket handshakes
-  std::chrono::milliseconds idle_timeout{60'000};  ///< a ping at half, closed at full silence
-  std::chrono::milliseconds shutdown_grace{1'500};  ///< closing handshakes on SIGTERM/SIGINT
+  std::chrono::milliseconds idle_timeout{60'000};       ///< a ping at half, closed at full silence
+  std::chrono::milliseconds shutdown_grace{1'500};      ///< closing handshakes on SIGTERM/SIGINT
   // Limits against abuse; 0 means unlimited.
   std::size_t max_connections = 100'000;            ///< over all addresses
   std::size_t max_connections_per_address = 1'000;  ///< from one IP address
   double connection_rate = 10'000;  ///< new connections per second (bursts of one second's worth)
-  std::size_t max_subscriptions = 1'000;  ///< per connection
-  double publish_rate = 10'000;           ///< articles per second per connection
+  std::size_t max_subscriptions = 1'000;     ///< per connection
+  double publish_rate = 10'000;              ///< articles per second per connection
   std::vector<std::string> allowed_origins;  ///< browsers' Origin at the upgrade; empty: any
   AuthOptions auth;
   TlsOptions tls;

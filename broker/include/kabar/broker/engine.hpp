@@ -91,6 +91,9 @@ struct ReadResult {
 [[nodiscard]] std::optional<std::string> unrecoverable(const TopicState& topic,
                                                        const v1::Position& from);
 
+/// A new epoch: `prefix` and 16 random hex digits, drawn when a history begins.
+[[nodiscard]] std::string random_epoch(std::string_view prefix = {});
+
 /// `from` by topic name, viewing into it: a resume may list thousands of topics, and a scan per
 /// matching topic would make a read quadratic.
 [[nodiscard]] std::unordered_map<std::string_view, const v1::Position*> positions_by_topic(

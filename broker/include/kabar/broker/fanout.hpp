@@ -38,8 +38,9 @@ class Subscriber {
 /// No gap (anything live during the replay is read from history) and no duplicate.
 struct Catchup {
   bool replaying = true;
-  std::unordered_map<std::string, std::uint64_t> live_seen;  ///< topic -> last live offset held back
-  std::unordered_map<std::string, std::uint64_t> replayed;   ///< topic -> last offset replayed
+  std::unordered_map<std::string, std::uint64_t>
+      live_seen;                                            ///< topic -> last live offset held back
+  std::unordered_map<std::string, std::uint64_t> replayed;  ///< topic -> last offset replayed
 
   /// Whether a live delivery goes through.
   bool admit(const DeliveryRef& ref);

@@ -22,9 +22,8 @@ namespace kabar::broker {
 /// Durations in fixed buckets, safe to record from any thread.
 class LatencyHistogram {
  public:
-  static constexpr std::array<double, 14> kBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                  0.005,  0.01,    0.025,  0.05,  0.1,
-                                                  0.25,   0.5,     1.0,    2.5};
+  static constexpr std::array<double, 14> kBounds{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
   void record(std::chrono::nanoseconds duration);
   /// Appends the _bucket, _sum and _count lines of `name`.
   void render(std::string& out, const std::string& name, const std::string& help) const;

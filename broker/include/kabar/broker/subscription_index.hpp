@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <memory>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>

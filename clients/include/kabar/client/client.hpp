@@ -32,9 +32,9 @@ struct Options {
   /// wss://: PEM file of the certificate authorities to trust (a self-signed broker's own
   /// certificate, say); empty: the system's. The broker's certificate must name the URL's host.
   std::string tls_ca_file;
-  std::string token;                              ///< sent in Connect
-  std::string client_name = "kabar-client";       ///< shows in the broker's logs
-  std::size_t max_message_bytes = 64 << 20;       ///< largest frame accepted from the broker
+  std::string token;                                  ///< sent in Connect
+  std::string client_name = "kabar-client";           ///< shows in the broker's logs
+  std::size_t max_message_bytes = 64 << 20;           ///< largest frame accepted from the broker
   std::chrono::milliseconds connect_timeout{10'000};  ///< TCP connect and WebSocket handshake
   std::chrono::milliseconds idle_timeout{60'000};  ///< broker silent this long: connection dropped
   Reconnect reconnect;
@@ -62,7 +62,8 @@ class RequestError : public std::runtime_error {
  public:
   explicit RequestError(const Response& response)
       : std::runtime_error(response.error_text()),
-        code_(response.reply.has_error() ? response.reply.error().code() : v1::Error::UNAVAILABLE) {}
+        code_(response.reply.has_error() ? response.reply.error().code() : v1::Error::UNAVAILABLE) {
+  }
   [[nodiscard]] v1::Error::Code code() const { return code_; }
 
  private:

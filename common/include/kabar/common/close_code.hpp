@@ -23,16 +23,26 @@ enum class CloseCode : std::uint16_t {
 /// A short English description, for logs and CLI messages.
 [[nodiscard]] constexpr std::string_view describe(CloseCode code) {
   switch (code) {
-    case CloseCode::kNormal: return "normal closure";
-    case CloseCode::kGoingAway: return "going away";
-    case CloseCode::kProtocolError: return "protocol error";
-    case CloseCode::kUnsupportedData: return "unsupported data";
-    case CloseCode::kPolicyViolation: return "policy violation";
-    case CloseCode::kMessageTooBig: return "message too big";
-    case CloseCode::kSlowConsumer: return "slow consumer";
-    case CloseCode::kShuttingDown: return "broker shutting down";
-    case CloseCode::kTokenExpired: return "token expired";
-    case CloseCode::kRecoveryLost: return "recovery lost its place";
+    case CloseCode::kNormal:
+      return "normal closure";
+    case CloseCode::kGoingAway:
+      return "going away";
+    case CloseCode::kProtocolError:
+      return "protocol error";
+    case CloseCode::kUnsupportedData:
+      return "unsupported data";
+    case CloseCode::kPolicyViolation:
+      return "policy violation";
+    case CloseCode::kMessageTooBig:
+      return "message too big";
+    case CloseCode::kSlowConsumer:
+      return "slow consumer";
+    case CloseCode::kShuttingDown:
+      return "broker shutting down";
+    case CloseCode::kTokenExpired:
+      return "token expired";
+    case CloseCode::kRecoveryLost:
+      return "recovery lost its place";
   }
   return "unknown close code";
 }

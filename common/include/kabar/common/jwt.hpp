@@ -14,7 +14,7 @@
 namespace kabar::jwt {
 
 struct VerifierOptions {
-  std::string hs256_secret;   ///< empty: HS256 not accepted
+  std::string hs256_secret;    ///< empty: HS256 not accepted
   std::string public_key_pem;  ///< an RSA key (RS256) or a P-256 EC key (ES256); empty: neither
   std::string issuer;          ///< when set, `iss` must equal it
   std::string audience;        ///< when set, `aud` (a string or an array) must hold it
@@ -35,6 +35,12 @@ struct Refusal {
                        ///< not_yet_valid, missing_exp, bad_issuer, bad_audience, bad_grant
   std::string message;
 };
+
+/// "token rejected (REASON): MESSAGE": what a client is told of a refusal, wherever it came.
+[[nodiscard]] std::string describe(const Refusal& refusal);
+
+/// Whether any of `grants` (valid patterns, as a verified token holds) covers `topic`.
+[[nodiscard]] bool granted(const std::vector<std::string>& grants, std::string_view topic);
 
 class Verifier {
  public:

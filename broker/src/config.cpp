@@ -1,0 +1,63 @@
+#include "kabar/broker/config.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "kabar/common/topic.hpp"
+
+namespace kabar::broker {
+
+void check_config(const Config& config) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (config.max_message_bytes < 1024) fail("--max-message-bytes must be at least 1024");
+  if (config.max_article_bytes > config.max_message_bytes) {
+    fail("--max-article-bytes must not exceed --max-message-bytes");
+  }
+  if (config.send_queue_bytes < config.max_message_bytes) {
+    fail("--send-queue-bytes must be at least --max-message-bytes");
+  }
+  const auto positive_timeout = [&](std::chrono::milliseconds value, const char* flag) {
+    if (value.count() <= 0 || value > kMaxTimeout) {
+      fail(std::string(flag) + " must be 1 to " + std::to_string(kMaxTimeout.count()) +
+           " (a day), not " + std::to_string(value.count()));
+    }
+  };
+  positive_timeout(config.handshake_timeout, "--handshake-timeout-ms");
+  positive_timeout(config.idle_timeout, "--idle-timeout-ms");
+  positive_timeout(config.store_options.retention.sweep_interval, "--retention-sweep-ms");
+  if (config.shutdown_grace.count() < 0 || config.shutdown_grace > kMaxTimeout) {
+    fail("--shutdown-grace-ms must be 0 to " + std::to_string(kMaxTimeout.count()));
+  }
+  if (config.auth.leeway.count() < 0 || config.auth.leeway > kMaxJwtLeeway) {
+    fail("--jwt-leeway-s must be 0 to " + std::to_string(kMaxJwtLeeway.count()));
+  }
+  // Not negated: NaN fails every comparison and must fail this one too.
+  const auto rate_ok = [](double rate) { return rate >= 0 && rate <= kMaxRate; };
+  if (!rate_ok(config.publish_rate)) fail("--publish-rate must be 0 (unlimited) to 1e9");
+  if (!rate_ok(config.connection_rate)) fail("--connection-rate must be 0 (unlimited) to 1e9");
+  const auto retention_ok = [](const RetentionLimits& limits) {
+    return limits.max_count >= 1 && limits.max_count <= kMaxRetentionCount &&
+           limits.max_age.count() > 0 && limits.max_age <= std::chrono::hours(kMaxRetentionHours);
+  };
+  if (!retention_ok(config.store_options.retention.defaults)) {
+    fail("--retention-count must be 1 to 1e18 and --retention-hours 1 to 1e9");
+  }
+  if (config.io_threads > 256) fail("--threads must be at most 256");
+  for (const auto& rule : config.store_options.retention.rules) {
+    if (auto error = pattern_error(rule.pattern)) {
+      fail("--retention-for pattern '" + rule.pattern + "': " + *error);
+    }
+    if (!retention_ok(rule.limits)) {
+      fail("--retention-for '" + rule.pattern + "': count must be 1 to 1e18, hours 1 to 1e9");
+    }
+  }
+}
+
+const RetentionLimits& Retention::for_topic(const std::string& topic) const {
+  for (const auto& rule : rules) {
+    if (topic_matches(rule.pattern, topic)) return rule.limits;
+  }
+  return defaults;
+}
+
+}  // namespace kabar::broker
