@@ -1,5 +1,5 @@
 // Connection admission and the per-connection publish rate: token buckets at their edges.
-#include "admission.hpp"
+#include "net/admission.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // The HTTP read path's query parsing and answers, without sockets.
-#include "history_query.hpp"
+#include "net/history_query.hpp"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "query_string.hpp"
+#include "net/query_string.hpp"
 
 namespace kabar::broker {
 namespace {

@@ -1,5 +1,5 @@
-// SendRing (broker/src/send_ring.hpp): a pass's sends in one io_uring submission, each answered
-// as a non-blocking sendmsg would be.
+// SendRing (broker/src/core/send_ring.hpp): a pass's sends in one io_uring submission, each
+// answered as a non-blocking sendmsg would be.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "send_ring.hpp"
+#include "core/send_ring.hpp"
 
 namespace kabar::broker {
 namespace {

@@ -1,4 +1,4 @@
-// The shard's loop (broker/src/shard.hpp, shard.cpp), white-box.
+// The shard's loop (broker/src/core/shard.hpp, shard.cpp), white-box.
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -9,7 +9,7 @@
 #include <optional>
 #include <thread>
 
-#include "shard.hpp"
+#include "core/shard.hpp"
 
 namespace kabar::broker {
 namespace {

@@ -1,4 +1,4 @@
-#include "http_session.hpp"
+#include "net/http_session.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -15,13 +15,13 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include "history_query.hpp"
 #include "kabar/common/log_safe.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
-#include "post_back.hpp"
-#include "query_string.hpp"
-#include "ws_session.hpp"
+#include "net/history_query.hpp"
+#include "net/post_back.hpp"
+#include "net/query_string.hpp"
+#include "net/ws_session.hpp"
 
 namespace kabar::broker {
 

@@ -1,11 +1,11 @@
-#include "history_query.hpp"
+#include "net/history_query.hpp"
 
 #include <google/protobuf/util/json_util.h>
 
 #include <charconv>
 
 #include "kabar/common/topic.hpp"
-#include "query_string.hpp"
+#include "net/query_string.hpp"
 
 namespace kabar::broker::history_query {
 namespace {

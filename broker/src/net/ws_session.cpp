@@ -1,4 +1,4 @@
-#include "ws_session.hpp"
+#include "net/ws_session.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -17,7 +17,7 @@
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
-#include "post_back.hpp"
+#include "net/post_back.hpp"
 
 namespace kabar::broker {
 

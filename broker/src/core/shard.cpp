@@ -1,4 +1,4 @@
-#include "shard.hpp"
+#include "core/shard.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -9,12 +9,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/send_ring.hpp"
 #include "kabar/broker/config.hpp"
 #include "kabar/broker/engine.hpp"
 #include "kabar/broker/fanout.hpp"
 #include "kabar/broker/metrics.hpp"
 #include "kabar/common/jwt.hpp"
-#include "send_ring.hpp"
 
 namespace boost::asio::ssl {
 class context;

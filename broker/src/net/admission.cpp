@@ -1,4 +1,4 @@
-#include "admission.hpp"
+#include "net/admission.hpp"
 
 #include <fmt/format.h>
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <variant>
 
-#include "shard.hpp"
-#include "tcp_stream.hpp"
+#include "core/shard.hpp"
+#include "net/tcp_stream.hpp"
 
 namespace kabar::broker {
 

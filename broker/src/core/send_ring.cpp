@@ -1,4 +1,4 @@
-#include "send_ring.hpp"
+#include "core/send_ring.hpp"
 
 #include <cerrno>
 #include <cstdint>

@@ -25,13 +25,13 @@
 #include <utility>
 #include <vector>
 
-#include "admission.hpp"
-#include "http_session.hpp"
+#include "core/shard.hpp"
 #include "kabar/broker/memory_engine.hpp"
 #include "kabar/broker/sqlite_engine.hpp"
 #include "kabar/common/topic.hpp"
-#include "shard.hpp"
-#include "tls_context.hpp"
+#include "net/admission.hpp"
+#include "net/http_session.hpp"
+#include "net/tls_context.hpp"
 
 namespace kabar::broker {
 

@@ -17,12 +17,12 @@
 #include <string_view>
 #include <vector>
 
-#include "admission.hpp"
+#include "core/send_ring.hpp"
+#include "core/shard.hpp"
 #include "kabar/broker/frames.hpp"
 #include "kabar/common/close_code.hpp"
-#include "send_ring.hpp"
-#include "shard.hpp"
-#include "tcp_stream.hpp"
+#include "net/admission.hpp"
+#include "net/tcp_stream.hpp"
 
 namespace kabar::broker {
 
