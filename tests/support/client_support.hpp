@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -31,29 +32,31 @@ class IoRunner {
   std::thread thread_;
 };
 
-/// Collects deliveries from the client's thread; tests wait on it with a deadline.
+/// Collects deliveries from the client's thread; tests wait on it with a deadline. Its handler
+/// shares the collected state, so a client that outlives the Inbox (declared before it) still
+/// delivers into live memory.
 class Inbox {
  public:
   client::DeliveryHandler handler() {
-    return [this](const v1::Delivery& delivery) {
-      std::lock_guard lock(mutex_);
-      items_.push_back(delivery);
-      cv_.notify_all();
+    return [state = state_](const v1::Delivery& delivery) {
+      std::lock_guard lock(state->mutex);
+      state->items.push_back(delivery);
+      state->cv.notify_all();
     };
   }
 
   /// True when at least `count` deliveries arrived within `timeout`.
   bool wait_for(std::size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] { return items_.size() >= count; });
+    std::unique_lock lock(state_->mutex);
+    return state_->cv.wait_for(lock, timeout, [&] { return state_->items.size() >= count; });
   }
 
   /// True when a delivery of `topic` arrived within `timeout`.
   bool wait_for_topic(const std::string& topic,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] {
-      for (const auto& item : items_) {
+    std::unique_lock lock(state_->mutex);
+    return state_->cv.wait_for(lock, timeout, [&] {
+      for (const auto& item : state_->items) {
         if (item.topic() == topic) return true;
       }
       return false;
@@ -61,14 +64,17 @@ class Inbox {
   }
 
   std::vector<v1::Delivery> items() {
-    std::lock_guard lock(mutex_);
-    return items_;
+    std::lock_guard lock(state_->mutex);
+    return state_->items;
   }
 
  private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::vector<v1::Delivery> items_;
+  struct State {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<v1::Delivery> items;  // guarded by mutex
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 /// A connected client on its own I/O thread.
