@@ -47,6 +47,19 @@ void subscribe_from_start(Connected& reader, const std::string& topic, Inbox& in
   reader->subscribe(request, inbox.handler()).get();
 }
 
+// Publishes `count` articles of 200 KiB to "longreads", pipelined, and waits for every ack.
+void publish_long_reads(BrokerProcess& broker, const std::string& prefix, int count) {
+  Connected cms(broker.url(), "cms");
+  const std::string body(200 * 1024, 'l');
+  std::vector<std::future<v1::PublishResult>> acks;
+  for (int i = 0; i < count; ++i) {
+    auto a = article(prefix + std::to_string(i), {"longreads"});
+    a.set_body(body);
+    acks.push_back(cms->publish(std::move(a)));
+  }
+  for (auto& ack : acks) ack.get();
+}
+
 // Offsets of one topic's deliveries, checked to be first, first + 1, ... last.
 void expect_consecutive(const std::vector<v1::Delivery>& items, const std::string& topic,
                         std::uint64_t first, std::uint64_t last) {
@@ -271,15 +284,7 @@ TEST(History, ARetractionOfAnEmbargoedStoryWinsEvenAfterARestart) {
 // 200 MiB answer.
 TEST(History, AHistoryPageIsBoundedInBytes) {
   BrokerProcess broker({"--store", "sqlite"});
-  Connected cms(broker.url(), "cms");
-  const std::string body(200 * 1024, 'b');
-  std::vector<std::future<v1::PublishResult>> acks;
-  for (int i = 0; i < 40; ++i) {
-    auto a = article("urn:test:big:" + std::to_string(i), {"longreads"});
-    a.set_body(body);
-    acks.push_back(cms->publish(std::move(a)));
-  }
-  for (auto& ack : acks) ack.get();
+  publish_long_reads(broker, "urn:test:big:", 40);
   const auto page = http_get_accepting(broker.port(), "/v1/topics/longreads/articles?limit=1000",
                                        "application/x-protobuf");
   ASSERT_EQ(page.status, 200);
@@ -303,17 +308,7 @@ TEST(History, AHistoryPageIsBoundedInBytes) {
 // come back (503 with Retry-After), and none of it blocks the I/O threads.
 TEST(History, ConcurrentHistoryReadsAreLimited) {
   BrokerProcess broker;
-  {
-    Connected cms(broker.url(), "cms");
-    const std::string body(200 * 1024, 'c');
-    std::vector<std::future<v1::PublishResult>> acks;
-    for (int i = 0; i < 24; ++i) {
-      auto a = article("urn:test:long:" + std::to_string(i), {"longreads"});
-      a.set_body(body);
-      acks.push_back(cms->publish(std::move(a)));
-    }
-    for (auto& ack : acks) ack.get();
-  }
+  publish_long_reads(broker, "urn:test:long:", 24);
   constexpr int kReaders = 24;
   std::vector<std::future<HttpResult>> pages;
   for (int i = 0; i < kReaders; ++i) {

@@ -283,7 +283,8 @@ class SqliteEngine::Impl {
 
     find_latest_.reset();
     find_latest_.bind(1, article.id());
-    if (find_latest_.executeStep()) {
+    const bool has_older = find_latest_.executeStep();  // else the first version of this id
+    if (has_older) {
       const auto latest = find_latest_.getColumn(0).getUInt();
       if (latest > article.version()) {
         find_version_.reset();
@@ -326,7 +327,7 @@ class SqliteEngine::Impl {
     }
     insert_article_.bindNoCopy(7, body.data(), static_cast<int>(body.size()));
     insert_article_.exec();
-    supersede_held(article.id(), article.version());
+    if (has_older) supersede_held(article.id(), article.version());
     if (held) {
       *result.mutable_embargoed_until() = article.embargoed();
       return true;
