@@ -64,7 +64,7 @@ class CountingSubscriber final : public Subscriber {
   void enqueue(const std::shared_ptr<const DeliveryBatch>&, const DeliveryRef& ref) override {
     bytes += ref.size;
   }
-  void flush() override { ++flushes; }
+  void end_of_batch() override { ++flushes; }
   std::size_t bytes = 0;
   std::size_t flushes = 0;
 };

@@ -22,6 +22,7 @@
 
 #include <openssl/ssl.h>
 
+#include "kabar/client/resume.hpp"
 #include "kabar/client/url.hpp"
 #include "kabar/common/article.hpp"
 #include "kabar/common/close_code.hpp"
@@ -126,7 +127,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   void subscribe(v1::Subscribe request, DeliveryHandler on_delivery, ResponseHandler done) {
-    routes_.push_back({request.topic(), request.filter(), std::move(on_delivery), {}});
+    auto& route = routes_.emplace_back(Route{.topic = request.topic(),
+                                             .filter = request.filter(),
+                                             .handler = std::move(on_delivery),
+                                             .positions = {}});
+    route.positions.asked(request);
     v1::ClientMessage message;
     *message.mutable_subscribe() = std::move(request);
     send(message, [this, self = shared_from_this(), topic = message.subscribe().topic(),
@@ -181,7 +186,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::string topic;
     v1::Filter filter;
     DeliveryHandler handler;
-    std::map<std::string, v1::Position> positions;  // per topic: the last one handed over
+    ResumePositions positions;
   };
 
   void open_link() {
@@ -301,26 +306,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     for (auto& r : routes_) {
       if (topic_matches(r.topic, delivery.topic()) &&
           filter_accepts(r.filter, article.urgency(), article.language())) {
-        auto& position = r.positions[delivery.topic()];
-        position.set_offset(delivery.offset());
-        position.set_epoch(delivery.epoch());
+        r.positions.delivered(delivery);
         if (r.handler) r.handler(delivery);
         return;
       }
     }
   }
 
-  // Where a subscription stands after the broker's answer. Recovered: the replay that follows
-  // moves it. Not recovered (or a plain subscribe): it starts at the positions given.
   void note_positions(const std::string& topic, const v1::SubscribeResult& result) {
     const auto route = find_route(topic);
-    if (route == routes_.end()) return;
-    const bool resumed = !route->positions.empty();
-    for (const auto& position : result.positions()) {
-      const bool known = route->positions.contains(position.topic());
-      if ((resumed && result.recovered()) || (known && result.recovered())) continue;
-      route->positions[position.topic()] = position.position();
-    }
+    if (route != routes_.end()) route->positions.answered(result);
   }
 
   std::vector<Route>::iterator find_route(const std::string& topic) {
@@ -438,20 +433,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       auto* subscribe = message.mutable_subscribe();
       subscribe->set_topic(route.topic);
       *subscribe->mutable_filter() = route.filter;
-      if (!is_pattern(route.topic)) {
-        const auto it = route.positions.find(route.topic);
-        if (it != route.positions.end())
-          *subscribe->mutable_since() = it->second;
-        else
-          subscribe->mutable_since();  // nothing seen yet: everything stored
-      } else {
-        auto* resume = subscribe->mutable_resume();
-        for (const auto& [topic, position] : route.positions) {
-          auto* entry = resume->add_positions();
-          entry->set_topic(topic);
-          *entry->mutable_position() = position;
-        }
-      }
+      route.positions.resume(*subscribe);
       send(message, [this, self = shared_from_this(), topic = route.topic](Response response) {
         if (!response.failure.empty()) return;  // this attempt failed: the next one resumes
         if (response.ok()) note_positions(topic, response.reply.subscribe());

@@ -13,7 +13,7 @@ class FakeSubscriber final : public Subscriber {
   void enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) override {
     pending_.append(batch->bytes, ref.begin, ref.size);
   }
-  void flush() override {
+  void end_of_batch() override {
     v1::ServerMessage message;
     ASSERT_TRUE(message.ParseFromString(pending_));
     pending_.clear();

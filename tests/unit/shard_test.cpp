@@ -32,7 +32,7 @@ struct EchoEngine final : Engine {
 
   void publish(std::vector<PublishRequest>) override {
     if (++batches == 1) {
-      boost::asio::post(shard->ioc, [this] { shard->publish(*this, request("urn:b")); });
+      boost::asio::post(shard->io_context(), [this] { shard->publish(*this, request("urn:b")); });
     } else if (batches == 2) {
       second_batch.set_value();
     }
@@ -45,15 +45,16 @@ struct EchoEngine final : Engine {
 // engine too: nothing else may come to wake the loop for it (found by kabar-bench as articles
 // that never arrived).
 TEST(ShardLoop, HandsOverAPublishReadAfterThePassHandOver) {
-  Shard shard;
+  Metrics metrics(1);
+  Shard shard(metrics, 0);
   EchoEngine engine;
   engine.shard = &shard;
-  auto work = boost::asio::make_work_guard(shard.ioc);
+  auto work = boost::asio::make_work_guard(shard.io_context());
   std::thread loop([&] { shard.run(engine); });
-  boost::asio::post(shard.ioc, [&] { shard.publish(engine, request("urn:a")); });
+  boost::asio::post(shard.io_context(), [&] { shard.publish(engine, request("urn:a")); });
   const bool handed_over =
       engine.second_batch.get_future().wait_for(5s) == std::future_status::ready;
-  shard.ioc.stop();
+  shard.io_context().stop();
   loop.join();
   EXPECT_TRUE(handed_over);
 }
@@ -68,14 +69,15 @@ struct NullEngine final : Engine {
 struct RecordingConnection final : Connection {
   std::function<void()> on_write;
   void shut_down() override {}
-  void flush_writes() override { on_write(); }
+  void write_turn() override { on_write(); }
 };
 
 // A batch that reaches thousands of subscribers must not hold up an acknowledgement, nor the
 // reading of the next publish: a pass writes every reply, then a slice of the rest, and the
 // loop goes on without waiting for events while writes are left.
 TEST(ShardLoop, WritesRepliesFirstThenDeliveriesASliceAPass) {
-  Shard shard;
+  Metrics metrics(1);
+  Shard shard(metrics, 0);
   NullEngine engine;
   constexpr std::size_t kSubscribers = 3 * Shard::kMaxWritesPerPass + 5;
   std::size_t written = 0;
@@ -92,16 +94,16 @@ TEST(ShardLoop, WritesRepliesFirstThenDeliveriesASliceAPass) {
   publisher->on_write = [&] {
     written_before_reply = written;
     // Runs at the start of the next pass, after this pass's writes.
-    boost::asio::post(shard.ioc, [&] { written_at_next_pass = written; });
+    boost::asio::post(shard.io_context(), [&] { written_at_next_pass = written; });
   };
-  auto work = boost::asio::make_work_guard(shard.ioc);
+  auto work = boost::asio::make_work_guard(shard.io_context());
   std::thread loop([&] { shard.run(engine); });
-  boost::asio::post(shard.ioc, [&] {
+  boost::asio::post(shard.io_context(), [&] {
     for (auto& subscriber : subscribers) shard.schedule_write(subscriber, false);
     shard.schedule_write(publisher, true);  // queued last, written first
   });
   const bool done = all_written.get_future().wait_for(5s) == std::future_status::ready;
-  shard.ioc.stop();
+  shard.io_context().stop();
   loop.join();
   ASSERT_TRUE(done) << "the loop stopped writing with " << written << " of " << kSubscribers;
   EXPECT_EQ(written_before_reply, 0U);
@@ -110,17 +112,18 @@ TEST(ShardLoop, WritesRepliesFirstThenDeliveriesASliceAPass) {
 
 // Holds an I/O object of the shard's io_context, as a session holds its socket.
 struct TimerConnection final : Connection {
-  explicit TimerConnection(Shard& shard) : timer(shard.ioc) {}
+  explicit TimerConnection(Shard& shard) : timer(shard.io_context()) {}
   boost::asio::steady_timer timer;
   std::function<void()> on_write = [] {};
   void shut_down() override {}
-  void flush_writes() override { on_write(); }
+  void write_turn() override { on_write(); }
 };
 
 // Stopped while writes wait (the drain's grace period ran out), the loop must let go of the
 // connections it holds before the io_context goes: a socket outliving it is a use after free.
 TEST(ShardLoop, StoppedWithWritesLeftReleasesTheirConnectionsWhileTheIoContextLives) {
-  auto shard = std::make_unique<Shard>();
+  Metrics metrics(1);
+  auto shard = std::make_unique<Shard>(metrics, 0);
   NullEngine engine;
   std::weak_ptr<TimerConnection> last;
   {
@@ -128,13 +131,13 @@ TEST(ShardLoop, StoppedWithWritesLeftReleasesTheirConnectionsWhileTheIoContextLi
     for (std::size_t i = 0; i < 3 * Shard::kMaxWritesPerPass; ++i) {
       connections.push_back(std::make_shared<TimerConnection>(*shard));
     }
-    connections.front()->on_write = [&] { shard->ioc.stop(); };
+    connections.front()->on_write = [&] { shard->io_context().stop(); };
     last = connections.back();
-    boost::asio::post(shard->ioc, [&shard, connections] {
+    boost::asio::post(shard->io_context(), [&shard, connections] {
       for (const auto& connection : connections) shard->schedule_write(connection, false);
     });
   }
-  auto work = boost::asio::make_work_guard(shard->ioc);
+  auto work = boost::asio::make_work_guard(shard->io_context());
   shard->run(engine);
   EXPECT_TRUE(last.expired()) << "a connection whose write never came is still held";
   work.reset();

@@ -129,9 +129,9 @@ std::size_t Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) 
     auto& subscriber = *subscription.subscriber;
     if (subscriber.last_sequence_ == ref.sequence) return;
     subscriber.last_sequence_ = ref.sequence;
-    if (!subscriber.pending_flush_) {
-      subscriber.pending_flush_ = true;
-      to_flush_.push_back(&subscriber);
+    if (!subscriber.end_of_batch_pending_) {
+      subscriber.end_of_batch_pending_ = true;
+      reached_.push_back(&subscriber);
     }
     subscriber.enqueue(batch, ref);
     ++queued;
@@ -150,12 +150,12 @@ std::size_t Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) 
       }
     });
   }
-  for (std::size_t i = 0; i < to_flush_.size(); ++i) {  // thousands: fetched ahead again
-    if (i + kAhead < to_flush_.size()) prefetch_subscriber(to_flush_[i + kAhead]);
-    to_flush_[i]->pending_flush_ = false;
-    to_flush_[i]->flush();
+  for (std::size_t i = 0; i < reached_.size(); ++i) {  // thousands: fetched ahead again
+    if (i + kAhead < reached_.size()) prefetch_subscriber(reached_[i + kAhead]);
+    reached_[i]->end_of_batch_pending_ = false;
+    reached_[i]->end_of_batch();
   }
-  to_flush_.clear();
+  reached_.clear();
   return queued;
 }
 

@@ -22,15 +22,15 @@ class context;
 
 namespace kabar::broker {
 
-/// A connection a shard can close on shutdown.
+/// What a shard asks of a connection it owns: a write turn, and closing at shutdown.
 class Connection {
  public:
   virtual ~Connection() = default;
   /// Starts closing (WebSocket: 4002 after what is queued is written). Called on the shard's
   /// thread.
   virtual void shut_down() = 0;
-  /// Writes what is queued (Shard::schedule_write asked for it).
-  virtual void flush_writes() {}
+  /// Its turn to write what it has queued (it asked with Shard::schedule_write).
+  virtual void write_turn() {}
 };
 
 /// What every connection shares, read-only after start (the counter is atomic).
@@ -45,48 +45,76 @@ struct BrokerContext {
   std::atomic<int> history_reads{0};  ///< HTTP history reads under way, over all shards
 };
 
+/// One I/O thread's share of the broker: its connections, its subscriptions (Fanout) and the
+/// loop that serves them.
+///
 /// Threading model: the broker runs one Shard per I/O thread. A shard's io_context is run by
-/// exactly that one thread, and everything a shard owns (its connections, its Fanout) is touched
-/// only from it, so none of it needs a lock or a strand. Other threads reach a shard only by
-/// posting to `ioc`: the listener hands accepted sockets round-robin, the engine hands each
-/// committed batch to every shard once.
+/// exactly that one thread, and everything a shard owns is touched only from it, so none of it
+/// needs a lock or a strand. Other threads reach a shard only by posting to its io_context: the
+/// listener hands accepted sockets round-robin, the engine hands each committed batch to every
+/// shard once (dispatch).
 ///
 /// The loop (run()) works in passes, as uWebSockets does: run every handler that is ready, then
-/// at the end of the pass hand all publishes read in it to the engine as one batch, and write
-/// connections that have something queued. Batching before fanning out is what turns one send
-/// per delivery into one send per connection per batch.
+/// at the end of the pass hand all publishes read in it to the engine as one batch, and give
+/// connections with something queued their write turn. Batching before fanning out is what turns
+/// one send per delivery into one send per connection per batch.
 ///
-/// A pass writes every connection with a reply queued, then at most kMaxWritesPerPass of the
-/// others, oldest first; the rest wait for the next pass. So a pass stays short however many
-/// subscribers a batch reaches: a publish arriving meanwhile is read, sequenced and acknowledged
-/// within a slice of writes, not behind all of them, and a subscriber whose turn is a few passes
-/// away takes the batches that arrive meanwhile in the same write.
-struct Shard {
+/// A pass gives a turn to every connection with a reply queued, then to at most
+/// kMaxWritesPerPass of the others, oldest first; the rest wait for the next pass. So a pass
+/// stays short however many subscribers a batch reaches: a publish arriving meanwhile is read,
+/// sequenced and acknowledged within a slice of writes, not behind all of them, and a subscriber
+/// whose turn is a few passes away takes the batches that arrive meanwhile in the same write.
+/// @note Not thread-safe, except io_context(): everything else is called on the shard's thread.
+class Shard {
+ public:
+  /// `index`: this shard's counters in `metrics`. `sends`: null to send with sendmsg.
+  Shard(Metrics& metrics, std::size_t index, std::unique_ptr<SendRing> sends = nullptr);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
   /// Runs the loop until the io_context is stopped or runs out of work.
   void run(Engine& engine);
   /// Queues a publish for the engine; hands the batch over early once it holds kMaxBatchBytes,
   /// so that one batch stays well below any connection's send-queue limit.
   void publish(Engine& engine, PublishRequest request);
   static constexpr std::size_t kMaxBatchBytes = 512 * 1024;
-  /// Gives the engine every publish queued so far, as one batch.
-  void hand_over_publishes(Engine& engine);
-  /// Asks for `connection`'s queued writes at the end of a pass; those with a reply queued first.
+  /// Asks for `connection`'s write turn at the end of a pass; those with a reply queued first.
   void schedule_write(std::shared_ptr<Connection> connection, bool reply);
   static constexpr std::size_t kMaxWritesPerPass = 64;
-  /// This shard's share of a stored batch (on its thread): queued to every matching subscriber
-  /// of this shard, counted, and its fan-out latency recorded.
-  void dispatch(const std::shared_ptr<const DeliveryBatch>& batch, Metrics& metrics);
+  /// This shard's share of a stored batch: queued to every matching subscriber of this shard,
+  /// counted, and its fan-out latency recorded.
+  void dispatch(const std::shared_ptr<const DeliveryBatch>& batch);
 
-  Fanout fanout;
-  ShardCounters* counters = nullptr;  // this shard's, in the broker's Metrics
-  std::unordered_set<Connection*> connections;
-  std::vector<PublishRequest> publishes;                      // read in this pass
-  std::size_t publish_bytes = 0;                              // their articles' encoded size
-  std::vector<std::shared_ptr<Connection>> replies_to_write;  // all written in the next pass
-  std::deque<std::shared_ptr<Connection>> to_write;           // oldest first, a slice per pass
-  std::unique_ptr<SendRing> sends;  // the pass's sends in one system call; null: sendmsg each
-  bool stopping = false;
-  boost::asio::io_context ioc{1};  // last: its handlers die before what they reference
+  /// Shutdown, first step: no new requests are handled; what was read goes to the engine.
+  void stop_requests(Engine& engine);
+  /// Shutdown, second step: every connection starts closing.
+  void shut_down_connections();
+  [[nodiscard]] bool stopping() const { return stopping_; }
+
+  /// Connections register for the whole of their life, to be closed at shutdown.
+  void add(Connection& connection) { connections_.insert(&connection); }
+  void remove(Connection& connection) { connections_.erase(&connection); }
+
+  boost::asio::io_context& io_context() { return ioc_; }
+  Fanout& fanout() { return fanout_; }
+  ShardCounters& counters() { return counters_; }
+  /// Where a write turn adds its send: null when each connection sends on its own.
+  SendRing* sends() { return sends_.get(); }
+
+ private:
+  void hand_over_publishes(Engine& engine);
+
+  Fanout fanout_;
+  ShardCounters& counters_;  // this shard's, in the broker's Metrics
+  Metrics& metrics_;
+  std::unordered_set<Connection*> connections_;
+  std::vector<PublishRequest> publishes_;                      // read in this pass
+  std::size_t publish_bytes_ = 0;                              // their articles' encoded size
+  std::vector<std::shared_ptr<Connection>> replies_to_write_;  // all written in the next pass
+  std::deque<std::shared_ptr<Connection>> to_write_;           // oldest first, a slice per pass
+  std::unique_ptr<SendRing> sends_;  // the pass's sends in one system call; null: sendmsg each
+  bool stopping_ = false;
+  boost::asio::io_context ioc_{1};  // last: its handlers die before what they reference
 };
 
 /// "conn 12 127.0.0.1:5555": the prefix of every log line about one connection.

@@ -18,6 +18,7 @@
 #include "kabar/common/log_safe.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
+#include "net/codec.hpp"
 #include "net/history_query.hpp"
 #include "net/post_back.hpp"
 #include "net/query_string.hpp"
@@ -40,20 +41,6 @@ std::string remote_of(const boost::asio::ip::tcp::socket& socket) {
   const auto endpoint = socket.remote_endpoint(ec);
   if (ec) return "?";
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
-
-// True when the comma-separated Sec-WebSocket-Protocol list offers kabar.v1.proto.
-bool offers_subprotocol(std::string_view offered) {
-  while (!offered.empty()) {
-    const auto comma = offered.find(',');
-    auto item = offered.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item == kSubprotocol) return true;
-    if (comma == std::string_view::npos) break;
-    offered.remove_prefix(comma + 1);
-  }
-  return false;
 }
 
 // RFC 3986 percent-decoding; a malformed escape is kept as it is (the token then fails to verify).
@@ -142,11 +129,11 @@ HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard,
       label_{context.next_connection_id.fetch_add(1, std::memory_order_relaxed),
              remote_of(stream_.next_layer().socket())},
       ticket_(std::move(ticket)) {
-  shard_.connections.insert(this);
+  shard_.add(*this);
 }
 
 HttpSession::~HttpSession() {
-  shard_.connections.erase(this);
+  shard_.remove(*this);
 }
 
 void HttpSession::run() {
@@ -228,7 +215,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     context_.metrics.rejected(Rejected::kBadHttpRequest);
     return respond(http::status::bad_request, "bad HTTP request: " + ec.message() + "\n");
   }
-  if (shard_.stopping) return respond(http::status::service_unavailable, "shutting down\n");
+  if (shard_.stopping()) return respond(http::status::service_unavailable, "shutting down\n");
 
   auto& request = parser_->get();
   if (auto error = transfer_encoding_error(request[http::field::transfer_encoding])) {
@@ -246,7 +233,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
       return respond(http::status::bad_request,
                      "Sec-WebSocket-Key must be the base64 of 16 bytes (24 characters)\n");
     }
-    if (!offers_subprotocol(request[http::field::sec_websocket_protocol])) {
+    const auto* codec = choose_codec(request[http::field::sec_websocket_protocol]);
+    if (codec == nullptr) {
       return respond(http::status::bad_request,
                      "the WebSocket upgrade must ask for subprotocol kabar.v1.proto "
                      "(header Sec-WebSocket-Protocol: kabar.v1.proto)\n");
@@ -268,7 +256,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
         return respond(http::status::unauthorized, *refusal);
       }
     }
-    auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, label_,
+    auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, *codec, label_,
                                                std::move(ticket_), std::move(token));
     session->run(parser_->release());
     return;

@@ -8,10 +8,7 @@
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <cerrno>
-#include <climits>
-#include <cstring>
 
-#include "kabar/broker/frames.hpp"
 #include "kabar/common/article.hpp"
 #include "kabar/common/log_safe.hpp"
 #include "kabar/common/time.hpp"
@@ -27,22 +24,23 @@ namespace net = boost::asio;
 namespace websocket = beast::websocket;
 
 WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context,
-                     ConnectionLabel label, std::shared_ptr<const void> ticket,
+                     const Codec& codec, ConnectionLabel label, std::shared_ptr<const void> ticket,
                      std::string upgrade_token)
     : shard_(shard),
+      codec_(codec),
+      queue_(context.config.send_queue_bytes, shard.counters().send_queue_bytes),
       ws_(std::move(stream)),
       context_(context),
       label_(std::move(label)),
       ticket_(std::move(ticket)),
       upgrade_token_(std::move(upgrade_token)),
       publish_rate_(context.config.publish_rate) {
-  shard_.connections.insert(this);
+  shard_.add(*this);
 }
 
 WsSession::~WsSession() {
-  shard_.fanout.remove(*this);
-  shard_.connections.erase(this);
-  account(-accounted_bytes_);
+  shard_.fanout().remove(*this);
+  shard_.remove(*this);
   if (open_) context_.metrics.connection_closed();
 }
 
@@ -54,24 +52,25 @@ void WsSession::run(http::request<http::string_body> request) {
   timeout.idle_timeout = config.idle_timeout;
   timeout.keep_alive_pings = true;
   ws_.set_option(timeout);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
-    response.set(http::field::server, kServerHeader);
-    response.set(http::field::sec_websocket_protocol, kSubprotocol);
-  }));
+  ws_.set_option(
+      websocket::stream_base::decorator([&codec = codec_](websocket::response_type& response) {
+        response.set(http::field::server, kServerHeader);
+        response.set(http::field::sec_websocket_protocol, codec.subprotocol());
+      }));
   ws_.read_message_max(config.max_message_bytes);
   ws_.auto_fragment(false);  // a batch goes out as one frame, one send
-  ws_.binary(true);
+  ws_.binary(!codec_.text());
   ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
 }
 
 void WsSession::on_accept(beast::error_code ec) {
-  if (ec) return finish("WebSocket handshake failed: " + ec.message());
-  if (closing_) return finish("broker shutting down");
+  if (ec) return end_connection("WebSocket handshake failed: " + ec.message());
+  if (closing_) return end_connection("broker shutting down");
   open_ = true;
   context_.metrics.connection_opened();
   spdlog::info("conn {} {} WebSocket open", label_.id, label_.remote);
   await_connect();
-  do_read();
+  read_next();
 }
 
 // An upgraded connection that never says who it is would hold its place and memory for as long
@@ -89,7 +88,7 @@ void WsSession::await_connect() {
   });
 }
 
-void WsSession::do_read() {
+void WsSession::read_next() {
   // A publisher's messages are articles: read straight into the buffer it keeps.
   if (large_read_.capacity() != 0) return read_rest_of_large_message();
   ws_.async_read_some(net::buffer(small_read_),
@@ -98,9 +97,9 @@ void WsSession::do_read() {
 
 void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
   if (ec) return on_read_failed(ec);
-  shard_.counters->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+  shard_.counters().bytes_in.fetch_add(bytes, std::memory_order_relaxed);
   if (ws_.is_message_done()) {
-    if (on_message({small_read_.data(), bytes})) do_read();
+    if (on_message({small_read_.data(), bytes})) read_next();
     return;
   }
   net::buffer_copy(large_read_.prepare(bytes), net::buffer(small_read_.data(), bytes));
@@ -116,7 +115,7 @@ void WsSession::read_rest_of_large_message() {
 
 void WsSession::on_read_large(beast::error_code ec, std::size_t bytes) {
   if (ec) return on_read_failed(ec);
-  shard_.counters->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+  shard_.counters().bytes_in.fetch_add(bytes, std::memory_order_relaxed);
   large_read_.commit(bytes);
   if (!ws_.is_message_done()) return read_rest_of_large_message();
   const bool go_on =
@@ -124,22 +123,23 @@ void WsSession::on_read_large(beast::error_code ec, std::size_t bytes) {
   large_read_.clear();
   // Kept by a publisher (one allocation less per article), up to a size; given back by others.
   if (!publisher_ || large_read_.capacity() > kKeptLargeReadBytes) large_read_.shrink_to_fit();
-  if (go_on) do_read();
+  if (go_on) read_next();
 }
 
 void WsSession::on_read_failed(beast::error_code ec) {
   if (ec == websocket::error::closed) {
     const auto& reason = ws_.reason();
-    return finish(fmt::format("closed by peer ({}{}{})", reason.code,
-                              reason.reason.empty() ? "" : " ", log_safe(reason.reason.c_str())));
+    return end_connection(fmt::format("closed by peer ({}{}{})", reason.code,
+                                      reason.reason.empty() ? "" : " ",
+                                      log_safe(reason.reason.c_str())));
   }
   if (ec == websocket::error::message_too_big) {
     spdlog::warn("conn {} {} sent a message over {} bytes: closed with 1009", label_.id,
                  label_.remote, context_.config.max_message_bytes);
     context_.metrics.rejected(Rejected::kMessageTooBig);
-    return finish("message too big");
+    return end_connection("message too big");
   }
-  finish(ec.message());
+  end_connection(ec.message());
 }
 
 // A whole message, valid until this returns. Whether to read the next one.
@@ -147,17 +147,11 @@ bool WsSession::on_message(std::string_view payload) {
   // On the drain nothing read is handled any more: a publish read now would reach the store after
   // its final flush, be stored, and its acknowledgement be cut off by the close. Not handled, it
   // was neither stored nor acknowledged, and the publisher sends it again after reconnecting.
-  if (closing_ || draining_ || shard_.stopping) return false;
-  if (!ws_.got_binary()) {
-    context_.metrics.rejected(Rejected::kTextFrame);
-    close(CloseCode::kUnsupportedData,
-          "text frames are not accepted on kabar.v1.proto: send binary protobuf");
-    return false;
-  }
+  if (closing_ || draining_ || shard_.stopping()) return false;
   v1::ClientMessage message;
-  if (!message.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    context_.metrics.rejected(Rejected::kUnparsableFrame);
-    close(CloseCode::kProtocolError, "frame is not a kabar.v1.ClientMessage");
+  if (auto error = codec_.decode(payload, ws_.got_binary(), message)) {
+    context_.metrics.rejected(error->rejected);
+    close(error->close, error->reason);
     return false;
   }
   handle(message);
@@ -184,7 +178,7 @@ void WsSession::handle(v1::ClientMessage& message) {
     case v1::ClientMessage::kSubscribe:
       return handle_subscribe(id, message.subscribe());
     case v1::ClientMessage::kUnsubscribe: {
-      if (!shard_.fanout.unsubscribe(*this, message.unsubscribe().topic())) {
+      if (!shard_.fanout().unsubscribe(*this, message.unsubscribe().topic())) {
         return send_error(id, v1::Error::NOT_FOUND,
                           "not subscribed to '" + message.unsubscribe().topic().substr(0, 600) +
                               "' (unsubscribe names exactly the string subscribed)");
@@ -248,9 +242,9 @@ void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
 // A token refreshed with fewer grants ends the subscriptions it no longer covers, each named in
 // the Connect reply: a reader must not go on receiving what its new token does not allow.
 void WsSession::end_subscriptions_not_granted(v1::ConnectResult& result) {
-  for (const auto& pattern : shard_.fanout.patterns(*this)) {
+  for (const auto& pattern : shard_.fanout().patterns(*this)) {
     if (granted(&jwt::Claims::subscribe, pattern)) continue;
-    static_cast<void>(shard_.fanout.unsubscribe(*this, pattern));
+    static_cast<void>(shard_.fanout().unsubscribe(*this, pattern));
     auto* ended = result.add_ended_subscriptions();
     ended->set_code(v1::Error::FORBIDDEN);
     ended->set_message("subscription to '" + pattern +
@@ -323,8 +317,8 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
                           " subscribes waiting for the store: wait for their answers");
   }
   const auto limit = context_.config.max_subscriptions;
-  if (limit != 0 && !shard_.fanout.has_subscription(*this, topic) &&
-      shard_.fanout.subscription_count(*this) >= limit) {
+  if (limit != 0 && !shard_.fanout().has_subscription(*this, topic) &&
+      shard_.fanout().subscription_count(*this) >= limit) {
     return send_error(id, v1::Error::RATE_LIMITED,
                       "this connection has " + std::to_string(limit) +
                           " subscriptions, the limit: unsubscribe from one first");
@@ -332,7 +326,7 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
   // What the subscription and its recovery keep, against the connection's budget: a count limit
   // alone let one connection hold a thousand filters of 240 000 languages each.
   const auto cost = Fanout::cost(topic, request.filter()) + request.resume().ByteSizeLong();
-  const auto held = shard_.fanout.subscription_bytes(*this, topic) + recovery_bytes_;
+  const auto held = shard_.fanout().subscription_bytes(*this, topic) + recoveries_.bytes();
   if (held + cost > kMaxSubscriptionBytes) {
     return send_error(id, v1::Error::TOO_LARGE,
                       "this connection's subscriptions would keep " + std::to_string(held + cost) +
@@ -341,12 +335,20 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
                           std::to_string(kMaxSubscriptionBytes) + ": unsubscribe first");
   }
   if (!request.has_since() && !request.has_resume()) {
-    shard_.fanout.subscribe(*this, topic, request.filter());
-    return read_store({topic, {}, false, 0, 0},
-                      [this, id](ReadResult result) { reply_positions(id, result.topics, false); });
+    shard_.fanout().subscribe(*this, topic, request.filter());
+    // Only the positions: no deliveries.
+    return read_store(
+        {.pattern = topic, .from = {}, .check_from = false, .max_bytes = 0, .max_count = 0},
+        [this, id](ReadResult result) { reply_positions(id, result.topics, false); });
   }
 
-  Recovery recovery{id, topic, request.filter(), 0, {}, false};
+  Recovery recovery{.request_id = id,
+                    .pattern = topic,
+                    .filter = request.filter(),
+                    .subscription_id = 0,  // once subscribed, below
+                    .from = {},
+                    .replied = false,
+                    .bytes = request.resume().ByteSizeLong()};
   if (request.has_since()) {
     auto& from = recovery.from.emplace_back();
     from.set_topic(topic);
@@ -354,11 +356,8 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
   } else {
     recovery.from.assign(request.resume().positions().begin(), request.resume().positions().end());
   }
-  recovery.subscription_id = shard_.fanout.subscribe(*this, topic, request.filter(), true);
-  recovery.bytes = request.resume().ByteSizeLong();
-  recovery_bytes_ += recovery.bytes;
-  recoveries_.push_back(std::move(recovery));
-  if (recoveries_.size() == 1) read_history();
+  recovery.subscription_id = shard_.fanout().subscribe(*this, topic, request.filter(), true);
+  if (recoveries_.add(std::move(recovery))) read_next_page();
 }
 
 void WsSession::reply_positions(std::uint32_t id, const std::vector<TopicState>& topics,
@@ -377,10 +376,9 @@ void WsSession::reply_positions(std::uint32_t id, const std::vector<TopicState>&
   send_reply(reply);
 }
 
-void WsSession::read_history() {
-  const auto& recovery = recoveries_.front();
-  read_store({recovery.pattern, recovery.from, true, kReplayPageBytes, SIZE_MAX},
-             [this](ReadResult result) { on_history(std::move(result)); });
+void WsSession::read_next_page() {
+  read_store(recoveries_.front().next_page(),
+             [this](ReadResult page) { on_page(std::move(page)); });
 }
 
 // The store's reader is shared by every connection and serves reads in the order asked: one read
@@ -405,10 +403,10 @@ void WsSession::next_store_read() {
                                  }));
 }
 
-void WsSession::on_history(ReadResult result) {
+void WsSession::on_page(ReadResult page) {
   if (closing_ || draining_ || recoveries_.empty()) return;
   auto& recovery = recoveries_.front();
-  auto* catchup = shard_.fanout.catchup(*this, recovery.pattern, recovery.subscription_id);
+  auto* catchup = shard_.fanout().catchup(*this, recovery.pattern, recovery.subscription_id);
   if (catchup == nullptr) {  // unsubscribed, or subscribed again, while recovering
     if (!recovery.replied) {
       send_error(recovery.request_id, v1::Error::UNAVAILABLE,
@@ -416,65 +414,43 @@ void WsSession::on_history(ReadResult result) {
     }
     return next_recovery();
   }
-  if (result.not_recoverable) {
+  if (page.not_recoverable) {
     if (recovery.replied) {
       return close(CloseCode::kRecoveryLost,
-                   "recovery lost its place: " + result.not_recoverable->substr(0, 80));
+                   "recovery lost its place: " + page.not_recoverable->substr(0, 80));
     }
     // No partial replay: live from here, nothing at or before the positions given.
     spdlog::info("conn {} {} cannot recover '{}': {}", label_.id, label_.remote, recovery.pattern,
-                 log_safe(*result.not_recoverable));  // names the client's epoch
-    catchup->replaying = false;
-    catchup->live_seen.clear();
-    for (const auto& topic : result.topics) catchup->replayed[topic.topic] = topic.last_offset;
-    reply_positions(recovery.request_id, result.topics, false, *result.not_recoverable);
+                 log_safe(*page.not_recoverable));  // names the client's epoch
+    Recovery::give_up(page, *catchup);
+    reply_positions(recovery.request_id, page.topics, false, *page.not_recoverable);
     return next_recovery();
   }
   if (!recovery.replied) {
     recovery.replied = true;
-    reply_positions(recovery.request_id, result.topics, true);
-    for (const auto& from : recovery.from) {  // the client has these: never again live
-      auto& replayed = catchup->replayed[from.topic()];
-      replayed = std::max(replayed, from.position().offset());
-    }
+    reply_positions(recovery.request_id, page.topics, true);
+    recovery.start(*catchup);
   }
-  const auto& batch = result.batch;
-  for (const auto& ref : batch->deliveries) {
-    catchup->replayed[ref.topic] = ref.offset;
-    if (filter_accepts(recovery.filter, ref.urgency, ref.language)) enqueue(batch, ref);
-  }
-  flush();
-  // Where the next page starts: after the last offset of each topic replayed so far.
-  recovery.from.clear();
-  for (const auto& topic : result.topics) {
-    auto& from = recovery.from.emplace_back();
-    from.set_topic(topic.topic);
-    const auto replayed = catchup->replayed.find(topic.topic);
-    from.mutable_position()->set_offset(replayed != catchup->replayed.end() ? replayed->second : 0);
-    from.mutable_position()->set_epoch(topic.epoch);
-  }
-  if (result.complete && catchup->caught_up()) {
-    catchup->replaying = false;
-    catchup->live_seen.clear();
-    return next_recovery();
-  }
+  const bool live = recovery.replay(page, *catchup,
+                                    [this](const std::shared_ptr<const DeliveryBatch>& batch,
+                                           const DeliveryRef& ref) { enqueue(batch, ref); });
+  end_of_batch();
+  if (live) return next_recovery();
   continue_replay();
 }
 
 // The next page is read once this one is on its way out: at most two pages in memory.
 void WsSession::continue_replay() {
-  if (queued_bytes_ >= kReplayPageBytes) {
+  if (queue_.waiting_bytes() >= Recovery::kPageBytes) {
     replay_waiting_ = true;
     return;
   }
   replay_waiting_ = false;
-  read_history();
+  read_next_page();
 }
 
 void WsSession::next_recovery() {
-  recovery_bytes_ -= recoveries_.front().bytes;
-  recoveries_.pop_front();
-  if (!recoveries_.empty()) read_history();
+  if (recoveries_.next()) read_next_page();
 }
 
 void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
@@ -499,11 +475,12 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
     }
   }
   // Handed to the engine with the rest of this pass's publishes (Shard::run, Shard::publish).
-  shard_.publish(context_.engine, {std::move(article), current_timestamp(),
-                                   post_back(ws_.get_executor(), shared_from_this(),
-                                             [id](WsSession& self, PublishOutcome outcome) {
-                                               self.on_published(id, std::move(outcome));
-                                             })});
+  shard_.publish(context_.engine, {.article = std::move(article),
+                                   .accepted_at = current_timestamp(),
+                                   .done = post_back(ws_.get_executor(), shared_from_this(),
+                                                     [id](WsSession& self, PublishOutcome outcome) {
+                                                       self.on_published(id, std::move(outcome));
+                                                     })});
 }
 
 void WsSession::on_published(std::uint32_t id, PublishOutcome outcome) {
@@ -530,175 +507,73 @@ void WsSession::send_error(std::uint32_t id, v1::Error::Code code, std::string m
 
 void WsSession::send_reply(const v1::Reply& reply) {
   if (closing_) return;
-  auto bytes = std::make_shared<const std::string>(encode_reply(reply));
-  const auto* data = bytes->data();
-  const auto size = bytes->size();
-  push({std::move(bytes), data, size, true});
-  schedule_write(true);
+  queue_.add_reply(std::make_shared<const std::string>(codec_.encode(reply)));
+  close_if_slow();
+  ask_write_turn(true);
 }
 
 void WsSession::enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) {
   if (closing_) return;
-  const char* data = batch->bytes.data() + ref.begin;
-  if (run_batch_ == batch.get() && run_end_ == data) {  // one buffer, no refcount
-    queue_.back().size += ref.size;
-    run_end_ += ref.size;
-    queued_bytes_ += ref.size;
-    account(static_cast<std::int64_t>(ref.size));
-    return check_queue_limit();
-  }
-  // Waiting on a full socket, the session could hold a batch for a long time: a small slice is
-  // copied out rather than pinning the whole batch (a reader of a tiny topic once kept 75 MiB of
-  // other topics' articles alive with 51 KB counted against its limit).
-  if (writing_ && ref.size * kMaxPinRatio < batch->bytes.size())
-    return enqueue_copy(data, ref.size);
-  push({batch, data, ref.size, false});
-  run_batch_ = batch.get();
-  run_end_ = data + ref.size;
+  // While a write waits on a full socket, small deliveries are copied rather than pin the batch.
+  queue_.add_delivery(batch, codec_.delivery(*batch, ref), writing_);
+  close_if_slow();
 }
 
-void WsSession::enqueue_copy(const char* data, std::size_t size) {
-  if (copy_block_ && copy_used_ + size <= copy_block_->size() && !queue_.empty() &&
-      queue_.back().owner.get() == copy_block_.get() &&
-      queue_.back().data + queue_.back().size == copy_block_->data() + copy_used_) {
-    std::memcpy(copy_block_->data() + copy_used_, data, size);  // extends the last chunk
-    copy_used_ += size;
-    queue_.back().size += size;
-    queued_bytes_ += size;
-    account(static_cast<std::int64_t>(size));
-    return check_queue_limit();
-  }
-  if (!copy_block_ || copy_used_ + size > copy_block_->size()) {
-    // Bytes already handed to a write stay where they are: a full block is replaced, not reused.
-    copy_block_ = std::make_shared<std::string>(std::max(kCopyBlockBytes, size), '\0');
-    copy_used_ = 0;
-  }
-  char* copy = copy_block_->data() + copy_used_;
-  std::memcpy(copy, data, size);
-  copy_used_ += size;
-  push({copy_block_, copy, size, false});
-}
-
-void WsSession::push(Chunk chunk) {
-  run_batch_ = nullptr;
-  queued_bytes_ += chunk.size;
-  account(static_cast<std::int64_t>(chunk.size));
-  queue_.push_back(std::move(chunk));
-  check_queue_limit();
-}
-
-void WsSession::check_queue_limit() {
-  if (queued_bytes_ <= context_.config.send_queue_bytes || closing_) return;
+void WsSession::close_if_slow() {
+  if (!queue_.over_limit() || closing_) return;
   // Called from inside Fanout::dispatch, which must not be re-entered: close from a fresh handler.
   closing_ = true;
-  drop_queue();
   context_.metrics.slow_consumer();
   spdlog::warn("conn {} {} is a slow consumer: {} bytes queued, limit {}: closing with 4001",
-               label_.id, label_.remote, queued_bytes_, context_.config.send_queue_bytes);
+               label_.id, label_.remote, queue_.waiting_bytes(), context_.config.send_queue_bytes);
+  queue_.drop();
   net::post(ws_.get_executor(), [self = shared_from_this()] {
-    self->begin_close(CloseCode::kSlowConsumer, "slow consumer: send queue over its limit");
+    self->start_closing_handshake(CloseCode::kSlowConsumer,
+                                  "slow consumer: send queue over its limit");
   });
 }
 
-void WsSession::flush() {
-  schedule_write(false);
+void WsSession::end_of_batch() {
+  ask_write_turn(false);
 }
 
 // Writes wait for the session's turn in its shard's loop, so that everything queued meanwhile
 // goes out in one write; a reply (an acknowledgement) is written at the end of the next pass.
-void WsSession::schedule_write(bool reply) {
+void WsSession::ask_write_turn(bool reply) {
   if (writing_ || closing_ || queue_.empty()) return;
-  const auto wanted = reply ? WriteScheduled::kWithReply : WriteScheduled::kWithDeliveries;
-  if (write_scheduled_ >= wanted) return;
+  const auto wanted = reply ? WriteTurn::kWithReply : WriteTurn::kWithDeliveries;
+  if (write_turn_asked_ >= wanted) return;
   // Moved up from the deliveries' queue: the entry left there finds nothing, or what came since.
-  write_scheduled_ = wanted;
+  write_turn_asked_ = wanted;
   shard_.schedule_write(shared_from_this(), reply);
 }
 
-void WsSession::flush_writes() {
-  write_scheduled_ = WriteScheduled::kNo;
-  if (!writing_ && !closing_ && !queue_.empty()) do_write();
+void WsSession::write_turn() {
+  write_turn_asked_ = WriteTurn::kNone;
+  if (!writing_ && !closing_ && !queue_.empty()) start_write();
 }
 
-// Where the WebSocket message starting at chunks[begin] ends: it holds any number of deliveries
-// and at most one reply (a ServerMessage has one reply field: two would merge).
-std::size_t WsSession::message_end(const std::vector<Chunk>& chunks, std::size_t begin) {
-  bool has_reply = false;
-  for (auto end = begin; end < chunks.size(); ++end) {
-    if (chunks[end].is_reply) {
-      if (has_reply) return end;
-      has_reply = true;
-    }
-  }
-  return chunks.size();
-}
-
-void WsSession::do_write() {
-  run_batch_ = nullptr;
+void WsSession::start_write() {
   auto& transport = ws_.next_layer();
   // Straight to the socket (TcpStream) unless over TLS, or behind a control frame Beast is
   // writing, or once Beast has begun closing.
   const bool direct =
       !transport.is_tls() && ws_.is_open() && transport.next_layer().can_write_now();
-  if (direct) {
-    in_flight_.swap(queue_);  // everything: a frame per reply (write_frames)
-  } else {
-    const auto cut = message_end(queue_, 0);  // one WebSocket message
-    if (cut == queue_.size()) {
-      in_flight_.swap(queue_);
-    } else {
-      const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(cut);
-      in_flight_.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
-      queue_.erase(queue_.begin(), end);
-    }
-  }
-  for (const auto& chunk : in_flight_) queued_bytes_ -= chunk.size;
+  // Direct: everything, a frame per message; through Beast: one WebSocket message.
+  const auto& chunks = queue_.begin_write(!direct);
   if (replay_waiting_) continue_replay();
   writing_ = true;
-  if (direct) return write_frames();
-  write_buffers_.clear();
-  for (const auto& chunk : in_flight_) write_buffers_.emplace_back(chunk.data, chunk.size);
-  ws_.async_write(write_buffers_,
-                  beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+  if (direct) return send_frames();
+  ws_.async_write(frames_.payloads(chunks),
+                  beast::bind_front_handler(&WsSession::on_written, shared_from_this()));
 }
 
-namespace {
-
-// Drops the first `bytes` of `buffers`.
-void consume(std::vector<net::const_buffer>& buffers, std::size_t bytes) {
-  auto sent = buffers.begin();
-  for (; sent != buffers.end() && bytes >= sent->size(); ++sent) bytes -= sent->size();
-  buffers.erase(buffers.begin(), sent);
-  if (bytes != 0) buffers.front() += bytes;
-}
-
-}  // namespace
-
-// All of in_flight_ in one system call when the socket takes it (it nearly always does): one
-// frame per message, a message being deliveries and at most one reply.
-void WsSession::write_frames() {
-  frame_headers_.clear();
-  frame_headers_.reserve(in_flight_.size());  // never reallocated below: buffers point into it
-  write_iovecs_.clear();
-  for (std::size_t begin = 0, end = 0; begin < in_flight_.size(); begin = end) {
-    end = message_end(in_flight_, begin);  // one frame per message
-    std::size_t payload = 0;
-    for (auto i = begin; i < end; ++i) payload += in_flight_[i].size;
-    auto& header = frame_headers_.emplace_back();
-    const auto header_size = write_frame_header(header, payload);
-    write_iovecs_.push_back({header.data(), header_size});
-    for (auto i = begin; i < end; ++i) {
-      // sendmsg only reads through it: the const is dropped for iovec's sake alone.
-      write_iovecs_.push_back({const_cast<char*>(in_flight_[i].data), in_flight_[i].size});
-    }
-  }
-
+// The whole write in one system call when the socket takes it (it nearly always does).
+void WsSession::send_frames() {
+  const auto message = frames_.lay_out(queue_.in_flight(), codec_.text());
   auto& tcp = ws_.next_layer().next_layer();
-  msghdr message{};
-  message.msg_iov = write_iovecs_.data();
-  message.msg_iovlen = std::min<std::size_t>(write_iovecs_.size(), IOV_MAX);  // more: a rest
-  if (shard_.sends &&
-      shard_.sends->add(tcp.socket().native_handle(), message, shared_from_this())) {
+  if (auto* ring = shard_.sends();
+      ring != nullptr && ring->add(tcp.socket().native_handle(), message, shared_from_this())) {
     return;
   }
   beast::error_code ec;
@@ -712,54 +587,29 @@ void WsSession::on_sent(int result) {
 }
 
 void WsSession::after_send(std::size_t sent, beast::error_code ec) {
-  auto& tcp = ws_.next_layer().next_layer();
-  std::size_t total = 0;
-  for (const auto& part : write_iovecs_) total += part.iov_len;
   if (ec) {  // reported from a handler of its own, like any failed write
-    return net::post(ws_.get_executor(),
-                     beast::bind_front_handler(&WsSession::on_write, shared_from_this(), ec, sent));
+    return net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::on_written,
+                                                                   shared_from_this(), ec, sent));
   }
-  if (sent == total) return on_write({}, sent);
+  if (sent == frames_.total()) return on_written({}, sent);
   // The socket's buffer is full: the rest when it drains.
-  write_buffers_.clear();
-  for (const auto& part : write_iovecs_) write_buffers_.emplace_back(part.iov_base, part.iov_len);
-  consume(write_buffers_, sent);
-  tcp.write_rest(write_buffers_,
-                 [self = shared_from_this(), sent](beast::error_code error, std::size_t bytes) {
-                   self->on_write(error, sent + bytes);
-                 });
+  ws_.next_layer().next_layer().write_rest(
+      frames_.rest(sent),
+      [self = shared_from_this(), sent](beast::error_code error, std::size_t bytes) {
+        self->on_written(error, sent + bytes);
+      });
 }
 
-void WsSession::on_write(beast::error_code ec, std::size_t bytes) {
+void WsSession::on_written(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
-  shard_.counters->bytes_out.fetch_add(bytes, std::memory_order_relaxed);
-  std::int64_t written = 0;
-  for (const auto& chunk : in_flight_) written += static_cast<std::int64_t>(chunk.size);
-  account(-written);
-  in_flight_.clear();
-  if (ec) return finish("write failed: " + ec.message());
+  shard_.counters().bytes_out.fetch_add(bytes, std::memory_order_relaxed);
+  queue_.end_write();
+  if (ec) return end_connection("write failed: " + ec.message());
   // What queued during this write: a reply goes out in the next pass, deliveries wait for their
   // turn like everyone's. Chained at once, a connection whose writes go asynchronous (a full
   // socket) would be written every time its socket drains while the others wait their turn.
-  if (!closing_ && !queue_.empty()) {
-    return schedule_write(std::any_of(queue_.begin(), queue_.end(),
-                                      [](const Chunk& chunk) { return chunk.is_reply; }));
-  }
-  copy_block_.reset();  // caught up: nothing is copied while writes complete at once
-  if (draining_ && !writing_) close(CloseCode::kShuttingDown, kDrainReason);
-}
-
-void WsSession::account(std::int64_t delta) {
-  accounted_bytes_ += delta;
-  shard_.counters->send_queue_bytes.fetch_add(delta, std::memory_order_relaxed);
-}
-
-void WsSession::drop_queue() {
-  std::int64_t dropped = 0;
-  for (const auto& chunk : queue_) dropped += static_cast<std::int64_t>(chunk.size);
-  account(-dropped);
-  queue_.clear();
-  run_batch_ = nullptr;
+  if (!closing_ && !queue_.empty()) return ask_write_turn(queue_.has_reply());
+  if (draining_) close(CloseCode::kShuttingDown, kDrainReason);
 }
 
 void WsSession::shut_down() {
@@ -771,7 +621,7 @@ void WsSession::shut_down() {
   }
   // Drain: no new requests or deliveries; what is queued (acknowledgements of publishes already
   // committed among it) goes out first, then 4002 tells the client to reconnect now.
-  shard_.fanout.remove(*this);
+  shard_.fanout().remove(*this);
   draining_ = true;
   if (!writing_ && queue_.empty()) close(CloseCode::kShuttingDown, kDrainReason);
 }
@@ -779,36 +629,35 @@ void WsSession::shut_down() {
 void WsSession::close(CloseCode code, std::string_view reason) {
   if (closing_) return;
   closing_ = true;
-  begin_close(code, reason);
+  start_closing_handshake(code, reason);
 }
 
-void WsSession::begin_close(CloseCode code, std::string_view reason) {
-  if (finished_) return;
-  shard_.fanout.remove(*this);
-  drop_queue();
+void WsSession::start_closing_handshake(CloseCode code, std::string_view reason) {
+  if (ended_) return;
+  shard_.fanout().remove(*this);
+  queue_.drop();
   spdlog::info("conn {} {} closing: {} ({})", label_.id, label_.remote, static_cast<int>(code),
                reason);
   ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                  beast::bind_front_handler(&WsSession::on_close, shared_from_this()));
+                  [self = shared_from_this()](beast::error_code ec) {
+                    self->end_connection(ec ? "closing handshake failed: " + ec.message()
+                                            : std::string("closed"));
+                  });
   close_deadline_ = std::make_unique<net::steady_timer>(ws_.get_executor(), kCloseDeadline);
   close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || self->finished_) return;
+    if (ec || self->ended_) return;
     beast::get_lowest_layer(self->ws_).close();  // the pending write and close fail now
   });
 }
 
-void WsSession::on_close(beast::error_code ec) {
-  finish(ec ? "closing handshake failed: " + ec.message() : std::string("closed"));
-}
-
-void WsSession::finish(std::string_view why) {
-  if (finished_) return;
-  finished_ = true;
+void WsSession::end_connection(std::string_view why) {
+  if (ended_) return;
+  ended_ = true;
   closing_ = true;
   if (expiry_) expiry_->cancel();
   if (close_deadline_) close_deadline_->cancel();
-  shard_.fanout.remove(*this);
-  drop_queue();
+  shard_.fanout().remove(*this);
+  queue_.drop();
   spdlog::info("conn {} {} ended: {}", label_.id, label_.remote, why);
 }
 

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -94,9 +95,8 @@ std::unique_ptr<jwt::Verifier> make_verifier(const AuthOptions& auth) {
 struct Server::Impl {
   Impl(Config c, std::unique_ptr<net::ssl::context> tls_context)
       : config(std::move(c)),
-        shards(config.io_threads != 0 ? config.io_threads
-                                      : std::max(1U, std::thread::hardware_concurrency())),
-        metrics(shards.size()),
+        metrics(shard_count(config)),
+        shards(make_shards(config, metrics)),
         engine(make_engine(
             config,
             [this](std::shared_ptr<const DeliveryBatch> batch) { fan_out(std::move(batch)); },
@@ -110,26 +110,35 @@ struct Server::Impl {
                 !config.auth.configured() || config.auth.allow_anonymous,
                 tls.get()},
         admission(std::make_shared<Admission>(config)),
-        acceptor(std::in_place, shards.front().ioc) {
+        acceptor(std::in_place, shards.front().io_context()) {
     const auto endpoint = resolve_listen(config);
     acceptor->open(endpoint.protocol());
     acceptor->set_option(net::socket_base::reuse_address(true));
     acceptor->bind(endpoint);
     acceptor->listen(net::socket_base::max_listen_connections);
-    for (std::size_t i = 0; i < shards.size(); ++i) {
-      shards[i].counters = &metrics.shard(i);
+  }
+
+  static std::size_t shard_count(const Config& config) {
+    return config.io_threads != 0 ? config.io_threads
+                                  : std::max(1U, std::thread::hardware_concurrency());
+  }
+
+  // A deque: a shard does not move.
+  static std::deque<Shard> make_shards(const Config& config, Metrics& metrics) {
+    std::deque<Shard> shards;
+    for (std::size_t i = 0; i < shard_count(config); ++i) {
+      std::unique_ptr<SendRing> sends;
       if (config.io_uring) {
         std::error_code error;
-        shards[i].sends = SendRing::open(error);
+        sends = SendRing::open(error);
         if (error && i == 0) {
           spdlog::warn("io_uring unavailable ({}): sending with one sendmsg per connection",
                        error.message());
         }
       }
-      shards[i].fanout.on_change([this](const std::string& pattern, int delta) {
-        metrics.subscriptions_changed(pattern, delta);
-      });
+      shards.emplace_back(metrics, i, std::move(sends));
     }
+    return shards;
   }
 
   // Teardown in dependency order: the acceptor before the io_context it runs on; the engine
@@ -150,7 +159,7 @@ struct Server::Impl {
   // batch to every shard once.
   void fan_out(std::shared_ptr<const DeliveryBatch> batch) {
     for (auto& shard : shards) {
-      net::post(shard.ioc, [this, &shard, batch] { shard.dispatch(batch, metrics); });
+      net::post(shard.io_context(), [&shard, batch] { shard.dispatch(batch); });
     }
   }
 
@@ -158,15 +167,15 @@ struct Server::Impl {
     auto& shard = shards[next_shard];
     next_shard = (next_shard + 1) % shards.size();
     acceptor->async_accept(
-        shard.ioc, [this, &shard](boost::system::error_code ec, tcp::socket socket) {
+        shard.io_context(), [this, &shard](boost::system::error_code ec, tcp::socket socket) {
           if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
           if (ec == net::error::no_descriptors || ec.value() == ENFILE)
             return out_of_descriptors(ec);
           if (ec) {
             log_accept_failure(ec);
           } else if (auto ticket = admit(socket)) {
-            net::post(shard.ioc, [this, &shard, socket = std::move(socket),
-                                  ticket = std::move(ticket)]() mutable {
+            net::post(shard.io_context(), [this, &shard, socket = std::move(socket),
+                                           ticket = std::move(ticket)]() mutable {
               std::make_shared<HttpSession>(std::move(socket), shard, context, std::move(ticket))
                   ->run();
             });
@@ -192,7 +201,7 @@ struct Server::Impl {
       boost::system::error_code accept_ec;
       acceptor->non_blocking(true, accept_ec);
       for (int i = 0; i < 256 && !accept_ec; ++i) {
-        tcp::socket socket(shards.front().ioc);
+        tcp::socket socket(shards.front().io_context());
         acceptor->accept(socket, accept_ec);
         if (accept_ec) break;
         static constexpr std::string_view kBusy =
@@ -302,7 +311,7 @@ struct Server::Impl {
     std::vector<std::thread> threads;
     std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
     for (auto& shard : shards) {
-      work.push_back(net::make_work_guard(shard.ioc));
+      work.push_back(net::make_work_guard(shard.io_context()));
       threads.emplace_back([this, &shard, &mutex, &cv, &running] {
         shard.run(*engine);
         std::lock_guard lock(mutex);
@@ -310,7 +319,7 @@ struct Server::Impl {
         cv.notify_all();
       });
     }
-    net::post(shards.front().ioc, [this] { do_accept(); });
+    net::post(shards.front().io_context(), [this] { do_accept(); });
 
     signals.async_wait([](boost::system::error_code, int signal) {
       spdlog::info("received {}: shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
@@ -322,7 +331,7 @@ struct Server::Impl {
     // after its queued acknowledgements). Each shard's run() returns when its last connection
     // is gone. All of it within the grace period.
     const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
-    net::post(shards.front().ioc, [this] {
+    net::post(shards.front().io_context(), [this] {
       acceptor->close();
       accept_pause->cancel();
     });
@@ -330,9 +339,8 @@ struct Server::Impl {
       auto passes_done = std::make_shared<std::promise<void>>();
       auto remaining = std::make_shared<std::atomic<std::size_t>>(shards.size());
       for (auto& shard : shards) {
-        net::post(shard.ioc, [&shard, this, passes_done, remaining] {
-          shard.stopping = true;
-          if (!shard.publishes.empty()) shard.hand_over_publishes(*engine);
+        net::post(shard.io_context(), [&shard, this, passes_done, remaining] {
+          shard.stop_requests(*engine);
           if (remaining->fetch_sub(1) == 1) passes_done->set_value();
         });
       }
@@ -344,12 +352,7 @@ struct Server::Impl {
       }
     }
     for (auto& shard : shards) {
-      net::post(shard.ioc, [&shard] {
-        shard.stopping = true;
-        const std::vector<Connection*> connections(shard.connections.begin(),
-                                                   shard.connections.end());
-        for (auto* connection : connections) connection->shut_down();
-      });
+      net::post(shard.io_context(), [&shard] { shard.shut_down_connections(); });
     }
     work.clear();
     {
@@ -357,7 +360,7 @@ struct Server::Impl {
       if (!cv.wait_until(lock, deadline, [&] { return running == 0; })) {
         spdlog::warn("closing handshakes still open after {} ms: dropping them",
                      config.shutdown_grace.count());
-        for (auto& shard : shards) shard.ioc.stop();
+        for (auto& shard : shards) shard.io_context().stop();
       }
     }
     for (auto& thread : threads) thread.join();
@@ -369,8 +372,8 @@ struct Server::Impl {
   // is a clean shutdown, not a kill.
   net::io_context signals_ioc{1};
   net::signal_set signals{signals_ioc, SIGINT, SIGTERM};
-  std::vector<Shard> shards;
   Metrics metrics;
+  std::deque<Shard> shards;
   std::unique_ptr<Engine> engine;  // after shards: its batches reference them; destroyed first
   std::unique_ptr<jwt::Verifier> verifier;
   std::unique_ptr<net::ssl::context> tls;  // null: plain ws:// and http://
@@ -384,7 +387,7 @@ struct Server::Impl {
   // The accepting shard's: a descriptor kept free for answering when all others are in use.
   int reserve_fd = open_reserve();
   // On the first shard's io_context: reset before it, as the acceptor is.
-  std::optional<net::steady_timer> accept_pause{std::in_place, shards.front().ioc};
+  std::optional<net::steady_timer> accept_pause{std::in_place, shards.front().io_context()};
   std::chrono::milliseconds accept_backoff{0};
   std::size_t accept_failures = 0;
   std::chrono::steady_clock::time_point last_accept_failure_log;

@@ -24,12 +24,12 @@ class Subscriber {
                        const DeliveryRef& ref) = 0;
 
   /// Called once per batch after this subscriber's last enqueue: time to write.
-  virtual void flush() = 0;
+  virtual void end_of_batch() = 0;
 
  private:
   friend class Fanout;
   std::uint64_t last_sequence_ = 0;  // the last delivery queued: each delivery at most once
-  bool pending_flush_ = false;
+  bool end_of_batch_pending_ = false;
 };
 
 /// A recovering subscription's bridge between history and the live stream: while the history
@@ -100,7 +100,7 @@ class Fanout {
   SubscriptionIndex<Subscription*> index_;
   std::unordered_map<Subscriber*, std::map<std::string, std::unique_ptr<Subscription>>>
       by_subscriber_;
-  std::vector<Subscriber*> to_flush_;
+  std::vector<Subscriber*> reached_;
   std::uint64_t next_id_ = 1;
   std::function<void(const std::string&, int)> observer_;
 };

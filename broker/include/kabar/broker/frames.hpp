@@ -27,12 +27,12 @@ struct DeliveryHeader {
 void append_delivery(std::string& out, const DeliveryHeader& header,
                      std::string_view article_bytes);
 
-/// A WebSocket frame header as a server sends it (RFC 6455 section 5.2): final, binary, unmasked.
+/// A WebSocket frame header as a server sends it (RFC 6455 section 5.2): final, unmasked.
 using FrameHeader = std::array<char, 10>;
 
-/// Writes the header of a frame carrying `payload` bytes into `out`; returns its size (2, 4 or
-/// 10 bytes).
-std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload);
+/// Writes the header of a frame carrying `payload` bytes into `out` (a binary frame, or a text
+/// one); returns its size (2, 4 or 10 bytes).
+std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload, bool text = false);
 
 /// One encoded ServerMessage holding only `reply`.
 [[nodiscard]] std::string encode_reply(const v1::Reply& reply);

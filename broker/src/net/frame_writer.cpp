@@ -1,0 +1,52 @@
+#include "net/frame_writer.hpp"
+
+#include <algorithm>
+#include <climits>
+
+namespace kabar::broker {
+
+msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text) {
+  headers_.clear();
+  headers_.reserve(chunks.size());  // never reallocated below: iovecs point into it
+  iovecs_.clear();
+  total_ = 0;
+  for (std::size_t begin = 0, end = 0; begin < chunks.size(); begin = end) {
+    end = SendQueue::message_end(chunks, begin);
+    std::size_t payload = 0;
+    for (auto i = begin; i < end; ++i) payload += chunks[i].size;
+    auto& header = headers_.emplace_back();
+    const auto header_size = write_frame_header(header, payload, text);
+    iovecs_.push_back({header.data(), header_size});
+    total_ += header_size + payload;
+    for (auto i = begin; i < end; ++i) {
+      // sendmsg only reads through it: the const is dropped for iovec's sake alone.
+      iovecs_.push_back({const_cast<char*>(chunks[i].data), chunks[i].size});
+    }
+  }
+  msghdr message{};
+  message.msg_iov = iovecs_.data();
+  message.msg_iovlen = std::min<std::size_t>(iovecs_.size(), IOV_MAX);  // more: a rest
+  return message;
+}
+
+const std::vector<boost::asio::const_buffer>& FrameWriter::rest(std::size_t sent) {
+  buffers_.clear();
+  for (const auto& part : iovecs_) {
+    if (sent >= part.iov_len) {
+      sent -= part.iov_len;
+      continue;
+    }
+    buffers_.emplace_back(static_cast<const char*>(part.iov_base) + sent, part.iov_len - sent);
+    sent = 0;
+  }
+  return buffers_;
+}
+
+const std::vector<boost::asio::const_buffer>& FrameWriter::payloads(
+    const std::vector<Chunk>& chunks) {
+  buffers_.clear();
+  for (const auto& chunk : chunks) buffers_.emplace_back(chunk.data, chunk.size);
+  return buffers_;
+}
+
+}  // namespace kabar::broker

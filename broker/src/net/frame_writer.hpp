@@ -1,0 +1,41 @@
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <boost/asio/buffer.hpp>
+#include <cstddef>
+#include <vector>
+
+#include "kabar/broker/frames.hpp"
+#include "net/send_queue.hpp"
+
+namespace kabar::broker {
+
+/// Lays out a write's chunks as WebSocket frames for one sendmsg (the plain-TCP path, direct or
+/// through the shard's SendRing): a frame per message (SendQueue::message_end), its header built
+/// here, its payload the chunks themselves, never copied. What a partial send leaves is handed
+/// over as buffers for an asynchronous write.
+/// @note No sockets: the session sends. Not thread-safe.
+class FrameWriter {
+ public:
+  /// The frames of `chunks` (kept alive by the caller until the write is over), as a message for
+  /// sendmsg: at most IOV_MAX iovecs, the rest going out after a partial send. `text`: text
+  /// frames (a JSON subprotocol), else binary.
+  [[nodiscard]] msghdr lay_out(const std::vector<Chunk>& chunks, bool text = false);
+  /// Bytes in the frames laid out: headers and payloads.
+  [[nodiscard]] std::size_t total() const { return total_; }
+  /// What is left of the frames once `sent` bytes of them are sent.
+  [[nodiscard]] const std::vector<boost::asio::const_buffer>& rest(std::size_t sent);
+  /// The chunks as they are, for a write through Beast (which frames them itself).
+  [[nodiscard]] const std::vector<boost::asio::const_buffer>& payloads(
+      const std::vector<Chunk>& chunks);
+
+ private:
+  std::vector<FrameHeader> headers_;  // of the frames in iovecs_: never reallocated once laid out
+  std::vector<iovec> iovecs_;
+  std::vector<boost::asio::const_buffer> buffers_;
+  std::size_t total_ = 0;
+};
+
+}  // namespace kabar::broker
