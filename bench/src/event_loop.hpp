@@ -10,9 +10,9 @@
 namespace kabar::bench {
 
 /// The bench's one loop: epoll, edge-triggered, every socket registered once for its whole life.
-/// A readable socket then costs one recv() and nothing else; Asio re-arms a descriptor with an
-/// epoll_ctl() per wait, which was measured as one extra system call per delivery (~20 % of
-/// the bench's CPU), and the bench must cost less than what it measures. For the same reason
+/// A readable socket then costs one recv() and nothing else, where Asio re-arms a descriptor
+/// with an epoll_ctl() per wait: one more system call per delivery, and the bench must cost less
+/// than what it measures. For the same reason
 /// the sockets that became readable in a pass are read with one system call for all of them
 /// (io_uring, each a non-blocking recv), where the kernel allows io_uring; else a recv() each.
 /// @note Single-threaded: everything runs on the thread that calls run_for().

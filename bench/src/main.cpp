@@ -3,14 +3,11 @@
 // One thread, one epoll loop (event_loop.hpp), lean connections (connection.hpp): the bench
 // must cost less CPU than what it measures. Every run is bounded in time and count.
 #include <arpa/inet.h>
-#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -20,6 +17,9 @@
 
 #include "connection.hpp"
 #include "histogram.hpp"
+#include "proc.hpp"
+#include "report.hpp"
+#include "scenario.hpp"
 #include "wire.hpp"
 
 namespace kabar::bench {
@@ -33,7 +33,7 @@ std::int64_t now_ns() {
 }
 
 struct Options {
-  std::string scenario;
+  Scenario scenario = Scenario::kFanout;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   std::uint32_t subscribers = 100;
@@ -53,103 +53,10 @@ struct Options {
   bool json = false;
 };
 
-// CPU seconds of a process (user + system), from /proc.
-std::optional<double> process_cpu_seconds(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(stat, text)) return std::nullopt;
-  const auto close_paren = text.rfind(')');
-  std::istringstream fields(text.substr(close_paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Nanoseconds each thread of a process has spent runnable but waiting for a core (the second
-// field of its schedstat), by thread id: what separates a broker that is slow from one that was
-// not given a core.
-using ThreadWaits = std::unordered_map<std::string, double>;
-std::optional<ThreadWaits> thread_waits(int pid) {
-  std::error_code ec;
-  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
-  if (ec) return std::nullopt;
-  ThreadWaits waits;
-  for (const auto& task : tasks) {
-    std::ifstream schedstat(task.path() / "schedstat");
-    double ran = 0, waited = 0;
-    if (schedstat >> ran >> waited) waits[task.path().filename().string()] = waited;
-  }
-  return waits;
-}
-
-// Seconds the threads alive at the end waited since the start: one started meanwhile counts from
-// zero, one that ended meanwhile (an io_uring worker, say) drops out rather than going negative.
-double waited_between(const std::optional<ThreadWaits>& start,
-                      const std::optional<ThreadWaits>& end) {
-  if (!start || !end) return 0;
-  double nanoseconds = 0;
-  for (const auto& [thread, waited] : *end) {
-    const auto before = start->find(thread);
-    nanoseconds += waited - (before != start->end() ? before->second : 0);
-  }
-  return nanoseconds / 1e9;
-}
-
-std::optional<double> process_rss_kib(int pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6));
-  }
-  return std::nullopt;
-}
-
-double self_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-void raise_file_limit(std::uint64_t wanted) {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur >= wanted) return;
-  limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(wanted, limit.rlim_max));
-  if (limit.rlim_cur < wanted) limit.rlim_max = limit.rlim_cur = wanted;  // root may raise both
-  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
-
-std::string si(double value) {
-  char text[32];
-  if (value >= 1e6) {
-    std::snprintf(text, sizeof text, "%.2fM", value / 1e6);
-  } else if (value >= 1e3) {
-    std::snprintf(text, sizeof text, "%.1fk", value / 1e3);
-  } else {
-    std::snprintf(text, sizeof text, "%.0f", value);
-  }
-  return text;
-}
-
 std::string random_run_id() {
   std::random_device random;
   char text[16];
   std::snprintf(text, sizeof text, "%08x", random());
-  return text;
-}
-
-std::string ms(std::uint64_t ns) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3f ms", static_cast<double>(ns) / 1e6);
   return text;
 }
 
@@ -171,17 +78,9 @@ class Run final : public ConnectionEvents {
         static_cast<double>(o_.subscribers) * o_.topics_per_subscriber / o_.topics;
     topic_names_.reserve(o_.topics);
     for (std::uint32_t t = 0; t < o_.topics; ++t) {
-      if (o_.scenario == "connections") {
-        topic_names_.push_back("bench.idle");
-      } else if (o_.scenario == "ingest") {
-        topic_names_.push_back("bench.ingest");  // no subscriber's: runs beside a fanout stay apart
-      } else if (o_.scenario == "recovery") {
-        topic_names_.push_back("bench.recovery." + run_id_);  // a fresh topic: offsets from 1
-      } else {
-        topic_names_.push_back("bench.t" + std::to_string(t));
-      }
+      topic_names_.push_back(topic_name(o_.scenario, t, run_id_));
     }
-    if (o_.scenario == "recovery") std::fill(expected_.begin(), expected_.end(), 1);
+    if (recovery_) std::fill(expected_.begin(), expected_.end(), 1);
   }
 
   int run() {
@@ -212,7 +111,7 @@ class Run final : public ConnectionEvents {
 
   void on_open(Connection& c) override {
     c.send(encode_connect(1, is_publisher(c) ? "bench-pub" : "bench-sub"));
-    if (is_publisher(c) || o_.scenario == "recovery") return;
+    if (is_publisher(c) || o_.scenario == Scenario::kRecovery) return;
     for (std::uint32_t m = 0; m < o_.topics_per_subscriber; ++m) {
       c.send(encode_subscribe(2 + m, topic_names_[(c.index() + m) % o_.topics]));
     }
@@ -259,10 +158,10 @@ class Run final : public ConnectionEvents {
       }
       if (r.duplicate) ++duplicates_;  // every bench article is new: the broker got it wrong
       ++acked_;
-      if (acks_drive_publishing()) publish_more();
+      if (paced_by_acks(o_.scenario)) publish_more();
       return;
     }
-    const auto ready_reply = o_.scenario == "recovery" ? 1U : 1 + o_.topics_per_subscriber;
+    const auto ready_reply = o_.scenario == Scenario::kRecovery ? 1U : 1 + o_.topics_per_subscriber;
     if (r.id == ready_reply) {  // Connect, or the last Subscribe, of this subscriber
       ++ready_;
       ready_check();
@@ -307,10 +206,6 @@ class Run final : public ConnectionEvents {
     publish_more();
   }
 
-  bool acks_drive_publishing() const {
-    return o_.scenario == "ingest" || o_.scenario == "recovery";
-  }
-
   // Recovery: every article is stored; now each subscriber asks for all of them at once.
   void start_catch_up() {
     catch_up_started_ns_ = now_ns();
@@ -325,7 +220,7 @@ class Run final : public ConnectionEvents {
     all_ready_ = true;
     ready_at_ = Clock::now();
     if (o_.broker_pid != 0) rss_ready_ = process_rss_kib(o_.broker_pid);
-    if (o_.scenario == "connections") {
+    if (o_.scenario == Scenario::kConnections) {
       if (!o_.flash) return finish();
       flash_sent_ns_ = now_ns();
       publish(0);
@@ -348,13 +243,14 @@ class Run final : public ConnectionEvents {
   // Closed loop: keep `window` articles' deliveries (ingest, recovery: acknowledgements)
   // outstanding.
   void publish_more() {
-    if (!all_ready_ || publishing_done_ || o_.rate > 0 || o_.scenario == "connections") return;
+    if (!all_ready_ || publishing_done_ || o_.rate > 0 || o_.scenario == Scenario::kConnections)
+      return;
     if (recovery_) {
       while (publish_count_ < o_.missed && publish_count_ - acked_ < o_.window) publish(0);
       if (acked_ == o_.missed && catch_up_started_ns_ == 0) start_catch_up();
       return;
     }
-    if (o_.scenario == "ingest") {
+    if (o_.scenario == Scenario::kIngest) {
       while (publish_count_ - acked_ < o_.window) publish(0);
       return;
     }
@@ -378,7 +274,7 @@ class Run final : public ConnectionEvents {
       }
       return;
     }
-    if (o_.scenario == "recovery") {
+    if (o_.scenario == Scenario::kRecovery) {
       if (now - last_progress_ >= std::chrono::seconds(1) && !o_.json) {
         last_progress_ = now;
         std::fprintf(stderr, "[%5.1fs] stored %lu/%lu, caught up %lu/%lu\n",
@@ -388,7 +284,7 @@ class Run final : public ConnectionEvents {
       if (now - ready_at_ > std::chrono::seconds(300)) finish();  // bounded
       return;
     }
-    if (o_.scenario == "connections") {
+    if (o_.scenario == Scenario::kConnections) {
       if (flash_received_ >=
               o_.subscribers - std::min<std::uint64_t>(disconnects_, o_.subscribers) ||
           now - ready_at_ > std::chrono::seconds(10)) {
@@ -432,7 +328,7 @@ class Run final : public ConnectionEvents {
       last_progress_ = now;
       const double window = std::chrono::duration<double>(now - last_progress_at_).count();
       last_progress_at_ = now;
-      const bool ingest = o_.scenario == "ingest";
+      const bool ingest = o_.scenario == Scenario::kIngest;
       const auto counted = ingest ? acked_ : received_;
       const auto delta = counted - last_received_;
       last_received_ = counted;
@@ -444,7 +340,7 @@ class Run final : public ConnectionEvents {
   }
 
   bool all_delivered() const {
-    if (o_.scenario == "ingest") return acked_ >= publish_count_;
+    if (o_.scenario == Scenario::kIngest) return acked_ >= publish_count_;
     return static_cast<double>(received_) >=
            static_cast<double>(publish_count_) * subscribers_per_topic_;
   }
@@ -458,126 +354,78 @@ class Run final : public ConnectionEvents {
   }
 
   int report() {
-    if (o_.scenario == "recovery") return report_recovery();
-    const auto expected_total = o_.scenario == "ingest"
+    if (recovery_) return report_recovery();
+    const bool ingest = o_.scenario == Scenario::kIngest;
+    const auto expected_total = ingest
                                     ? static_cast<double>(publish_count_)
                                     : static_cast<double>(publish_count_) * subscribers_per_topic_;
-    const auto received_total = o_.scenario == "ingest" ? acked_ : received_;
-    const auto lost =
-        all_ready_ ? std::max(0.0, expected_total - static_cast<double>(received_total)) : 0;
-    const bool timed_out = !finished_;
-    const double deliveries_per_s = per_second(static_cast<double>(received_measured_));
-    const double publishes_per_s = per_second(static_cast<double>(published_measured_));
-    const double acks_per_s = per_second(static_cast<double>(acked_measured_));
-    const double setup_s =
-        all_ready_ ? std::chrono::duration<double>(ready_at_ - started_).count() : 0;
-    const auto failures = errors_ + disconnects_ + gaps_ + duplicates_ +
-                          static_cast<std::uint64_t>(lost) + (timed_out ? 1 : 0);
-
+    const auto received_total = ingest ? acked_ : received_;
+    const TrafficReport r{
+        .scenario = o_.scenario,
+        .subscribers = o_.subscribers,
+        .publishers = o_.publishers,
+        .topics = o_.topics,
+        .payload_bytes = o_.payload,
+        .deliveries_per_s = per_second(static_cast<double>(received_measured_)),
+        .publishes_per_s = per_second(static_cast<double>(published_measured_)),
+        .acks_per_s = per_second(static_cast<double>(acked_measured_)),
+        .latency = Latency::of(latency_),
+        .ack_latency = Latency::of(ack_latency_),
+        .failures = failures(
+            all_ready_ ? std::max(0.0, expected_total - static_cast<double>(received_total)) : 0),
+        .broker_measured = o_.broker_pid != 0,
+        .bench_cpu = per_second(self_cpu_),
+        .broker_cpu = per_second(broker_cpu_),
+        .bench_cpu_waited = per_second(self_wait_),
+        .broker_cpu_waited = per_second(broker_wait_),
+        .deliveries_per_message = frames_measured_ > 0 ? static_cast<double>(received_measured_) /
+                                                             static_cast<double>(frames_measured_)
+                                                       : 0,
+        .setup_s = all_ready_ ? std::chrono::duration<double>(ready_at_ - started_).count() : 0,
+        .broker_rss_kib_per_connection = rss_per_connection(),
+        .flash = o_.flash,
+        .flash_last_ms = flash_ms()};
     if (o_.json) {
-      std::printf(
-          "{\"scenario\":\"%s\",\"subscribers\":%u,\"publishers\":%u,\"topics\":%u,"
-          "\"payload_bytes\":%zu,\"deliveries_per_s\":%.0f,\"publishes_per_s\":%.0f,"
-          "\"latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%lu,\"max\":%lu},"
-          "\"acks_per_s\":%.0f,\"ack_latency_ns\":{\"p50\":%lu,\"p90\":%lu,\"p99\":%lu,\"p999\":%"
-          "lu,\"max\":%lu},\"errors\":%lu,\"disconnects\":%lu,"
-          "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%.0f,\"bench_cpu\":%.3f,\"broker_cpu\":%.3f,"
-          "\"bench_cpu_waited\":%.3f,\"broker_cpu_waited\":%.3f,"
-          "\"deliveries_per_message\":%.2f,\"setup_s\":%.3f,\"broker_rss_kib_per_connection\":%.3f,"
-          "\"flash_last_ms\":%.3f}\n",
-          o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload,
-          deliveries_per_s, publishes_per_s, latency_.quantile(0.5), latency_.quantile(0.9),
-          latency_.quantile(0.99), latency_.quantile(0.999), latency_.max(), acks_per_s,
-          ack_latency_.quantile(0.5), ack_latency_.quantile(0.9), ack_latency_.quantile(0.99),
-          ack_latency_.quantile(0.999), ack_latency_.max(), errors_, disconnects_, gaps_,
-          duplicates_, lost, per_second(self_cpu_), per_second(broker_cpu_), per_second(self_wait_),
-          per_second(broker_wait_),
-          frames_measured_ > 0
-              ? static_cast<double>(received_measured_) / static_cast<double>(frames_measured_)
-              : 0,
-          setup_s, rss_per_connection(), flash_ms());
+      print_json(r);
     } else {
-      std::printf("\nkabar-bench %s: %u subscribers, %u publishers, %u topics, %zu-byte bodies\n",
-                  o_.scenario.c_str(), o_.subscribers, o_.publishers, o_.topics, o_.payload);
-      std::printf("  setup            %.2f s (%s connect+subscribe/s)\n", setup_s,
-                  si(setup_s > 0 ? o_.subscribers / setup_s : 0).c_str());
-      if (o_.scenario == "ingest") {
-        std::printf("  acks/s           %s (acknowledged publishes, stored)\n",
-                    si(acks_per_s).c_str());
-        std::printf("  publish ack      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
-                    ms(ack_latency_.quantile(0.5)).c_str(), ms(ack_latency_.quantile(0.9)).c_str(),
-                    ms(ack_latency_.quantile(0.99)).c_str(),
-                    ms(ack_latency_.quantile(0.999)).c_str(), ms(ack_latency_.max()).c_str());
-        print_cpu();
-      } else if (o_.scenario != "connections") {
-        std::printf("  deliveries/s     %s\n", si(deliveries_per_s).c_str());
-        std::printf("  publishes/s      %s\n", si(publishes_per_s).c_str());
-        std::printf("  batching         %.1f deliveries per WebSocket message\n",
-                    frames_measured_ > 0 ? static_cast<double>(received_measured_) /
-                                               static_cast<double>(frames_measured_)
-                                         : 0);
-        std::printf("  latency          p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
-                    ms(latency_.quantile(0.5)).c_str(), ms(latency_.quantile(0.9)).c_str(),
-                    ms(latency_.quantile(0.99)).c_str(), ms(latency_.quantile(0.999)).c_str(),
-                    ms(latency_.max()).c_str());
-        std::printf("  publish ack      p50 %s  p99 %s\n", ms(ack_latency_.quantile(0.5)).c_str(),
-                    ms(ack_latency_.quantile(0.99)).c_str());
-        print_cpu();
-      } else {
-        if (o_.broker_pid != 0) {
-          std::printf("  broker RSS       %.2f KiB per connection\n", rss_per_connection());
-        }
-        if (o_.flash) std::printf("  flash            last subscriber after %.3f ms\n", flash_ms());
-      }
-      std::printf("  errors %lu  disconnects %lu  gaps %lu  duplicates %lu  lost %.0f%s\n", errors_,
-                  disconnects_, gaps_, duplicates_, lost, timed_out ? "  TIMED OUT" : "");
+      print_table(r);
     }
-    return failures == 0 ? 0 : 1;
+    return r.failures.any() ? 1 : 0;
   }
 
   int report_recovery() {
     const auto wanted = o_.missed * o_.subscribers;
     const double seconds =
         caught_up_ns_ != 0 ? static_cast<double>(caught_up_ns_ - catch_up_started_ns_) / 1e9 : 0;
-    const double rate = seconds > 0 ? static_cast<double>(wanted) / seconds : 0;
-    const double store_seconds =
-        catch_up_started_ns_ != 0
-            ? static_cast<double>(catch_up_started_ns_) / 1e9 -
-                  std::chrono::duration<double>(ready_at_.time_since_epoch()).count()
-            : 0;
-    const auto lost = wanted - std::min(wanted, received_);
-    const auto failures = errors_ + disconnects_ + gaps_ + duplicates_ + lost;
+    const RecoveryReport r{
+        .subscribers = o_.subscribers,
+        .missed = o_.missed,
+        .payload_bytes = o_.payload,
+        .store_s = catch_up_started_ns_ != 0
+                       ? static_cast<double>(catch_up_started_ns_) / 1e9 -
+                             std::chrono::duration<double>(ready_at_.time_since_epoch()).count()
+                       : 0,
+        .catch_up_s = seconds,
+        .catch_up_articles_per_s = seconds > 0 ? static_cast<double>(wanted) / seconds : 0,
+        .failures = failures(static_cast<double>(wanted - std::min(wanted, received_)))};
     if (o_.json) {
-      std::printf(
-          "{\"scenario\":\"recovery\",\"subscribers\":%u,\"missed\":%lu,"
-          "\"payload_bytes\":%zu,\"store_s\":%.3f,\"catch_up_s\":%.3f,"
-          "\"catch_up_articles_per_s\":%.0f,\"errors\":%lu,\"disconnects\":%lu,"
-          "\"gaps\":%lu,\"duplicates\":%lu,\"lost\":%lu}\n",
-          o_.subscribers, o_.missed, o_.payload, store_seconds, seconds, rate, errors_,
-          disconnects_, gaps_, duplicates_, lost);
+      print_json(r);
     } else {
-      std::printf(
-          "\nkabar-bench recovery: %u subscribers resume over %lu missed %zu-byte articles\n",
-          o_.subscribers, o_.missed, o_.payload);
-      std::printf(
-          "  storing          %.2f s (%s acknowledged publishes/s)\n", store_seconds,
-          si(store_seconds > 0 ? static_cast<double>(o_.missed) / store_seconds : 0).c_str());
-      std::printf("  catch-up         %.3f s: %s articles/s\n", seconds, si(rate).c_str());
-      std::printf("  errors %lu  disconnects %lu  gaps %lu  duplicates %lu  lost %lu\n", errors_,
-                  disconnects_, gaps_, duplicates_, lost);
+      print_table(r);
     }
-    return failures == 0 ? 0 : 1;
+    return r.failures.any() ? 1 : 0;
   }
 
-  // Cores used, and cores' worth of time spent waiting for one (runnable, not running).
-  void print_cpu() const {
-    std::printf("  cpu (cores)      bench %.2f (waited %.2f)", per_second(self_cpu_),
-                per_second(self_wait_));
-    if (o_.broker_pid != 0) {
-      std::printf("  broker %.2f (waited %.2f)", per_second(broker_cpu_), per_second(broker_wait_));
-    }
-    std::printf("\n");
+  // Timing out is a failure of the traffic scenarios; recovery reports what did not arrive.
+  Failures failures(double lost) const {
+    return {.errors = errors_,
+            .disconnects = disconnects_,
+            .gaps = gaps_,
+            .duplicates = duplicates_,
+            .lost = lost,
+            .timed_out = !finished_ && !recovery_};
   }
+
   double per_second(double seconds) const {
     return measure_seconds_ > 0 ? seconds / measure_seconds_ : 0;
   }
@@ -593,7 +441,7 @@ class Run final : public ConnectionEvents {
   }
 
   Options o_;
-  const bool recovery_ = o_.scenario == "recovery";  // asked per delivery
+  const bool recovery_ = o_.scenario == Scenario::kRecovery;  // asked per delivery
   const std::string run_id_ = random_run_id();
   EventLoop loop_;
   sockaddr_in broker_{};
@@ -628,6 +476,7 @@ class Run final : public ConnectionEvents {
 }  // namespace kabar::bench
 
 int main(int argc, char** argv) {
+  using kabar::bench::Scenario;
   kabar::bench::Options o;
   CLI::App app{"kabar-bench: load-test a kabar broker over loopback"};
   app.require_subcommand(1);
@@ -696,10 +545,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   try {
     app.parse(argc, argv);
-    o.scenario = app.get_subcommands().front()->get_name();
-    if (o.scenario == "ingest") o.subscribers = 0;
-    if (o.scenario == "recovery" && recovery->count("--window") == 0) o.window = 256;
-    if (o.scenario == "recovery" && recovery->count("--subscribers") == 0) o.subscribers = 1;
+    const auto* chosen = app.get_subcommands().front();
+    for (const auto& [command, scenario] :
+         {std::pair{fanout, Scenario::kFanout}, std::pair{topics, Scenario::kTopics},
+          std::pair{connections, Scenario::kConnections}, std::pair{ingest, Scenario::kIngest},
+          std::pair{recovery, Scenario::kRecovery}}) {
+      if (command == chosen) o.scenario = scenario;
+    }
+    if (o.scenario == Scenario::kIngest) o.subscribers = 0;
+    if (o.scenario == Scenario::kRecovery && recovery->count("--window") == 0) o.window = 256;
+    if (o.scenario == Scenario::kRecovery && recovery->count("--subscribers") == 0) {
+      o.subscribers = 1;
+    }
     if (o.topics_per_subscriber > o.topics) {
       throw CLI::ValidationError("--topics-per-subscriber", "must not exceed --topics");
     }

@@ -18,10 +18,11 @@ class SendTarget {
 };
 
 /// The sends of a pass's writes, handed to the kernel in one system call (io_uring) instead of
-/// one sendmsg each: on this kind of machine a system call costs about a microsecond, an eighth
-/// of a small send. Each send is non-blocking (MSG_DONTWAIT): the kernel tries it at once and
-/// answers what it sent, or -EAGAIN for a full socket, exactly as sendmsg would, so every send
-/// added in a pass has its answer before submit() returns.
+/// one sendmsg each: where a system call is dear (virtual machines, kernels with speculative
+/// execution mitigations) its entry and exit are a large share of a small send. Each send is
+/// non-blocking (MSG_DONTWAIT): the kernel tries it at once and answers what it sent, or -EAGAIN
+/// for a full socket, exactly as sendmsg would, so every send added in a pass has its answer before
+/// submit() returns.
 /// @note Not thread-safe: one per shard, used from its thread.
 class SendRing {
  public:

@@ -9,6 +9,7 @@ namespace {
 
 class ProtoCodec final : public Codec {
  public:
+  ProtoCodec() : Codec(true) {}
   [[nodiscard]] std::string_view subprotocol() const override { return kSubprotocol; }
   [[nodiscard]] bool text() const override { return false; }
 
@@ -32,9 +33,10 @@ class ProtoCodec final : public Codec {
     return encode_reply(reply);
   }
 
-  [[nodiscard]] std::string_view delivery(const DeliveryBatch& batch,
-                                          const DeliveryRef& ref) const override {
-    return {batch.bytes.data() + ref.begin, ref.size};
+ private:
+  [[nodiscard]] std::string_view encoded_delivery(const DeliveryBatch& batch,
+                                                  const DeliveryRef& ref) const override {
+    return {batch.bytes.data() + ref.begin, ref.size};  // not called: uses_batch_bytes
   }
 };
 

@@ -40,9 +40,23 @@ class Codec {
                                                           v1::ClientMessage& out) const = 0;
   /// One reply as the bytes of a message.
   [[nodiscard]] virtual std::string encode(const v1::Reply& reply) const = 0;
-  /// One delivery's bytes, a slice of the batch's encoding in this format.
-  [[nodiscard]] virtual std::string_view delivery(const DeliveryBatch& batch,
-                                                  const DeliveryRef& ref) const = 0;
+  /// One delivery's bytes, a slice of the batch's encoding in this format. Called per delivery
+  /// and subscriber: the batch's own bytes (protobuf) are taken without an indirect call.
+  [[nodiscard]] std::string_view delivery(const DeliveryBatch& batch,
+                                          const DeliveryRef& ref) const {
+    if (uses_batch_bytes_) return {batch.bytes.data() + ref.begin, ref.size};
+    return encoded_delivery(batch, ref);
+  }
+
+ protected:
+  /// `uses_batch_bytes`: deliveries are DeliveryBatch::bytes as they are (protobuf).
+  explicit Codec(bool uses_batch_bytes) : uses_batch_bytes_(uses_batch_bytes) {}
+  /// A codec with an encoding of its own: the delivery's slice of it.
+  [[nodiscard]] virtual std::string_view encoded_delivery(const DeliveryBatch& batch,
+                                                          const DeliveryRef& ref) const = 0;
+
+ private:
+  bool uses_batch_bytes_;
 };
 
 /// kabar.v1.proto: protobuf in binary frames; deliveries are the batch's own bytes.

@@ -9,7 +9,6 @@ msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text) {
   headers_.clear();
   headers_.reserve(chunks.size());  // never reallocated below: iovecs point into it
   iovecs_.clear();
-  total_ = 0;
   for (std::size_t begin = 0, end = 0; begin < chunks.size(); begin = end) {
     end = SendQueue::message_end(chunks, begin);
     std::size_t payload = 0;
@@ -17,7 +16,6 @@ msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text) {
     auto& header = headers_.emplace_back();
     const auto header_size = write_frame_header(header, payload, text);
     iovecs_.push_back({header.data(), header_size});
-    total_ += header_size + payload;
     for (auto i = begin; i < end; ++i) {
       // sendmsg only reads through it: the const is dropped for iovec's sake alone.
       iovecs_.push_back({const_cast<char*>(chunks[i].data), chunks[i].size});
@@ -27,6 +25,12 @@ msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text) {
   message.msg_iov = iovecs_.data();
   message.msg_iovlen = std::min<std::size_t>(iovecs_.size(), IOV_MAX);  // more: a rest
   return message;
+}
+
+std::size_t FrameWriter::total() const {
+  std::size_t bytes = 0;
+  for (const auto& part : iovecs_) bytes += part.iov_len;
+  return bytes;
 }
 
 const std::vector<boost::asio::const_buffer>& FrameWriter::rest(std::size_t sent) {

@@ -24,7 +24,7 @@ class FrameWriter {
   /// frames (a JSON subprotocol), else binary.
   [[nodiscard]] msghdr lay_out(const std::vector<Chunk>& chunks, bool text = false);
   /// Bytes in the frames laid out: headers and payloads.
-  [[nodiscard]] std::size_t total() const { return total_; }
+  [[nodiscard]] std::size_t total() const;
   /// What is left of the frames once `sent` bytes of them are sent.
   [[nodiscard]] const std::vector<boost::asio::const_buffer>& rest(std::size_t sent);
   /// The chunks as they are, for a write through Beast (which frames them itself).
@@ -35,7 +35,6 @@ class FrameWriter {
   std::vector<FrameHeader> headers_;  // of the frames in iovecs_: never reallocated once laid out
   std::vector<iovec> iovecs_;
   std::vector<boost::asio::const_buffer> buffers_;
-  std::size_t total_ = 0;
 };
 
 }  // namespace kabar::broker

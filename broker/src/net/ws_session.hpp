@@ -118,6 +118,15 @@ class WsSession final : public Subscriber,
   // Where the session waits in its shard's write queues: a reply moves it up.
   enum class WriteTurn : std::uint8_t { kNone, kWithDeliveries, kWithReply };
   WriteTurn write_turn_asked_ = WriteTurn::kNone;
+  // The other flags, beside these rather than each padded to 8 bytes: an idle connection's
+  // memory is counted in bytes.
+  bool open_ = false;                  // the WebSocket handshake completed
+  bool connected_ = false;             // a Connect was accepted
+  bool draining_ = false;              // shutting down: no more requests; close once written
+  bool ended_ = false;                 // end_connection() ran
+  bool publisher_ = false;             // has published: keeps large_read_
+  bool replay_waiting_ = false;        // the next page waits for the send queue to drain
+  bool store_read_in_flight_ = false;  // see waiting_reads_
 
   boost::beast::websocket::stream<SessionStream> ws_;
   BrokerContext& context_;
@@ -136,14 +145,11 @@ class WsSession final : public Subscriber,
   std::array<char, kSmallReadBytes> small_read_;
   boost::beast::flat_buffer large_read_;
   static constexpr std::size_t kKeptLargeReadBytes = 64 * 1024;
-  bool publisher_ = false;  // has published: keeps large_read_
   std::string client_name_;
 
   Recoveries recoveries_;
-  bool replay_waiting_ = false;  // the next page waits for the send queue to drain
   // Store reads (positions, history pages) waiting for this connection's one read in flight.
   std::list<std::pair<ReadRequest, std::function<void(ReadResult)>>> waiting_reads_;
-  bool store_read_in_flight_ = false;
   static constexpr std::size_t kMaxWaitingReads = 1000;
   // What one connection's subscriptions may keep (patterns, filters, pending resume positions).
   static constexpr std::size_t kMaxSubscriptionBytes = 512 * 1024;
@@ -156,11 +162,7 @@ class WsSession final : public Subscriber,
   static constexpr std::chrono::seconds kCloseDeadline{1};
   std::unique_ptr<boost::asio::steady_timer> close_deadline_;  // only while closing
 
-  bool open_ = false;       // the WebSocket handshake completed
-  bool connected_ = false;  // a Connect was accepted
-  bool draining_ = false;   // shutting down: no more requests; close once the queue is written
   static constexpr std::string_view kDrainReason = "broker shutting down: reconnect now";
-  bool ended_ = false;
 };
 
 }  // namespace kabar::broker
