@@ -104,7 +104,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   void connect(ResponseHandler done) {
-    if (state_ != State::kIdle) return fail_now(std::move(done), "connect() was already called");
+    if (state_ != State::kIdle) return fail_now(done, "connect() was already called");
     v1::ClientMessage message;
     message.mutable_connect()->set_token(options_.token);
     message.mutable_connect()->set_client_name(options_.client_name);
@@ -113,7 +113,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   void send(v1::ClientMessage& message, ResponseHandler done, bool first = false) {
-    if (state_ == State::kClosed) return fail_now(std::move(done), "connection is closed");
+    if (state_ == State::kClosed) return fail_now(done, "connection is closed");
     const auto id = next_id_++;
     message.set_id(id);
     pending_.emplace(id, std::move(done));
@@ -195,13 +195,13 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     resolver_.async_resolve(url_.host, url_.port, on_link(&Impl::on_resolve));
   }
 
-  void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
+  void on_resolve(beast::error_code ec, const tcp::resolver::results_type& results) {
     if (ec) return end("cannot resolve " + url_.host + ": " + ec.message());
     beast::get_lowest_layer(link_->ws).expires_after(options_.connect_timeout);
     beast::get_lowest_layer(link_->ws).async_connect(results, on_link(&Impl::on_connect));
   }
 
-  void on_connect(beast::error_code ec, tcp::endpoint) {
+  void on_connect(beast::error_code ec, const tcp::endpoint& /*peer*/) {
     if (ec) return end("cannot connect to " + url_.host + ":" + url_.port + ": " + ec.message());
     beast::get_lowest_layer(link_->ws).socket().set_option(tcp::no_delay(true), ec);
     if (!url_.tls) return upgrade();
@@ -294,7 +294,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       if (it != pending_.end()) {
         auto done = std::move(it->second);
         pending_.erase(it);
-        if (done) done(Response{std::move(*message.mutable_reply()), {}});
+        if (done) done(Response{.reply = std::move(*message.mutable_reply()), .failure = {}});
       }
     }
     for (const auto& delivery : message.deliveries()) route(delivery);
@@ -348,7 +348,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     CloseInfo info{static_cast<std::uint16_t>(reason.code), std::string(reason.reason.c_str()),
                    closed_by_client_};
     if (info.reason.empty()) info.reason = "closed by the broker";
-    finish(std::move(info));
+    finish(info);
   }
 
   void end(std::string why) { finish(CloseInfo{0, std::move(why), closed_by_client_}); }
@@ -368,7 +368,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
   }
 
-  void finish(CloseInfo info) {
+  void finish(const CloseInfo& info) {
     if (state_ == State::kClosed) return;
     if (state_ == State::kWaiting && !closed_by_client_) return;  // a stale completion
     fail_pending(info);
@@ -394,7 +394,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         info.code != 0 ? "connection closed (" + std::to_string(info.code) + " " + info.reason + ")"
                        : info.reason;
     for (auto& [id, done] : pending) {
-      if (done) done(Response{{}, failure});
+      if (done) done(Response{.reply = {}, .failure = failure});
     }
   }
 
@@ -434,11 +434,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       subscribe->set_topic(route.topic);
       *subscribe->mutable_filter() = route.filter;
       route.positions.resume(*subscribe);
-      send(message, [this, self = shared_from_this(), topic = route.topic](Response response) {
-        if (!response.failure.empty()) return;  // this attempt failed: the next one resumes
-        if (response.ok()) note_positions(topic, response.reply.subscribe());
-        if (resume_handler_) resume_handler_(topic, response);
-      });
+      send(message,
+           [this, self = shared_from_this(), topic = route.topic](const Response& response) {
+             if (!response.failure.empty()) return;  // this attempt failed: the next one resumes
+             if (response.ok()) note_positions(topic, response.reply.subscribe());
+             if (resume_handler_) resume_handler_(topic, response);
+           });
     }
     std::move(asked_meanwhile.begin(), asked_meanwhile.end(), std::back_inserter(outbox_));
     open_link();
@@ -450,8 +451,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     for (auto& waiter : waiters) waiter();
   }
 
-  void fail_now(ResponseHandler done, std::string why) {
-    if (done) done(Response{{}, std::move(why)});
+  void fail_now(const ResponseHandler& done, std::string why) {
+    if (done) done(Response{.reply = {}, .failure = std::move(why)});
   }
 
   const Options options_;

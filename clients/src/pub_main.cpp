@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
     auto connected = client.connect();
     kabar::cli::await(connected, timeout, "connect to " + options.url);
     std::vector<std::future<kabar::v1::PublishResult>> acks;
+    acks.reserve(articles.size());
     for (auto& [source, article] : articles) acks.push_back(client.publish(std::move(article)));
     int status = 0;
     for (std::size_t i = 0; i < acks.size(); ++i) {

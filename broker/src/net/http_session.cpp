@@ -329,7 +329,7 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
                                                std::move(answer.body), answer.content_type);
                                 });
   context_.engine.read(std::move(read), [query = std::move(query), protobuf,
-                                         respond_here](ReadResult result) mutable {
+                                         respond_here](const ReadResult& result) mutable {
     // Encoded here, on the engine's reader thread: a page of megabytes never stalls an I/O thread.
     respond_here(history_query::answer(query, result, protobuf));
   });

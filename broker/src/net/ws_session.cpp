@@ -44,7 +44,7 @@ WsSession::~WsSession() {
   if (open_) context_.metrics.connection_closed();
 }
 
-void WsSession::run(http::request<http::string_body> request) {
+void WsSession::run(const http::request<http::string_body>& request) {
   const auto& config = context_.config;
   beast::get_lowest_layer(ws_).expires_never();  // the WebSocket timeouts take over
   websocket::stream_base::timeout timeout{};
@@ -339,7 +339,7 @@ void WsSession::handle_subscribe(std::uint32_t id, const v1::Subscribe& request)
     // Only the positions: no deliveries.
     return read_store(
         {.pattern = topic, .from = {}, .check_from = false, .max_bytes = 0, .max_count = 0},
-        [this, id](ReadResult result) { reply_positions(id, result.topics, false); });
+        [this, id](const ReadResult& result) { reply_positions(id, result.topics, false); });
   }
 
   Recovery recovery{.request_id = id,

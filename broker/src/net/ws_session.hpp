@@ -47,7 +47,7 @@ class WsSession final : public Subscriber,
   ~WsSession() override;
 
   /// Completes the upgrade that `request` asked for, then serves.
-  void run(boost::beast::http::request<boost::beast::http::string_body> request);
+  void run(const boost::beast::http::request<boost::beast::http::string_body>& request);
 
   // Subscriber
   void enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) override;

@@ -98,8 +98,7 @@ struct Server::Impl {
         metrics(shard_count(config)),
         shards(make_shards(config, metrics)),
         engine(make_engine(
-            config,
-            [this](std::shared_ptr<const DeliveryBatch> batch) { fan_out(std::move(batch)); },
+            config, [this](const std::shared_ptr<const DeliveryBatch>& batch) { fan_out(batch); },
             metrics)),
         verifier(make_verifier(config.auth)),
         tls(std::move(tls_context)),
@@ -157,7 +156,7 @@ struct Server::Impl {
 
   // From the engine (its writer thread, or the publishing shard for the memory engine): hand the
   // batch to every shard once.
-  void fan_out(std::shared_ptr<const DeliveryBatch> batch) {
+  void fan_out(const std::shared_ptr<const DeliveryBatch>& batch) {
     for (auto& shard : shards) {
       net::post(shard.io_context(), [&shard, batch] { shard.dispatch(batch); });
     }
@@ -274,7 +273,7 @@ struct Server::Impl {
       net::steady_timer timer;
       std::string response;
       std::array<char, 512> sink{};
-      void drain(std::shared_ptr<Refusal> self) {
+      void drain(const std::shared_ptr<Refusal>& self) {
         socket.async_read_some(net::buffer(sink),
                                [self](boost::system::error_code ec, std::size_t) {
                                  if (ec) {

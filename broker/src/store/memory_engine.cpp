@@ -39,10 +39,19 @@ void MemoryEngine::publish(std::vector<PublishRequest> publishes) {
       topic_offset->set_epoch(epoch_);
 
       const auto begin = batch->bytes.size();
-      append_delivery(batch->bytes, {topic, offset, epoch_, &publishes[i].accepted_at},
+      append_delivery(batch->bytes,
+                      {.topic = topic,
+                       .offset = offset,
+                       .epoch = epoch_,
+                       .accepted_at = &publishes[i].accepted_at},
                       article_bytes);
-      batch->deliveries.push_back({topic, offset, next_sequence_++, article.urgency(),
-                                   article.language(), begin, batch->bytes.size() - begin});
+      batch->deliveries.push_back({.topic = topic,
+                                   .offset = offset,
+                                   .sequence = next_sequence_++,
+                                   .urgency = article.urgency(),
+                                   .language = article.language(),
+                                   .begin = begin,
+                                   .size = batch->bytes.size() - begin});
     }
   }
   // Acknowledgements first: they are then queued on the publishers' shards ahead of the batch's
@@ -64,7 +73,8 @@ void MemoryEngine::read(ReadRequest request, ReadCallback done) {
     std::lock_guard lock(mutex_);
     for (const auto& [topic, offset] : last_offsets_) {
       if (topic_matches(request.pattern, topic))
-        result.topics.push_back({topic, epoch_, 0, offset});
+        result.topics.push_back(
+            {.topic = topic, .epoch = epoch_, .first_offset = 0, .last_offset = offset});
     }
   }
   std::sort(result.topics.begin(), result.topics.end(),

@@ -92,9 +92,16 @@ void append_stored(DeliveryBatch& batch, const std::string& topic, std::uint64_t
                    const std::string& epoch, const StoredArticle& article, std::uint64_t sequence) {
   const auto accepted_at = TimeUtil::NanosecondsToTimestamp(article.accepted_at_ns);
   const auto begin = batch.bytes.size();
-  append_delivery(batch.bytes, {topic, offset, epoch, &accepted_at}, article.body);
-  batch.deliveries.push_back({topic, offset, sequence, article.urgency,
-                              std::string(article.language), begin, batch.bytes.size() - begin});
+  append_delivery(batch.bytes,
+                  {.topic = topic, .offset = offset, .epoch = epoch, .accepted_at = &accepted_at},
+                  article.body);
+  batch.deliveries.push_back({.topic = topic,
+                              .offset = offset,
+                              .sequence = sequence,
+                              .urgency = article.urgency,
+                              .language = std::string(article.language),
+                              .begin = begin,
+                              .size = batch.bytes.size() - begin});
 }
 
 // Runs an io_context on a thread of its own until destroyed.
@@ -603,8 +610,10 @@ class SqliteEngine::Impl {
       if (pattern && !topic_matches(request.pattern, name)) continue;
       const auto last = to_u64(topics.getColumn(2).getInt64());
       const auto through = to_u64(topics.getColumn(3).getInt64());
-      result.topics.push_back({std::move(name), topics.getColumn(1).getString(),
-                               through < last ? through + 1 : 0, last});
+      result.topics.push_back({.topic = std::move(name),
+                               .epoch = topics.getColumn(1).getString(),
+                               .first_offset = through < last ? through + 1 : 0,
+                               .last_offset = last});
     }
 
     const auto from_by_topic = positions_by_topic(request.from);

@@ -22,7 +22,7 @@ class MemoryEngine final : public Engine {
  public:
   explicit MemoryEngine(BatchSink sink);
 
-  void publish(std::vector<PublishRequest> requests) override;
+  void publish(std::vector<PublishRequest> publishes) override;
   void read(ReadRequest request, ReadCallback done) override;
   void flush(std::function<void()> done) override;
 

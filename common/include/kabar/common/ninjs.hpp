@@ -17,6 +17,6 @@ class NinjsError : public std::runtime_error {
 
 /// Maps one ninjs document. Topics are not part of ninjs: the caller adds them.
 /// @throws NinjsError when the JSON does not parse or a field has the wrong type or value.
-[[nodiscard]] v1::Article article_from_ninjs(std::string_view json);
+[[nodiscard]] v1::Article article_from_ninjs(std::string_view text);
 
 }  // namespace kabar
