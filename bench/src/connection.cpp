@@ -18,9 +18,9 @@ namespace {
 constexpr std::string_view kUpgrade =
     "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-    "Sec-WebSocket-Protocol: kabar.v1.proto\r\n\r\n";
+    "Sec-WebSocket-Protocol: ";
 
-constexpr std::uint8_t kBinary = 0x2, kClose = 0x8, kPing = 0x9, kPong = 0xA;
+constexpr std::uint8_t kText = 0x1, kBinary = 0x2, kClose = 0x8, kPing = 0x9, kPong = 0xA;
 
 std::vector<char>& shared_read_buffer() {
   thread_local std::vector<char> buffer(1 << 20);
@@ -34,8 +34,8 @@ void set_flag(int fd, int level, int option) {
 
 }  // namespace
 
-Connection::Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index)
-    : loop_(loop), events_(events), index_(index) {}
+Connection::Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, bool json)
+    : loop_(loop), events_(events), index_(index), json_(json) {}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
@@ -84,12 +84,13 @@ void Connection::on_events(std::uint32_t events) {
 void Connection::on_connected() {
   connected_ = true;
   out_.append(kUpgrade);
+  out_.append(json_ ? "kabar.v1.json\r\n\r\n" : "kabar.v1.proto\r\n\r\n");
   flush();
 }
 
 void Connection::send(std::string_view payload) {
   if (closed_) return;
-  append_frame(kBinary, payload);
+  append_frame(json_ ? kText : kBinary, payload);
   if (flush_deferred_) return;
   flush_deferred_ = true;
   loop_.defer([this] {
@@ -249,6 +250,7 @@ bool Connection::consume(std::string_view& data) {
 void Connection::frame(std::uint8_t opcode, std::string_view payload) {
   switch (opcode) {
     case kBinary:
+    case kText:
       return events_.on_message(*this, payload);
     case kPing:
       append_frame(kPong, payload);
@@ -262,7 +264,7 @@ void Connection::frame(std::uint8_t opcode, std::string_view payload) {
                   std::string(payload.size() > 2 ? payload.substr(2) : ""));
     }
     default:
-      return;  // pong, text: ignored
+      return;  // pong: ignored
   }
 }
 

@@ -30,19 +30,22 @@ class ConnectionEvents {
 /// @note Single-threaded, like its loop. Lives as long as the loop may report its events.
 class Connection final : public EventLoop::Handler {
  public:
-  Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index);
+  /// `json`: speaks kabar.v1.json (text frames) instead of kabar.v1.proto.
+  Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, bool json = false);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   /// Connects from `local` (port chosen by the kernel) and performs the upgrade.
   void start(const sockaddr_in& broker, in_addr local);
-  /// Queues one binary message; what is queued in one pass of the loop goes out in one write.
+  /// Queues one message (binary, or text on kabar.v1.json); what is queued in one pass of the
+  /// loop goes out in one write.
   void send(std::string_view payload);
   void close();
 
   [[nodiscard]] std::uint32_t index() const { return index_; }
   [[nodiscard]] bool is_open() const { return open_; }
+  [[nodiscard]] bool json() const { return json_; }
 
   void on_events(std::uint32_t events) override;
   void on_read(long result, const char* data, std::size_t capacity) override;
@@ -62,6 +65,7 @@ class Connection final : public EventLoop::Handler {
   EventLoop& loop_;
   ConnectionEvents& events_;
   std::uint32_t index_;
+  bool json_;
   int fd_ = -1;
   std::string carry_;  // an incomplete frame left from the last read
   std::string out_;

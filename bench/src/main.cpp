@@ -50,7 +50,8 @@ struct Options {
   bool flash = true;               // connections scenario: one article to everyone at the end
   std::uint64_t missed = 100'000;  // recovery scenario: articles stored before subscribing
   int broker_pid = 0;
-  bool json = false;
+  bool json = false;              // report as one JSON object
+  bool json_subscribers = false;  // --format json: subscribers speak kabar.v1.json
 };
 
 std::string random_run_id() {
@@ -89,7 +90,8 @@ class Run final : public ConnectionEvents {
     const auto total = o_.subscribers + o_.publishers;
     connections_.reserve(total);
     for (std::uint32_t i = 0; i < total; ++i) {
-      connections_.push_back(std::make_unique<Connection>(loop_, *this, i));
+      connections_.push_back(
+          std::make_unique<Connection>(loop_, *this, i, o_.json_subscribers && i < o_.subscribers));
     }
     while (next_to_start_ < std::min(total, o_.connect_concurrency)) start_next();
     loop_.every(std::chrono::milliseconds(o_.rate > 0 ? 1 : 100), [this] { on_tick(); });
@@ -110,18 +112,21 @@ class Run final : public ConnectionEvents {
   }
 
   void on_open(Connection& c) override {
-    c.send(encode_connect(1, is_publisher(c) ? "bench-pub" : "bench-sub"));
+    const auto name = is_publisher(c) ? "bench-pub" : "bench-sub";
+    c.send(c.json() ? json_connect(1, name) : encode_connect(1, name));
     if (is_publisher(c) || o_.scenario == Scenario::kRecovery) return;
     for (std::uint32_t m = 0; m < o_.topics_per_subscriber; ++m) {
-      c.send(encode_subscribe(2 + m, topic_names_[(c.index() + m) % o_.topics]));
+      const auto& topic = topic_names_[(c.index() + m) % o_.topics];
+      c.send(c.json() ? json_subscribe(2 + m, topic) : encode_subscribe(2 + m, topic));
     }
   }
 
   void on_message(Connection& c, std::string_view payload) override {
     if (measuring_) ++frames_measured_;
-    const bool ok = read_server_message(
-        payload, [&](const DeliveryView& d) { on_delivery(c, d); },
-        [&](const ReplyView& r) { on_reply(c, r); });
+    const auto delivered = [&](const DeliveryView& d) { on_delivery(c, d); };
+    const auto replied = [&](const ReplyView& r) { on_reply(c, r); };
+    const bool ok = c.json() ? read_json_server_message(payload, delivered, replied)
+                             : read_server_message(payload, delivered, replied);
     if (!ok) ++errors_;
   }
 
@@ -210,7 +215,9 @@ class Run final : public ConnectionEvents {
   void start_catch_up() {
     catch_up_started_ns_ = now_ns();
     for (std::uint32_t i = 0; i < o_.subscribers; ++i) {
-      connections_[i]->send(encode_subscribe(2, topic_names_.front(), true));
+      auto& c = *connections_[i];
+      c.send(c.json() ? json_subscribe(2, topic_names_.front(), true)
+                      : encode_subscribe(2, topic_names_.front(), true));
     }
   }
 
@@ -362,6 +369,7 @@ class Run final : public ConnectionEvents {
     const auto received_total = ingest ? acked_ : received_;
     const TrafficReport r{
         .scenario = o_.scenario,
+        .json_subscribers = o_.json_subscribers,
         .subscribers = o_.subscribers,
         .publishers = o_.publishers,
         .topics = o_.topics,
@@ -398,6 +406,7 @@ class Run final : public ConnectionEvents {
     const double seconds =
         caught_up_ns_ != 0 ? static_cast<double>(caught_up_ns_ - catch_up_started_ns_) / 1e9 : 0;
     const RecoveryReport r{
+        .json_subscribers = o_.json_subscribers,
         .subscribers = o_.subscribers,
         .missed = o_.missed,
         .payload_bytes = o_.payload,
@@ -506,10 +515,19 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(0.0, 600.0));
   };
+  std::string format = "proto";
+  auto wire_format = [&](CLI::App* s) {
+    s->add_option("--format", format,
+                  "the subscribers' subprotocol: proto (kabar.v1.proto) or "
+                  "json (kabar.v1.json, as browsers); publishers use proto")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"proto", "json"}));
+  };
   auto subscribers = [&](CLI::App* s) {
     s->add_option("--subscribers,-n", o.subscribers)
         ->capture_default_str()
         ->check(CLI::Range(1U, 1'000'000U));
+    wire_format(s);
   };
   auto* fanout = app.add_subcommand("fanout", "P publishers -> 1 topic -> N subscribers");
   common(fanout);
@@ -537,6 +555,7 @@ int main(int argc, char** argv) {
   recovery->add_option("--subscribers,-n", o.subscribers, "subscribers catching up together")
       ->default_str("1")
       ->check(CLI::Range(1U, 1000U));
+  wire_format(recovery);
   recovery->add_option("--missed,-m", o.missed, "articles each one missed")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000}));
@@ -552,6 +571,7 @@ int main(int argc, char** argv) {
           std::pair{recovery, Scenario::kRecovery}}) {
       if (command == chosen) o.scenario = scenario;
     }
+    o.json_subscribers = format == "json";
     if (o.scenario == Scenario::kIngest) o.subscribers = 0;
     if (o.scenario == Scenario::kRecovery && recovery->count("--window") == 0) o.window = 256;
     if (o.scenario == Scenario::kRecovery && recovery->count("--subscribers") == 0) {

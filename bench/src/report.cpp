@@ -71,8 +71,9 @@ Latency Latency::of(const Histogram& histogram) {
 }
 
 void print_table(const TrafficReport& r) {
-  std::printf("\nkabar-bench %s: %u subscribers, %u publishers, %u topics, %zu-byte bodies\n",
-              name(r.scenario), r.subscribers, r.publishers, r.topics, r.payload_bytes);
+  std::printf("\nkabar-bench %s: %u subscribers%s, %u publishers, %u topics, %zu-byte bodies\n",
+              name(r.scenario), r.subscribers, r.json_subscribers ? " (kabar.v1.json)" : "",
+              r.publishers, r.topics, r.payload_bytes);
   std::printf("  setup            %.2f s (%s connect+subscribe/s)\n", r.setup_s,
               si(r.setup_s > 0 ? r.subscribers / r.setup_s : 0).c_str());
   switch (r.scenario) {
@@ -108,6 +109,7 @@ void print_table(const TrafficReport& r) {
 
 void print_json(const TrafficReport& r) {
   Json json = {{"scenario", name(r.scenario)},
+               {"format", r.json_subscribers ? "json" : "proto"},
                {"subscribers", r.subscribers},
                {"publishers", r.publishers},
                {"topics", r.topics},
@@ -130,8 +132,9 @@ void print_json(const TrafficReport& r) {
 }
 
 void print_table(const RecoveryReport& r) {
-  std::printf("\nkabar-bench recovery: %u subscribers resume over %lu missed %zu-byte articles\n",
-              r.subscribers, r.missed, r.payload_bytes);
+  std::printf("\nkabar-bench recovery: %u subscribers%s resume over %lu missed %zu-byte articles\n",
+              r.subscribers, r.json_subscribers ? " (kabar.v1.json)" : "", r.missed,
+              r.payload_bytes);
   std::printf("  storing          %.2f s (%s acknowledged publishes/s)\n", r.store_s,
               si(r.store_s > 0 ? static_cast<double>(r.missed) / r.store_s : 0).c_str());
   std::printf("  catch-up         %.3f s: %s articles/s\n", r.catch_up_s,
@@ -141,6 +144,7 @@ void print_table(const RecoveryReport& r) {
 
 void print_json(const RecoveryReport& r) {
   Json json = {{"scenario", "recovery"},
+               {"format", r.json_subscribers ? "json" : "proto"},
                {"subscribers", r.subscribers},
                {"missed", r.missed},
                {"payload_bytes", r.payload_bytes},

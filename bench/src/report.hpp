@@ -29,6 +29,7 @@ struct Failures {
 /// fanout, topics, connections, ingest.
 struct TrafficReport {
   Scenario scenario = Scenario::kFanout;
+  bool json_subscribers = false;  // --format json
   std::uint32_t subscribers = 0, publishers = 0, topics = 0;
   std::size_t payload_bytes = 0;
   double deliveries_per_s = 0, publishes_per_s = 0, acks_per_s = 0;
@@ -45,6 +46,7 @@ struct TrafficReport {
 
 /// recovery.
 struct RecoveryReport {
+  bool json_subscribers = false;
   std::uint32_t subscribers = 0;
   std::uint64_t missed = 0;
   std::size_t payload_bytes = 0;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,18 @@ std::string encode_publish(std::uint32_t id, std::string_view run, const std::st
 std::string encode_connect(std::uint32_t id, const std::string& name);
 /// With `from_start`, asks to recover everything stored first (since offset 0).
 std::string encode_subscribe(std::uint32_t id, const std::string& topic, bool from_start = false);
+
+/// The same requests in protobuf's JSON mapping, for kabar.v1.json.
+std::string json_connect(std::uint32_t id, const std::string& name);
+std::string json_subscribe(std::uint32_t id, const std::string& topic, bool from_start = false);
+
+/// Reads one kabar.v1.json text frame as read_server_message does a binary one. Like a browser it
+/// takes the broker's text as it comes, but it looks up only the values it measures by their
+/// keys instead of parsing every field: the bench's articles carry no such key in their text.
+/// False when the frame is neither a delivery nor a reply.
+bool read_json_server_message(std::string_view frame,
+                              const std::function<void(const DeliveryView&)>& on_delivery,
+                              const std::function<void(const ReplyView&)>& on_reply);
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 #include "raw_ws.hpp"
 
+#include <google/protobuf/util/json_util.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -35,6 +36,7 @@ struct RawWebSocket::Impl {
   websocket::stream<tcp::socket> ws{ioc};
   beast::flat_buffer buffer;
   std::uint32_t next_id = 1;
+  std::string subprotocol;
 };
 
 RawWebSocket::RawWebSocket(std::uint16_t port, const std::string& subprotocol)
@@ -43,11 +45,17 @@ RawWebSocket::RawWebSocket(std::uint16_t port, const std::string& subprotocol)
   impl_->ws.set_option(websocket::stream_base::decorator([subprotocol](websocket::request_type& r) {
     if (!subprotocol.empty()) r.set(http::field::sec_websocket_protocol, subprotocol);
   }));
-  impl_->ws.handshake("127.0.0.1:" + std::to_string(port), "/v1/ws");
+  websocket::response_type response;
+  impl_->ws.handshake(response, "127.0.0.1:" + std::to_string(port), "/v1/ws");
+  impl_->subprotocol = std::string(response[http::field::sec_websocket_protocol]);
   impl_->ws.auto_fragment(false);
 }
 
 RawWebSocket::~RawWebSocket() = default;
+
+const std::string& RawWebSocket::subprotocol() const {
+  return impl_->subprotocol;
+}
 
 // Write errors are left for read() to report: the broker may close while a bad frame is sent.
 void RawWebSocket::send_binary(const std::string& bytes) {
@@ -96,10 +104,22 @@ RawFrame RawWebSocket::read(std::chrono::milliseconds timeout) {
     return frame;
   }
   if (result) throw std::runtime_error("read failed: " + result.message());
-  if (!frame.message.ParseFromString(beast::buffers_to_string(impl_->buffer.data()))) {
+  const auto payload = beast::buffers_to_string(impl_->buffer.data());
+  impl_->buffer.consume(impl_->buffer.size());
+  if (impl_->ws.got_text()) {
+    frame.text = true;
+    frame.json = payload;
+    google::protobuf::util::JsonParseOptions strict;
+    strict.ignore_unknown_fields = false;
+    if (!google::protobuf::util::JsonStringToMessage(payload, &frame.message, strict).ok()) {
+      throw std::runtime_error("the broker sent a text frame that is not a ServerMessage: " +
+                               payload.substr(0, 200));
+    }
+    return frame;
+  }
+  if (!frame.message.ParseFromString(payload)) {
     throw std::runtime_error("the broker sent a frame that is not a ServerMessage");
   }
-  impl_->buffer.consume(impl_->buffer.size());
   return frame;
 }
 

@@ -18,6 +18,8 @@ struct RawFrame {
   std::uint16_t close_code = 0;
   std::string close_reason;
   bool timed_out = false;
+  bool text = false;  ///< a text frame: `json` holds it, `message` its parse
+  std::string json;
   v1::ServerMessage message;
 };
 
@@ -27,6 +29,9 @@ class RawWebSocket {
  public:
   explicit RawWebSocket(std::uint16_t port, const std::string& subprotocol = "kabar.v1.proto");
   ~RawWebSocket();
+
+  /// The subprotocol the broker chose (its Sec-WebSocket-Protocol answer).
+  [[nodiscard]] const std::string& subprotocol() const;
 
   void send_binary(const std::string& bytes);
   void send_text(const std::string& text);

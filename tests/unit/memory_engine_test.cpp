@@ -1,6 +1,8 @@
 #include "kabar/broker/memory_engine.hpp"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -124,6 +126,57 @@ TEST(MemoryEngine, RefusesAnArticleUnderEmbargoInsteadOfDeliveringItEarly) {
   EXPECT_THAT(outcomes[0].rejection->message, testing::HasSubstr("--store memory"));
   EXPECT_FALSE(outcomes[1].rejection);
   EXPECT_EQ(delivered, 1U);
+}
+
+}  // namespace
+}  // namespace kabar::broker
+
+namespace kabar::broker {
+namespace {
+
+// Protobuf's JSON reader, strict: what a browser's JSON.parse and a protobuf JSON client read.
+v1::ServerMessage from_json(std::string_view json) {
+  v1::ServerMessage message;
+  google::protobuf::util::JsonParseOptions strict;
+  strict.ignore_unknown_fields = false;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  google::protobuf::StringPiece(json.data(), json.size()), &message, strict)
+                  .ok())
+      << json;
+  return message;
+}
+
+// A batch carries JSON only while a connection reads JSON, and then each delivery's JSON is the
+// same ServerMessage as its protobuf bytes.
+TEST(MemoryEngine, EncodesABatchToJsonOnceAndOnlyWhileAJsonReaderIsConnected) {
+  std::shared_ptr<const DeliveryBatch> last;
+  MemoryEngine engine([&](std::shared_ptr<const DeliveryBatch> batch) { last = batch; });
+  const auto publish = [&](const std::string& id) {
+    std::vector<PublishRequest> requests;
+    auto a = article(id, {"international", "defense"});
+    a.set_body("Kata \"kutipan\" \\ dan baris\nbaru");
+    requests.push_back({a, {}, [](PublishOutcome) {}});
+    engine.publish(std::move(requests));  // answered, and the batch sunk, before it returns
+  };
+  publish("binary-only");
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(last->json.empty());
+
+  engine.demand().json_reader_joined();
+  publish("with-json");
+  ASSERT_EQ(last->deliveries.size(), 2U);
+  for (const auto& ref : last->deliveries) {
+    ASSERT_GT(ref.json_size, 0U);
+    v1::ServerMessage binary;
+    ASSERT_TRUE(binary.ParseFromArray(last->bytes.data() + ref.begin, static_cast<int>(ref.size)));
+    const auto json = from_json(std::string_view(last->json).substr(ref.json_begin, ref.json_size));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(binary, json))
+        << binary.DebugString() << "\n"
+        << json.DebugString();
+  }
+  engine.demand().json_reader_left();
+  publish("binary-again");
+  EXPECT_TRUE(last->json.empty());
 }
 
 }  // namespace

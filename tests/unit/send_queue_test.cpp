@@ -227,3 +227,87 @@ TEST(Codec, ProtoDeliversTheBatchsOwnBytes) {
 
 }  // namespace
 }  // namespace kabar::broker
+
+namespace kabar::broker {
+namespace {
+
+TEST(SendQueue, WithoutMergingEveryDeliveryIsAChunkAndAMessageOfItsOwn) {
+  std::atomic<std::int64_t> gauge{0};
+  SendQueue queue(1000, gauge, false);
+  const auto batch = batch_of("{\"a\":1}{\"b\":2}");
+  queue.add_delivery(batch, slice(*batch, 0, 7), false);
+  queue.add_delivery(batch, slice(*batch, 7, 7), false);  // end to end, yet not merged
+  queue.add_reply(reply("{\"r\":3}"));
+  const auto& chunks = queue.begin_write(false);
+  ASSERT_EQ(chunks.size(), 3U);
+  FrameWriter frames;
+  const auto message = frames.lay_out(chunks, true, false);
+  EXPECT_EQ(sent(message), std::string("\x81\x07{\"a\":1}\x81\x07{\"b\":2}\x81\x07{\"r\":3}"));
+}
+
+TEST(SendQueue, WithoutMergingAWriteThroughBeastTakesOneChunk) {
+  std::atomic<std::int64_t> gauge{0};
+  SendQueue queue(1000, gauge, false);
+  queue.add_reply(reply("{}"));
+  queue.add_reply(reply("[]"));
+  EXPECT_EQ(joined(queue.begin_write(true)), "{}");
+}
+
+TEST(Codec, JsonIsChosenInTheClientsOrderBesideProto) {
+  EXPECT_EQ(choose_codec("kabar.v1.json"), &json_codec());
+  EXPECT_EQ(choose_codec("kabar.v1.json, kabar.v1.proto"), &json_codec());
+  EXPECT_EQ(choose_codec("kabar.v1.proto, kabar.v1.json"), &proto_codec());
+  EXPECT_TRUE(json_codec().text());
+  EXPECT_FALSE(json_codec().merges_messages());
+}
+
+TEST(Codec, JsonRefusesBinaryFramesWith1003AndAnythingButAClientMessageWith1007) {
+  v1::ClientMessage message;
+  const auto binary = json_codec().decode("{}", true, message);
+  ASSERT_TRUE(binary.has_value());
+  EXPECT_EQ(binary->close, CloseCode::kUnsupportedData);
+  EXPECT_EQ(binary->rejected, Rejected::kBinaryFrame);
+  for (const char* bad : {"{", "[]", R"({"idd": 1})", R"({"id": -1})", R"({"ping": 3})"}) {
+    const auto error = json_codec().decode(bad, false, message);
+    ASSERT_TRUE(error.has_value()) << bad;
+    EXPECT_EQ(error->close, CloseCode::kInvalidPayload) << bad;
+    EXPECT_LE(error->reason.size(), 123U);
+  }
+  EXPECT_FALSE(json_codec().decode(R"({"id": 9, "ping": {}})", false, message).has_value());
+  EXPECT_EQ(message.id(), 9U);
+  EXPECT_TRUE(message.has_ping());
+}
+
+TEST(Codec, JsonRepliesAreServerMessagesInProtobufsJsonMapping) {
+  v1::Reply reply;
+  reply.set_id(4);
+  reply.mutable_error()->set_code(v1::Error::BAD_REQUEST);
+  reply.mutable_error()->set_message("a \"quoted\" reason");
+  const auto json = json_codec().encode(reply);
+  EXPECT_EQ(json,
+            R"({"reply":{"id":4,"error":{"code":"BAD_REQUEST","message":"a \"quoted\" reason"}}})");
+}
+
+// A batch built before the first JSON reader came has no JSON: the delivery is encoded for that
+// connection alone, the same message.
+TEST(Codec, JsonEncodesADeliveryOnItsOwnWhenItsBatchHasNoJson) {
+  v1::Article article;
+  article.set_id("urn:a");
+  article.set_headline("<script>alert(1)</script>");
+  google::protobuf::Timestamp accepted;
+  accepted.set_seconds(1745823600);
+  DeliveryBatch batch;
+  append_delivery(batch.bytes,
+                  {.topic = "defense", .offset = 7, .epoch = "e", .accepted_at = &accepted},
+                  article.SerializeAsString());
+  DeliveryRef ref;
+  ref.size = batch.bytes.size();
+  EXPECT_TRUE(json_codec().delivery(batch, ref).empty());
+  const auto json = json_codec().encode_delivery(batch, ref);
+  EXPECT_EQ(
+      json,
+      R"({"deliveries":[{"topic":"defense","offset":"7","epoch":"e","article":{"id":"urn:a","headline":"\u003cscript\u003ealert(1)\u003c/script\u003e"},"acceptedAt":"2025-04-28T07:00:00Z"}]})");
+}
+
+}  // namespace
+}  // namespace kabar::broker

@@ -1,5 +1,10 @@
 #include "kabar/broker/frames.hpp"
 
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <cstdio>
+
 namespace kabar::broker {
 namespace {
 
@@ -36,6 +41,24 @@ void append_bytes_field(std::string& out, std::uint32_t field, std::string_view 
   out.push_back(tag(field, kLengthDelimited));
   append_varint(out, bytes.size());
   out.append(bytes);
+}
+
+// A JSON string literal of `text` (RFC 8259: quote, backslash and control characters escaped).
+void append_json_string(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+      out.append(escaped);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
 }
 
 }  // namespace
@@ -78,6 +101,38 @@ std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload, bool tex
     out[2 + i] = static_cast<char>(payload >> (8 * (length_bytes - 1 - i)));
   }
   return 2 + length_bytes;
+}
+
+void append_json_delivery(std::string& out, const DeliveryHeader& header,
+                          std::string_view article_json) {
+  // As MessageToJsonString writes a ServerMessage{deliveries: [Delivery]}: lowerCamelCase names,
+  // a 64-bit integer as a string, a Timestamp in RFC 3339, empty fields left out.
+  out.append(R"({"deliveries":[{"topic":)");
+  append_json_string(out, header.topic);
+  out.append(R"(,"offset":")");
+  out.append(std::to_string(header.offset));
+  out.push_back('"');
+  if (!header.epoch.empty()) {
+    out.append(R"(,"epoch":)");
+    append_json_string(out, header.epoch);
+  }
+  out.append(R"(,"article":)");
+  out.append(article_json);
+  if (header.accepted_at != nullptr) {
+    out.append(R"(,"acceptedAt":")");
+    out.append(google::protobuf::util::TimeUtil::ToString(*header.accepted_at));
+    out.push_back('"');
+  }
+  out.append("}]}");
+}
+
+std::string encode_json_reply(const v1::Reply& reply) {
+  v1::ServerMessage message;
+  *message.mutable_reply() = reply;
+  std::string out;
+  // Cannot fail: every field of a Reply has a JSON mapping.
+  static_cast<void>(google::protobuf::util::MessageToJsonString(message, &out));
+  return out;
 }
 
 std::string encode_reply(const v1::Reply& reply) {

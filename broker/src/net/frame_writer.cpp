@@ -5,12 +5,12 @@
 
 namespace kabar::broker {
 
-msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text) {
+msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text, bool merge_messages) {
   headers_.clear();
   headers_.reserve(chunks.size());  // never reallocated below: iovecs point into it
   iovecs_.clear();
   for (std::size_t begin = 0, end = 0; begin < chunks.size(); begin = end) {
-    end = SendQueue::message_end(chunks, begin);
+    end = SendQueue::message_end(chunks, begin, merge_messages);
     std::size_t payload = 0;
     for (auto i = begin; i < end; ++i) payload += chunks[i].size;
     auto& header = headers_.emplace_back();

@@ -21,8 +21,9 @@ class FrameWriter {
  public:
   /// The frames of `chunks` (kept alive by the caller until the write is over), as a message for
   /// sendmsg: at most IOV_MAX iovecs, the rest going out after a partial send. `text`: text
-  /// frames (a JSON subprotocol), else binary.
-  [[nodiscard]] msghdr lay_out(const std::vector<Chunk>& chunks, bool text = false);
+  /// frames (a JSON subprotocol), else binary; `merge_messages` as in SendQueue.
+  [[nodiscard]] msghdr lay_out(const std::vector<Chunk>& chunks, bool text = false,
+                               bool merge_messages = true);
   /// Bytes in the frames laid out: headers and payloads.
   [[nodiscard]] std::size_t total() const;
   /// What is left of the frames once `sent` bytes of them are sent.

@@ -236,8 +236,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     const auto* codec = choose_codec(request[http::field::sec_websocket_protocol]);
     if (codec == nullptr) {
       return respond(http::status::bad_request,
-                     "the WebSocket upgrade must ask for subprotocol kabar.v1.proto "
-                     "(header Sec-WebSocket-Protocol: kabar.v1.proto)\n");
+                     "the WebSocket upgrade must ask for subprotocol kabar.v1.proto or "
+                     "kabar.v1.json (header Sec-WebSocket-Protocol: kabar.v1.proto)\n");
     }
     const auto origin = request[http::field::origin];
     const auto& allowed = context_.config.allowed_origins;
@@ -272,7 +272,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (history_query::matches(path)) return serve_history(request);
   if (path == "/v1/ws") {
     return respond(http::status::upgrade_required,
-                   "/v1/ws is a WebSocket endpoint: upgrade with subprotocol kabar.v1.proto\n");
+                   "/v1/ws is a WebSocket endpoint: upgrade with subprotocol kabar.v1.proto "
+                   "or kabar.v1.json\n");
   }
   respond(http::status::not_found, "not found\n");
 }

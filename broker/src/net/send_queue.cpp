@@ -14,14 +14,15 @@ void SendQueue::add_new_delivery(const std::shared_ptr<const DeliveryBatch>& bat
   // other topics' articles alive with 51 KB counted against its limit).
   if (copy_if_small && bytes.size() * kMaxPinRatio < batch->bytes.size()) return add_copy(bytes);
   push({.owner = batch, .data = bytes.data(), .size = bytes.size(), .is_reply = false});
+  if (!merge_messages_) return;  // a chunk per message
   run_batch_ = batch.get();
   run_end_ = bytes.data() + bytes.size();
 }
 
 void SendQueue::add_copy(std::string_view bytes) {
   const auto size = bytes.size();
-  if (copy_block_ && copy_used_ + size <= copy_block_->size() && !waiting_.empty() &&
-      waiting_.back().owner.get() == copy_block_.get() &&
+  if (merge_messages_ && copy_block_ && copy_used_ + size <= copy_block_->size() &&
+      !waiting_.empty() && waiting_.back().owner.get() == copy_block_.get() &&
       waiting_.back().data + waiting_.back().size == copy_block_->data() + copy_used_) {
     std::memcpy(copy_block_->data() + copy_used_, bytes.data(), size);  // extends the last chunk
     copy_used_ += size;
@@ -45,6 +46,12 @@ void SendQueue::add_reply(std::shared_ptr<const std::string> bytes) {
   push({.owner = std::move(bytes), .data = data, .size = size, .is_reply = true});
 }
 
+void SendQueue::add_own_delivery(std::shared_ptr<const std::string> bytes) {
+  const auto* data = bytes->data();
+  const auto size = bytes->size();
+  push({.owner = std::move(bytes), .data = data, .size = size, .is_reply = false});
+}
+
 void SendQueue::push(Chunk chunk) {
   run_batch_ = nullptr;
   count(chunk.size);
@@ -58,7 +65,7 @@ bool SendQueue::has_reply() const {
 
 const std::vector<Chunk>& SendQueue::begin_write(bool one_message) {
   run_batch_ = nullptr;  // the run's chunk moves: a delivery continuing it starts a new one
-  const auto cut = one_message ? message_end(waiting_, 0) : waiting_.size();
+  const auto cut = one_message ? message_end(waiting_, 0, merge_messages_) : waiting_.size();
   if (cut == waiting_.size()) {
     in_flight_.swap(waiting_);
   } else {
@@ -87,7 +94,9 @@ void SendQueue::drop() {
   run_batch_ = nullptr;
 }
 
-std::size_t SendQueue::message_end(const std::vector<Chunk>& chunks, std::size_t begin) {
+std::size_t SendQueue::message_end(const std::vector<Chunk>& chunks, std::size_t begin,
+                                   bool merge_messages) {
+  if (!merge_messages) return std::min(begin + 1, chunks.size());
   bool has_reply = false;
   for (auto end = begin; end < chunks.size(); ++end) {
     if (chunks[end].is_reply) {

@@ -33,8 +33,11 @@ struct Chunk {
 /// @note Not thread-safe: a connection's, on its shard's thread. No sockets: the session writes.
 class SendQueue {
  public:
-  SendQueue(std::size_t limit_bytes, std::atomic<std::int64_t>& gauge)
-      : limit_bytes_(limit_bytes), gauge_(gauge) {}
+  /// `merge_messages`: the wire format lets deliveries and a reply concatenated read as one
+  /// message (Codec::merges_messages); without it every chunk is a message of its own, and runs
+  /// are not merged.
+  SendQueue(std::size_t limit_bytes, std::atomic<std::int64_t>& gauge, bool merge_messages = true)
+      : limit_bytes_(limit_bytes), gauge_(gauge), merge_messages_(merge_messages) {}
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;
   ~SendQueue() { account(-accounted_bytes_); }
@@ -52,6 +55,8 @@ class SendQueue {
   }
   /// Queues one encoded reply, a message of its own or riding with deliveries.
   void add_reply(std::shared_ptr<const std::string> bytes);
+  /// Queues one delivery encoded for this connection alone (Codec::encode_delivery).
+  void add_own_delivery(std::shared_ptr<const std::string> bytes);
 
   /// More waiting than the limit allows: the connection is a slow consumer.
   [[nodiscard]] bool over_limit() const { return waiting_bytes_ > limit_bytes_; }
@@ -70,8 +75,11 @@ class SendQueue {
   void drop();
 
   /// Where the message starting at chunks[begin] ends: it holds any number of deliveries and at
-  /// most one reply (a ServerMessage has one reply field: two would merge).
-  static std::size_t message_end(const std::vector<Chunk>& chunks, std::size_t begin);
+  /// most one reply (a ServerMessage has one reply field: two would merge), or with
+  /// `merge_messages` false, one chunk.
+  static std::size_t message_end(const std::vector<Chunk>& chunks, std::size_t begin,
+                                 bool merge_messages = true);
+  [[nodiscard]] bool merges_messages() const { return merge_messages_; }
 
   /// The size of a block the small deliveries are copied into while a write waits.
   static constexpr std::size_t kCopyBlockBytes = 64 * 1024;
@@ -102,6 +110,7 @@ class SendQueue {
   std::int64_t accounted_bytes_ = 0;  // waiting and in flight: this connection's gauge share
   std::size_t limit_bytes_;
   std::atomic<std::int64_t>& gauge_;
+  bool merge_messages_;
 
   std::vector<Chunk> in_flight_;
   std::shared_ptr<std::string> copy_block_;  // where small deliveries are copied

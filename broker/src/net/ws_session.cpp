@@ -28,7 +28,8 @@ WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& contex
                      std::string upgrade_token)
     : shard_(shard),
       codec_(codec),
-      queue_(context.config.send_queue_bytes, shard.counters().send_queue_bytes),
+      queue_(context.config.send_queue_bytes, shard.counters().send_queue_bytes,
+             codec.merges_messages()),
       ws_(std::move(stream)),
       context_(context),
       label_(std::move(label)),
@@ -36,11 +37,14 @@ WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& contex
       upgrade_token_(std::move(upgrade_token)),
       publish_rate_(context.config.publish_rate) {
   shard_.add(*this);
+  // While it lives, the engines encode every batch to JSON as well (once per batch).
+  if (&codec_ == &json_codec()) context_.engine.demand().json_reader_joined();
 }
 
 WsSession::~WsSession() {
   shard_.fanout().remove(*this);
   shard_.remove(*this);
+  if (&codec_ == &json_codec()) context_.engine.demand().json_reader_left();
   if (open_) context_.metrics.connection_closed();
 }
 
@@ -515,7 +519,12 @@ void WsSession::send_reply(const v1::Reply& reply) {
 void WsSession::enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) {
   if (closing_) return;
   // While a write waits on a full socket, small deliveries are copied rather than pin the batch.
-  queue_.add_delivery(batch, codec_.delivery(*batch, ref), writing_);
+  if (const auto bytes = codec_.delivery(*batch, ref); !bytes.empty()) [[likely]] {
+    queue_.add_delivery(batch, bytes, writing_);
+  } else {  // a batch built before this connection's format was wanted
+    queue_.add_own_delivery(
+        std::make_shared<const std::string>(codec_.encode_delivery(*batch, ref)));
+  }
   close_if_slow();
 }
 
@@ -570,7 +579,7 @@ void WsSession::start_write() {
 
 // The whole write in one system call when the socket takes it (it nearly always does).
 void WsSession::send_frames() {
-  const auto message = frames_.lay_out(queue_.in_flight(), codec_.text());
+  const auto message = frames_.lay_out(queue_.in_flight(), codec_.text(), codec_.merges_messages());
   auto& tcp = ws_.next_layer().next_layer();
   if (auto* ring = shard_.sends();
       ring != nullptr && ring->add(tcp.socket().native_handle(), message, shared_from_this())) {

@@ -1,6 +1,7 @@
 #include "kabar/broker/engine.hpp"
 
 #include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <iterator>
 #include <random>
@@ -22,6 +23,36 @@ bool PublishQueue::push(std::vector<PublishRequest> requests) {
 std::vector<PublishRequest> PublishQueue::take() {
   std::lock_guard lock(mutex_);
   return std::exchange(pending_, {});
+}
+
+void add_delivery(DeliveryBatch& batch, const DeliveryEntry& entry,
+                  const std::string* article_json) {
+  DeliveryRef ref{.topic = std::string(entry.header.topic),
+                  .offset = entry.header.offset,
+                  .sequence = entry.sequence,
+                  .urgency = entry.urgency,
+                  .language = std::string(entry.language),
+                  .begin = batch.bytes.size(),
+                  .size = 0,
+                  .json_begin = batch.json.size(),
+                  .json_size = 0};
+  append_delivery(batch.bytes, entry.header, entry.article_bytes);
+  ref.size = batch.bytes.size() - ref.begin;
+  if (article_json != nullptr) {
+    append_json_delivery(batch.json, entry.header, *article_json);
+    ref.json_size = batch.json.size() - ref.json_begin;
+  }
+  batch.deliveries.push_back(std::move(ref));
+}
+
+std::string article_json(std::string_view article_bytes) {
+  v1::Article article;
+  std::string json;
+  if (!article.ParseFromArray(article_bytes.data(), static_cast<int>(article_bytes.size())) ||
+      !google::protobuf::util::MessageToJsonString(article, &json).ok()) {
+    return {};
+  }
+  return json;
 }
 
 std::string random_epoch(std::string_view prefix) {

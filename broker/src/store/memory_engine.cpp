@@ -14,6 +14,8 @@ void MemoryEngine::publish(std::vector<PublishRequest> publishes) {
   auto batch = std::make_shared<DeliveryBatch>();
   std::vector<PublishOutcome> outcomes(publishes.size());
   std::string article_bytes;
+  std::string json;  // the article's, while a connection reads JSON
+  const bool with_json = demand().json();
   const auto now = current_nanoseconds();
   std::lock_guard lock(mutex_);
   for (std::size_t i = 0; i < publishes.size(); ++i) {
@@ -31,6 +33,7 @@ void MemoryEngine::publish(std::vector<PublishRequest> publishes) {
     result.set_version(article.version());
     result.set_epoch(epoch_);
     article.SerializeToString(&article_bytes);
+    if (with_json) json = article_json(article_bytes);
     for (const auto& topic : article.topics()) {
       const auto offset = ++last_offsets_[topic];
       auto* topic_offset = result.add_offsets();
@@ -38,20 +41,16 @@ void MemoryEngine::publish(std::vector<PublishRequest> publishes) {
       topic_offset->set_offset(offset);
       topic_offset->set_epoch(epoch_);
 
-      const auto begin = batch->bytes.size();
-      append_delivery(batch->bytes,
-                      {.topic = topic,
-                       .offset = offset,
-                       .epoch = epoch_,
-                       .accepted_at = &publishes[i].accepted_at},
-                      article_bytes);
-      batch->deliveries.push_back({.topic = topic,
-                                   .offset = offset,
-                                   .sequence = next_sequence_++,
-                                   .urgency = article.urgency(),
-                                   .language = article.language(),
-                                   .begin = begin,
-                                   .size = batch->bytes.size() - begin});
+      add_delivery(*batch,
+                   {.header = {.topic = topic,
+                               .offset = offset,
+                               .epoch = epoch_,
+                               .accepted_at = &publishes[i].accepted_at},
+                    .article_bytes = article_bytes,
+                    .sequence = next_sequence_++,
+                    .urgency = article.urgency(),
+                    .language = article.language()},
+                   with_json ? &json : nullptr);
     }
   }
   // Acknowledgements first: they are then queued on the publishers' shards ahead of the batch's

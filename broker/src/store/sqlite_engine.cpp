@@ -88,20 +88,20 @@ struct StoredArticle {
   std::string_view language;
 };
 
+// `with_json`: a connection reads JSON (EncodingDemand), so the batch carries JSON too.
 void append_stored(DeliveryBatch& batch, const std::string& topic, std::uint64_t offset,
-                   const std::string& epoch, const StoredArticle& article, std::uint64_t sequence) {
+                   const std::string& epoch, const StoredArticle& article, std::uint64_t sequence,
+                   bool with_json) {
   const auto accepted_at = TimeUtil::NanosecondsToTimestamp(article.accepted_at_ns);
-  const auto begin = batch.bytes.size();
-  append_delivery(batch.bytes,
-                  {.topic = topic, .offset = offset, .epoch = epoch, .accepted_at = &accepted_at},
-                  article.body);
-  batch.deliveries.push_back({.topic = topic,
-                              .offset = offset,
-                              .sequence = sequence,
-                              .urgency = article.urgency,
-                              .language = std::string(article.language),
-                              .begin = begin,
-                              .size = batch.bytes.size() - begin});
+  const auto json = with_json ? article_json(article.body) : std::string();
+  add_delivery(
+      batch,
+      {.header = {.topic = topic, .offset = offset, .epoch = epoch, .accepted_at = &accepted_at},
+       .article_bytes = article.body,
+       .sequence = sequence,
+       .urgency = article.urgency,
+       .language = article.language},
+      with_json ? &json : nullptr);
 }
 
 // Runs an io_context on a thread of its own until destroyed.
@@ -124,10 +124,12 @@ struct WorkerThread {
 
 class SqliteEngine::Impl {
  public:
-  Impl(StoreOptions options, BatchSink sink, LatencyHistogram* commit_latency)
+  Impl(StoreOptions options, BatchSink sink, LatencyHistogram* commit_latency,
+       const EncodingDemand& demand)
       : options_(std::move(options)),
         sink_(std::move(sink)),
         commit_latency_(commit_latency),
+        demand_(demand),
         db_(open_writer()) {
     reader_db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READONLY, 5000);
     load_topics();
@@ -348,6 +350,7 @@ class SqliteEngine::Impl {
   void release(std::int64_t seq, const google::protobuf::RepeatedPtrField<std::string>& topics,
                const StoredArticle& article, DeliveryBatch& batch, v1::PublishResult* result) {
     const auto at = now_ns();
+    const bool with_json = demand_.json();
     int n = 0;
     for (const auto& topic : topics) {
       auto [it, created] = topics_.try_emplace(topic);
@@ -372,7 +375,7 @@ class SqliteEngine::Impl {
         topic_offset->set_epoch(row.epoch);
         if (result->epoch().empty()) result->set_epoch(row.epoch);
       }
-      append_stored(batch, topic, offset, row.epoch, article, next_sequence_++);
+      append_stored(batch, topic, offset, row.epoch, article, next_sequence_++, with_json);
     }
   }
 
@@ -667,7 +670,7 @@ class SqliteEngine::Impl {
                        rows.getColumn(1).getInt64(),
                        rows.getColumn(2).getUInt(),
                        rows.getColumn(3).getText()},
-                      0);
+                      0, demand_.json());
       }
       if (offset < topic->last_offset) result.complete = false;
     }
@@ -678,6 +681,7 @@ class SqliteEngine::Impl {
   const StoreOptions options_;
   const BatchSink sink_;
   LatencyHistogram* const commit_latency_;
+  const EncodingDemand& demand_;  // whether batches carry JSON too
   std::string path_;
 
   // Writer thread only.
@@ -719,7 +723,8 @@ class SqliteEngine::Impl {
 };
 
 SqliteEngine::SqliteEngine(StoreOptions options, BatchSink sink, LatencyHistogram* commit_latency)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(sink), commit_latency)) {}
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(sink), commit_latency, demand())) {
+}
 
 SqliteEngine::~SqliteEngine() = default;
 

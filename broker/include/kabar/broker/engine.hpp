@@ -2,6 +2,7 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kabar/broker/frames.hpp"
 #include "kabar/common/article.hpp"
 #include "kabar/v1/kabar.pb.h"
 
@@ -34,6 +36,8 @@ struct DeliveryRef {
   std::string language;
   std::size_t begin = 0;  ///< into DeliveryBatch::bytes
   std::size_t size = 0;
+  std::size_t json_begin = 0;  ///< into DeliveryBatch::json, when the batch has it
+  std::size_t json_size = 0;
 };
 
 /// Deliveries committed together, encoded once into one contiguous buffer that every subscriber
@@ -41,6 +45,9 @@ struct DeliveryRef {
 /// any run of them concatenated is a valid ServerMessage too. Immutable once published.
 struct DeliveryBatch {
   std::string bytes;
+  /// The same deliveries in protobuf's JSON mapping, one ServerMessage each (JSON documents do
+  /// not concatenate), for connections on kabar.v1.json; empty while none is connected.
+  std::string json;
   std::vector<DeliveryRef> deliveries;
   std::chrono::steady_clock::time_point stored_at;  ///< handed to the sink (fan-out latency)
 };
@@ -116,6 +123,37 @@ class PublishQueue {
 /// @note Thread-safe: call from any thread. Callbacks run on one of the engine's threads, or on
 /// the caller's before the call returns (MemoryEngine), and must not block: post them to your
 /// executor.
+/// Which encodings of deliveries the connections need besides protobuf: counted by the sessions,
+/// read by the engines as they build each batch, so that a batch is encoded to JSON once, and
+/// only while a connection reads JSON.
+/// @note Thread-safe.
+class EncodingDemand {
+ public:
+  void json_reader_joined() { json_readers_.fetch_add(1, std::memory_order_relaxed); }
+  void json_reader_left() { json_readers_.fetch_sub(1, std::memory_order_relaxed); }
+  [[nodiscard]] bool json() const { return json_readers_.load(std::memory_order_relaxed) > 0; }
+
+ private:
+  std::atomic<int> json_readers_{0};
+};
+
+/// One delivery for add_delivery(): where it goes, and the article it carries.
+struct DeliveryEntry {
+  DeliveryHeader header;
+  std::string_view article_bytes;  ///< the encoded Article
+  std::uint64_t sequence = 0;
+  std::uint32_t urgency = 0;
+  std::string_view language;
+};
+
+/// Appends one delivery to `batch` (bytes and ref); with `article_json` (the article in
+/// protobuf's JSON mapping, made once per article by article_json()), its JSON too.
+void add_delivery(DeliveryBatch& batch, const DeliveryEntry& entry,
+                  const std::string* article_json);
+
+/// An encoded Article in protobuf's JSON mapping; empty when the bytes do not parse.
+[[nodiscard]] std::string article_json(std::string_view article_bytes);
+
 class Engine {
  public:
   using ReadCallback = std::function<void(ReadResult)>;
@@ -136,6 +174,12 @@ class Engine {
   /// Reads history. A read that starts after a batch reached the sink sees that batch's
   /// articles: what the sink has delivered is never missing from a later read.
   virtual void read(ReadRequest request, ReadCallback done) = 0;
+
+  /// What the batches must carry besides protobuf.
+  EncodingDemand& demand() { return demand_; }
+
+ private:
+  EncodingDemand demand_;
 };
 
 }  // namespace kabar::broker

@@ -37,4 +37,13 @@ std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload, bool tex
 /// One encoded ServerMessage holding only `reply`.
 [[nodiscard]] std::string encode_reply(const v1::Reply& reply);
 
+/// Appends one ServerMessage{deliveries: [Delivery]} in protobuf's JSON mapping to `out`,
+/// splicing in `article_json` (the article already in that mapping): one JSON document per
+/// delivery, the article converted once whatever the number of topics and subscribers.
+void append_json_delivery(std::string& out, const DeliveryHeader& header,
+                          std::string_view article_json);
+
+/// One ServerMessage holding only `reply`, in protobuf's JSON mapping.
+[[nodiscard]] std::string encode_json_reply(const v1::Reply& reply);
+
 }  // namespace kabar::broker

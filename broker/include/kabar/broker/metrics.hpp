@@ -63,6 +63,7 @@ enum class Rejected {
   kForbiddenOrigin,
   kTlsHandshake,
   kNoDescriptors,  ///< accept failed: out of file descriptors (EMFILE, ENFILE)
+  kBinaryFrame,    ///< a binary frame on kabar.v1.json
   kCount,
 };
 

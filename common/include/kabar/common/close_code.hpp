@@ -11,7 +11,8 @@ enum class CloseCode : std::uint16_t {
   kNormal = 1000,
   kGoingAway = 1001,        ///< the broker is shutting down
   kProtocolError = 1002,    ///< a binary frame that is not a ClientMessage
-  kUnsupportedData = 1003,  ///< a text frame on kabar.v1.proto
+  kUnsupportedData = 1003,  ///< a text frame on kabar.v1.proto, a binary one on kabar.v1.json
+  kInvalidPayload = 1007,   ///< a text frame on kabar.v1.json that is not a ClientMessage
   kPolicyViolation = 1008,  ///< authentication or authorisation
   kMessageTooBig = 1009,    ///< a message over the configured maximum
   kSlowConsumer = 4001,     ///< the send queue passed its byte limit: resume from history
@@ -31,6 +32,8 @@ enum class CloseCode : std::uint16_t {
       return "protocol error";
     case CloseCode::kUnsupportedData:
       return "unsupported data";
+    case CloseCode::kInvalidPayload:
+      return "invalid payload";
     case CloseCode::kPolicyViolation:
       return "policy violation";
     case CloseCode::kMessageTooBig:
