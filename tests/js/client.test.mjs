@@ -1,0 +1,172 @@
+// The JavaScript client (clients/js/kabar.js) against the real kabar-broker, over kabar.v1.json:
+// run by ctest with Node's test runner and its WebSocket (node --experimental-websocket --test).
+// KABAR_BROKER, KABAR_PUB and KABAR_FIXTURES come from CMake.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { KabarClient, KabarError, topicMatches, filterAccepts } from '../../clients/js/kabar.js';
+
+const BROKER = process.env.KABAR_BROKER;
+const PUB = process.env.KABAR_PUB;
+const FIXTURES = process.env.KABAR_FIXTURES;
+
+// A broker on a free loopback port (or `port`), its own data directory; resolves once listening.
+function startBroker(dataDir, port = 0) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(BROKER, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`broker did not start: ${seen}`)), 20_000);
+    const onData = (chunk) => {
+      seen += chunk;
+      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ proc, port: Number(match[1]), url: `ws://127.0.0.1:${match[1]}/v1/ws` });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`broker exited (${code}): ${seen}`)));
+  });
+}
+
+function stopBroker(broker) {
+  return new Promise((resolve) => {
+    if (broker.proc.exitCode !== null) return resolve();
+    broker.proc.once('exit', () => resolve());
+    broker.proc.kill('SIGTERM');
+  });
+}
+
+// Resolves with the value `pick` returns once it returns one, within `ms`.
+function waitFor(pick, ms = 10_000) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = () => {
+      const value = pick();
+      if (value) return resolve(value);
+      if (Date.now() - started > ms) return reject(new Error('timed out'));
+      setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+function article(id, topics, extra = {}) {
+  return { id, headline: `headline of ${id}`, topics, urgency: 3, language: 'id', ...extra };
+}
+
+async function withBroker(body) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kabar-js-'));
+  const broker = await startBroker(dataDir);
+  try {
+    await body(broker, dataDir);
+  } finally {
+    await stopBroker(broker);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+test('patterns and filters match as the broker matches them', () => {
+  assert.ok(topicMatches('defense.>', 'defense.asia'));
+  assert.ok(topicMatches('defense.>', 'defense.asia.korea'));
+  assert.ok(!topicMatches('defense.>', 'defense'));
+  assert.ok(topicMatches('*.asia', 'defense.asia'));
+  assert.ok(!topicMatches('*.asia', 'defense.asia.korea'));
+  assert.ok(topicMatches('international', 'international'));
+  assert.ok(filterAccepts({ maxUrgency: 1 }, { urgency: 1 }));
+  assert.ok(!filterAccepts({ maxUrgency: 1 }, { urgency: 3 }));
+  assert.ok(!filterAccepts({ maxUrgency: 3 }, {}), 'urgency not set passes no urgency filter');
+  assert.ok(filterAccepts({ languages: ['en'] }, { language: 'en-GB' }));
+  assert.ok(!filterAccepts({ languages: ['en'] }, { language: 'id' }));
+});
+
+test('a fixture published by kabar-pub reaches a JSON subscriber, every field intact', async () => {
+  await withBroker(async (broker) => {
+    const client = new KabarClient(broker.url, { clientName: 'js-test' });
+    const states = [];
+    client.addEventListener('state', (e) => states.push(e.detail.state));
+    const received = [];
+    client.connect();
+    const result = await client.subscribe('international', { onDelivery: (d) => received.push(d) });
+    assert.equal(result.recovered ?? false, false);
+    assert.deepEqual(states.slice(0, 2), ['connecting', 'live']);
+
+    const fixture = join(FIXTURES, 'korea-utara-pasukan-rusia.json');
+    await promisify(execFile)(PUB, ['--url', broker.url, '-t', 'international', '-t', 'defense', '-f', fixture]);
+    const delivery = await waitFor(() => received[0]);
+    const ninjs = JSON.parse(readFileSync(fixture, 'utf8'));
+    assert.equal(delivery.topic, 'international');
+    assert.equal(delivery.offset, '1', 'a uint64 is a string in protobuf JSON');
+    assert.equal(delivery.article.id, ninjs.uri);
+    assert.equal(delivery.article.headline, ninjs.headlines?.[0]?.value ?? ninjs.headline);
+    assert.deepEqual(delivery.article.topics.sort(), ['defense', 'international']);
+    client.close();
+  });
+});
+
+test('a filtered pattern gets only what passes, once; a refused subscribe rejects with the reason', async () => {
+  await withBroker(async (broker) => {
+    const reader = new KabarClient(broker.url, { clientName: 'reader' });
+    const writer = new KabarClient(broker.url, { clientName: 'writer' });
+    reader.connect();
+    writer.connect();
+    const flashes = [];
+    await reader.subscribe('defense.>', { filter: { maxUrgency: 1 }, onDelivery: (d) => flashes.push(d) });
+    await writer.publish(article('urn:js:routine', ['defense.asia'], { urgency: 5 }));
+    const ack = await writer.publish(article('urn:js:flash', ['defense.asia', 'defense.europe'], { urgency: 1 }));
+    assert.equal(ack.offsets.length, 2);
+    await waitFor(() => flashes.length >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(flashes.map((d) => `${d.topic}#${d.offset} ${d.article.id}`).sort(),
+      ['defense.asia#2 urn:js:flash', 'defense.europe#1 urn:js:flash']);
+    await assert.rejects(reader.subscribe('Defense'), (error) => {
+      assert.ok(error instanceof KabarError);
+      assert.equal(error.code, 'BAD_REQUEST');
+      assert.match(error.reason, /subscribe\.topic 'Defense'/);
+      return true;
+    });
+    reader.close();
+    writer.close();
+  });
+});
+
+test('a broker restart (4002 drain) loses and repeats nothing: the subscription resumes where it stood', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kabar-js-'));
+  let broker = await startBroker(dataDir);
+  const reader = new KabarClient(broker.url, { clientName: 'reader', minDelayMs: 50, maxDelayMs: 500 });
+  const writer = new KabarClient(broker.url, { clientName: 'writer', minDelayMs: 50, maxDelayMs: 500 });
+  const offsets = [];
+  const resumes = [];
+  reader.addEventListener('resume', (e) => resumes.push(e.detail));
+  try {
+    reader.connect();
+    writer.connect();
+    await reader.subscribe('defense', { onDelivery: (d) => offsets.push(Number(d.offset)) });
+    for (let i = 1; i <= 5; ++i) await writer.publish(article(`urn:js:${i}`, ['defense']));
+    await waitFor(() => offsets.length >= 5);
+    await stopBroker(broker);
+    // Published while the broker is down: each waits for the reconnect, then is stored.
+    const later = [];
+    for (let i = 6; i <= 10; ++i) later.push(writer.publish(article(`urn:js:${i}`, ['defense'])));
+    broker = await startBroker(dataDir, broker.port);
+    await Promise.all(later);
+    await waitFor(() => offsets.length >= 10 && resumes.length >= 1, 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(offsets, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal(resumes[0].topic, 'defense');
+    assert.equal(resumes[0].recovered, true, resumes[0].reason);
+  } finally {
+    reader.close();
+    writer.close();
+    await stopBroker(broker);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
