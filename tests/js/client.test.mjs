@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,10 +16,11 @@ const BROKER = process.env.KABAR_BROKER;
 const PUB = process.env.KABAR_PUB;
 const FIXTURES = process.env.KABAR_FIXTURES;
 
-// A broker on a free loopback port (or `port`), its own data directory; resolves once listening.
-function startBroker(dataDir, port = 0) {
+// A broker on a free loopback port (or `port`), its own data directory, `extra` flags; resolves
+// once listening.
+function startBroker(dataDir, port = 0, extra = []) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(BROKER, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    const proc = spawn(BROKER, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let seen = '';
@@ -166,6 +168,49 @@ test('a broker restart (4002 drain) loses and repeats nothing: the subscription 
   } finally {
     reader.close();
     writer.close();
+    await stopBroker(broker);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// An HS256 JWT, as a token service would mint it.
+function mintToken(secret, claims) {
+  const encode = (object) => Buffer.from(JSON.stringify(object)).toString('base64url');
+  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(claims)}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+test('a token about to expire is refreshed in time: the reader stays live past its exp', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kabar-js-'));
+  const secret = 'a shared secret of the newsroom, long enough';
+  writeFileSync(join(dataDir, 'secret'), secret);
+  const broker = await startBroker(dataDir, 0, [
+    '--jwt-secret-file', join(dataDir, 'secret'), '--jwt-leeway-s', '0']);
+  const grants = { publish: ['defense'], subscribe: ['defense'] };
+  const now = () => Math.floor(Date.now() / 1000);
+  let refreshes = 0;
+  const reader = new KabarClient(broker.url, {
+    clientName: 'reader',
+    token: mintToken(secret, { sub: 'desk', exp: now() + 3, kabar: grants }),
+    refreshToken: async () => {
+      ++refreshes;
+      return mintToken(secret, { sub: 'desk', exp: now() + 600, kabar: grants });
+    },
+  });
+  const states = [];
+  reader.addEventListener('state', (e) => states.push(e.detail.state));
+  const received = [];
+  try {
+    reader.connect();
+    await reader.subscribe('defense', { onDelivery: (d) => received.push(d.article.id) });
+    await new Promise((r) => setTimeout(r, 4500)); // past the first token's exp
+    assert.equal(refreshes, 1);
+    assert.deepEqual(states, ['connecting', 'live'], 'never closed with 4003 nor reconnected');
+    await reader.publish(article('urn:js:after-exp', ['defense']));
+    await waitFor(() => received.length === 1);
+    assert.deepEqual(received, ['urn:js:after-exp']);
+  } finally {
+    reader.close();
     await stopBroker(broker);
     rmSync(dataDir, { recursive: true, force: true });
   }
