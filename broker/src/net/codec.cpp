@@ -11,7 +11,7 @@ namespace {
 
 class ProtoCodec final : public Codec {
  public:
-  ProtoCodec() : Codec(true) {}
+  ProtoCodec() : Codec(Encoding::kProtobuf) {}
   [[nodiscard]] std::string_view subprotocol() const override { return kSubprotocol; }
   [[nodiscard]] bool text() const override { return false; }
   [[nodiscard]] bool merges_messages() const override { return true; }
@@ -38,19 +38,13 @@ class ProtoCodec final : public Codec {
 
   [[nodiscard]] std::string encode_delivery(const DeliveryBatch& batch,
                                             const DeliveryRef& ref) const override {
-    return batch.bytes.substr(ref.begin, ref.size);  // not called: delivery() is never empty
-  }
-
- private:
-  [[nodiscard]] std::string_view encoded_delivery(const DeliveryBatch& batch,
-                                                  const DeliveryRef& ref) const override {
-    return {batch.bytes.data() + ref.begin, ref.size};  // not called: uses_batch_bytes
+    return batch.bytes.substr(ref.begin, ref.size);
   }
 };
 
 class JsonCodec final : public Codec {
  public:
-  JsonCodec() : Codec(false) {}
+  JsonCodec() : Codec(Encoding::kJson) {}
   [[nodiscard]] std::string_view subprotocol() const override { return kJsonSubprotocol; }
   [[nodiscard]] bool text() const override { return true; }
   [[nodiscard]] bool merges_messages() const override { return false; }
@@ -91,13 +85,6 @@ class JsonCodec final : public Codec {
       return {};
     }
     return json;
-  }
-
- private:
-  [[nodiscard]] std::string_view encoded_delivery(const DeliveryBatch& batch,
-                                                  const DeliveryRef& ref) const override {
-    if (ref.json_size == 0) return {};
-    return {batch.json.data() + ref.json_begin, ref.json_size};
   }
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,28 +43,28 @@ class Codec {
                                                           v1::ClientMessage& out) const = 0;
   /// One reply as the bytes of a message.
   [[nodiscard]] virtual std::string encode(const v1::Reply& reply) const = 0;
+  /// Which of a DeliveryBatch's encodings its deliveries are.
+  enum class Encoding : std::uint8_t { kProtobuf, kJson };
+  [[nodiscard]] Encoding encoding() const { return encoding_; }
+
   /// One delivery's bytes, a slice of the batch's encoding in this format; empty when the batch
   /// was built without it (it was on its way when the first connection of this format came).
-  /// Called per delivery and subscriber: the batch's own bytes (protobuf) are taken without an
-  /// indirect call.
+  /// Called per delivery and subscriber: no indirect call.
   [[nodiscard]] std::string_view delivery(const DeliveryBatch& batch,
                                           const DeliveryRef& ref) const {
-    if (uses_batch_bytes_) return {batch.bytes.data() + ref.begin, ref.size};
-    return encoded_delivery(batch, ref);
+    if (encoding_ == Encoding::kProtobuf) return {batch.bytes.data() + ref.begin, ref.size};
+    if (ref.json_size == 0) return {};
+    return {batch.json.data() + ref.json_begin, ref.json_size};
   }
   /// One delivery encoded on its own, where delivery() was empty.
   [[nodiscard]] virtual std::string encode_delivery(const DeliveryBatch& batch,
                                                     const DeliveryRef& ref) const = 0;
 
  protected:
-  /// `uses_batch_bytes`: deliveries are DeliveryBatch::bytes as they are (protobuf).
-  explicit Codec(bool uses_batch_bytes) : uses_batch_bytes_(uses_batch_bytes) {}
-  /// A codec with an encoding of its own: the delivery's slice of it.
-  [[nodiscard]] virtual std::string_view encoded_delivery(const DeliveryBatch& batch,
-                                                          const DeliveryRef& ref) const = 0;
+  explicit Codec(Encoding encoding) : encoding_(encoding) {}
 
  private:
-  bool uses_batch_bytes_;
+  Encoding encoding_;
 };
 
 /// kabar.v1.proto: protobuf in binary frames; deliveries are the batch's own bytes.

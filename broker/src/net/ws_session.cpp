@@ -38,13 +38,13 @@ WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& contex
       publish_rate_(context.config.publish_rate) {
   shard_.add(*this);
   // While it lives, the engines encode every batch to JSON as well (once per batch).
-  if (&codec_ == &json_codec()) context_.engine.demand().json_reader_joined();
+  if (codec_.encoding() == Codec::Encoding::kJson) context_.engine.demand().json_reader_joined();
 }
 
 WsSession::~WsSession() {
   shard_.fanout().remove(*this);
   shard_.remove(*this);
-  if (&codec_ == &json_codec()) context_.engine.demand().json_reader_left();
+  if (codec_.encoding() == Codec::Encoding::kJson) context_.engine.demand().json_reader_left();
   if (open_) context_.metrics.connection_closed();
 }
 

@@ -88,12 +88,12 @@ struct StoredArticle {
   std::string_view language;
 };
 
-// `with_json`: a connection reads JSON (EncodingDemand), so the batch carries JSON too.
+// `json`: the article in JSON (article_json), once per article, while a connection reads JSON
+// (EncodingDemand); null otherwise.
 void append_stored(DeliveryBatch& batch, const std::string& topic, std::uint64_t offset,
                    const std::string& epoch, const StoredArticle& article, std::uint64_t sequence,
-                   bool with_json) {
+                   const std::string* json) {
   const auto accepted_at = TimeUtil::NanosecondsToTimestamp(article.accepted_at_ns);
-  const auto json = with_json ? article_json(article.body) : std::string();
   add_delivery(
       batch,
       {.header = {.topic = topic, .offset = offset, .epoch = epoch, .accepted_at = &accepted_at},
@@ -101,7 +101,7 @@ void append_stored(DeliveryBatch& batch, const std::string& topic, std::uint64_t
        .sequence = sequence,
        .urgency = article.urgency,
        .language = article.language},
-      with_json ? &json : nullptr);
+      json);
 }
 
 // Runs an io_context on a thread of its own until destroyed.
@@ -350,7 +350,9 @@ class SqliteEngine::Impl {
   void release(std::int64_t seq, const google::protobuf::RepeatedPtrField<std::string>& topics,
                const StoredArticle& article, DeliveryBatch& batch, v1::PublishResult* result) {
     const auto at = now_ns();
-    const bool with_json = demand_.json();
+    // Converted once for all of its topics.
+    const auto json = demand_.json() ? article_json(article.body) : std::string();
+    const auto* with_json = json.empty() ? nullptr : &json;
     int n = 0;
     for (const auto& topic : topics) {
       auto [it, created] = topics_.try_emplace(topic);
@@ -602,6 +604,7 @@ class SqliteEngine::Impl {
     ReadResult result;
     SQLite::Transaction snapshot(*reader_db_);  // one consistent view for the whole read
     const bool pattern = is_pattern(request.pattern);
+    const bool with_json = demand_.json();  // the page carries JSON too
     SQLite::Statement topics(*reader_db_,
                              pattern ? "SELECT name, epoch, last_offset, trimmed_through FROM "
                                        "topics ORDER BY name"
@@ -665,12 +668,13 @@ class SqliteEngine::Impl {
         offset = to_u64(rows.getColumn(0).getInt64());
         const auto* body = static_cast<const char*>(rows.getColumn(4).getBlob());
         const auto size = static_cast<std::size_t>(rows.getColumn(4).getBytes());
-        append_stored(*batch, topic->topic, offset, topic->epoch,
-                      {{body, size},
-                       rows.getColumn(1).getInt64(),
-                       rows.getColumn(2).getUInt(),
-                       rows.getColumn(3).getText()},
-                      0, demand_.json());
+        const StoredArticle stored{{body, size},
+                                   rows.getColumn(1).getInt64(),
+                                   rows.getColumn(2).getUInt(),
+                                   rows.getColumn(3).getText()};
+        const auto json = with_json ? article_json(stored.body) : std::string();
+        append_stored(*batch, topic->topic, offset, topic->epoch, stored, 0,
+                      json.empty() ? nullptr : &json);
       }
       if (offset < topic->last_offset) result.complete = false;
     }
