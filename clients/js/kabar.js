@@ -86,7 +86,9 @@ export class KabarError extends Error {
 /// - 'state': { state, retryInMs } as the connection goes 'connecting', 'live', 'reconnecting'
 ///   (retryInMs until the next attempt), 'offline' (the browser says so) or 'closed';
 /// - 'delivery': { delivery, topic } for every delivery, besides its subscription's onDelivery;
-/// - 'resume': { topic, recovered, reason, replayed } once per subscription after a reconnect;
+/// - 'resume': { topic, recovered, reason, positions } once per subscription after a reconnect,
+///   positions being where each matched topic stood when the broker answered (the replay of what
+///   was missed ends there);
 /// - 'error': { error } for what the application should know (a refused token, a failed resume).
 export class KabarClient extends EventTarget {
   /// `options`: token (a JWT, sent in Connect), refreshToken (async () => a fresh JWT, called a
@@ -156,6 +158,11 @@ export class KabarClient extends EventTarget {
   /// Resolves with the PublishResult once the broker has stored it.
   publish(article) {
     return this._request({ publish: { article } }).then((reply) => reply.publish);
+  }
+
+  /// The subprotocol of the open connection ('kabar.v1.json'), or '' when there is none.
+  get protocol() {
+    return this._ws?.protocol ?? '';
   }
 
   /// Where each subscription stands: topic or pattern -> { topic -> { offset, epoch } }.
@@ -247,6 +254,7 @@ export class KabarClient extends EventTarget {
             topic: subscription.topic,
             recovered: result.recovered === true,
             reason: result.notRecoveredReason ?? '',
+            positions: result.positions ?? [],
           });
         } else {
           subscription.resolve(result);

@@ -3,77 +3,18 @@
 // KABAR_BROKER, KABAR_PUB and KABAR_FIXTURES come from CMake.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+
+import {
+  FIXTURES, kabarPub, mintToken, startBroker, stopBroker, waitFor, withBroker,
+} from '../support/broker.mjs';
 
 import { KabarClient, KabarError, topicMatches, filterAccepts } from '../../clients/js/kabar.js';
 
-const BROKER = process.env.KABAR_BROKER;
-const PUB = process.env.KABAR_PUB;
-const FIXTURES = process.env.KABAR_FIXTURES;
-
-// A broker on a free loopback port (or `port`), its own data directory, `extra` flags; resolves
-// once listening.
-function startBroker(dataDir, port = 0, extra = []) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(BROKER, ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extra], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${seen}`)), 20_000);
-    const onData = (chunk) => {
-      seen += chunk;
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(seen);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(match[1]), url: `ws://127.0.0.1:${match[1]}/v1/ws` });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`broker exited (${code}): ${seen}`)));
-  });
-}
-
-function stopBroker(broker) {
-  return new Promise((resolve) => {
-    if (broker.proc.exitCode !== null) return resolve();
-    broker.proc.once('exit', () => resolve());
-    broker.proc.kill('SIGTERM');
-  });
-}
-
-// Resolves with the value `pick` returns once it returns one, within `ms`.
-function waitFor(pick, ms = 10_000) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      const value = pick();
-      if (value) return resolve(value);
-      if (Date.now() - started > ms) return reject(new Error('timed out'));
-      setTimeout(poll, 20);
-    };
-    poll();
-  });
-}
-
 function article(id, topics, extra = {}) {
   return { id, headline: `headline of ${id}`, topics, urgency: 3, language: 'id', ...extra };
-}
-
-async function withBroker(body) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kabar-js-'));
-  const broker = await startBroker(dataDir);
-  try {
-    await body(broker, dataDir);
-  } finally {
-    await stopBroker(broker);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
 }
 
 test('patterns and filters match as the broker matches them', () => {
@@ -102,7 +43,7 @@ test('a fixture published by kabar-pub reaches a JSON subscriber, every field in
     assert.deepEqual(states.slice(0, 2), ['connecting', 'live']);
 
     const fixture = join(FIXTURES, 'korea-utara-pasukan-rusia.json');
-    await promisify(execFile)(PUB, ['--url', broker.url, '-t', 'international', '-t', 'defense', '-f', fixture]);
+    await kabarPub(broker, ['-t', 'international', '-t', 'defense', '-f', fixture]);
     const delivery = await waitFor(() => received[0]);
     const ninjs = JSON.parse(readFileSync(fixture, 'utf8'));
     assert.equal(delivery.topic, 'international');
@@ -172,13 +113,6 @@ test('a broker restart (4002 drain) loses and repeats nothing: the subscription 
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
-
-// An HS256 JWT, as a token service would mint it.
-function mintToken(secret, claims) {
-  const encode = (object) => Buffer.from(JSON.stringify(object)).toString('base64url');
-  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(claims)}`;
-  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
-}
 
 test('a token about to expire is refreshed in time: the reader stays live past its exp', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'kabar-js-'));

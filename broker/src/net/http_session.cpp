@@ -261,9 +261,10 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     session->run(parser_->release());
     return;
   }
-  if (request.method() != http::verb::get) {
-    return respond(http::status::method_not_allowed, "only GET is served here\n");
+  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+    return respond(http::status::method_not_allowed, "only GET and HEAD are served here\n");
   }
+  if (const auto* asset = desk::find_asset(path)) return serve_asset(request, *asset);
   if (path == "/healthz") return respond(http::status::ok, "ok\n");
   if (path == "/metrics") {
     return respond(http::status::ok, context_.metrics.render(),
@@ -336,17 +337,55 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
   });
 }
 
+void HttpSession::serve_asset(const http::request<http::string_body>& request,
+                              const desk::Asset& asset) {
+  // Revalidated on every load (no-cache), answered 304 when unchanged: a broker upgrade shows at
+  // once, and an unchanged desk costs a round trip and no body.
+  const auto if_none_match = request[http::field::if_none_match];
+  const bool unchanged = if_none_match.find(asset.etag) != std::string_view::npos;
+  auto& response =
+      unchanged ? start_response(http::status::not_modified, {}, asset.content_type)
+                : start_response(http::status::ok, std::string(asset.body), asset.content_type);
+  if (unchanged) response.erase(http::field::content_type);
+  response.set(http::field::etag, asset.etag);
+  response.set(http::field::cache_control, "no-cache");
+  // Only the broker's own files and its own WebSocket ('self' covers ws:// and wss:// on the same
+  // host and port): no inline script or style, no other host, never framed.
+  response.set("Content-Security-Policy",
+               "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+               "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set("Referrer-Policy", "no-referrer");
+  send();
+}
+
 void HttpSession::respond(http::status status, std::string body, std::string_view content_type) {
-  const bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
-                          status < http::status::bad_request;
+  start_response(status, std::move(body), content_type);
+  send();
+}
+
+http::response<http::string_body>& HttpSession::start_response(http::status status,
+                                                               std::string body,
+                                                               std::string_view content_type) {
   auto& response = response_.emplace(status, 11);
   response.set(http::field::server, kServerHeader);
   response.set(http::field::content_type, content_type);
-  if (status == http::status::method_not_allowed) response.set(http::field::allow, "GET");
+  if (status == http::status::method_not_allowed) response.set(http::field::allow, "GET, HEAD");
   if (status == http::status::service_unavailable) response.set(http::field::retry_after, "1");
-  response.keep_alive(keep_alive);
   response.body() = std::move(body);
+  return response;
+}
+
+void HttpSession::send() {
+  auto& response = *response_;
+  const bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
+                          response.result() < http::status::bad_request;
+  response.keep_alive(keep_alive);
   response.prepare_payload();
+  // HEAD: the headers GET would have, Content-Length included, and no body.
+  if (parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head) {
+    response.body().clear();
+  }
   http::async_write(
       stream_, response,
       beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));

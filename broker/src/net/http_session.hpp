@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "core/shard.hpp"
+#include "kabar/desk/assets.hpp"
 #include "net/tcp_stream.hpp"
 
 namespace kabar::broker {
@@ -37,8 +38,15 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // The token's claims, or the reply body saying why it is refused (logged and counted).
   std::variant<jwt::Claims, std::string> verify(const std::string& token);
   void serve_history(const boost::beast::http::request<boost::beast::http::string_body>& request);
+  // A file of the desk (GET /), with its security and caching headers; 304 when unchanged.
+  void serve_asset(const boost::beast::http::request<boost::beast::http::string_body>& request,
+                   const desk::Asset& asset);
   void respond(boost::beast::http::status status, std::string body,
                std::string_view content_type = "text/plain; charset=utf-8");
+  // respond() in two steps, for a response that needs headers of its own before send().
+  boost::beast::http::response<boost::beast::http::string_body>& start_response(
+      boost::beast::http::status status, std::string body, std::string_view content_type);
+  void send();
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
 
   SessionStream stream_;
