@@ -76,11 +76,11 @@ std::string label(const std::string& value) {
 }
 
 constexpr std::array<const char*, static_cast<std::size_t>(Rejected::kCount)> kRejectedNames{
-    "bad_request",      "unauthorized",     "forbidden",       "not_found",
-    "too_large",        "rate_limited",     "unavailable",     "internal",
-    "text_frame",       "unparsable_frame", "message_too_big", "bad_http_request",
-    "connection_limit", "forbidden_origin", "tls_handshake",   "no_descriptors",
-    "binary_frame"};
+    "bad_request",      "unauthorized",          "forbidden",       "not_found",
+    "too_large",        "rate_limited",          "unavailable",     "internal",
+    "text_frame",       "unparsable_frame",      "message_too_big", "bad_http_request",
+    "connection_limit", "forbidden_origin",      "tls_handshake",   "no_descriptors",
+    "binary_frame",     "unsupported_media_type"};
 
 }  // namespace
 

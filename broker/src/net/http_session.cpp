@@ -14,10 +14,14 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/none.hpp>
 
+#include "kabar/common/article.hpp"
 #include "kabar/common/log_safe.hpp"
+#include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
+#include "net/article_post.hpp"
 #include "net/codec.hpp"
 #include "net/history_query.hpp"
 #include "net/post_back.hpp"
@@ -43,27 +47,6 @@ std::string remote_of(const boost::asio::ip::tcp::socket& socket) {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-// RFC 3986 percent-decoding; a malformed escape is kept as it is (the token then fails to verify).
-std::string percent_decode(std::string_view text) {
-  const auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
 // RFC 9112 section 6.3: a request whose Transfer-Encoding is anything but a final "chunked" has
 // no length this server can trust (Beast 1.81 reads it as an empty body, and the rest as the next
 // request). Only "chunked" alone is accepted; nullopt when the header is fine.
@@ -79,6 +62,12 @@ std::optional<std::string> transfer_encoding_error(std::string_view value) {
   if (beast::iequals(trimmed, "chunked")) return std::nullopt;
   return "Transfer-Encoding '" + log_safe(value, 100) +
          "' is not supported: send Content-Length or Transfer-Encoding: chunked alone\n";
+}
+
+bool is_article_post(const http::request<http::string_body>& request) {
+  const auto target = request.target();
+  return request.method() == http::verb::post &&
+         target.substr(0, target.find('?')) == article_post::kPath;
 }
 
 // RFC 6455 section 4.1: the key is the base64 of 16 random bytes, 24 characters ending in "==".
@@ -128,7 +117,8 @@ HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket, Shard& shard,
       context_(context),
       label_{context.next_connection_id.fetch_add(1, std::memory_order_relaxed),
              remote_of(stream_.next_layer().socket())},
-      ticket_(std::move(ticket)) {
+      ticket_(std::move(ticket)),
+      publish_rate_(context.config.publish_rate) {
   shard_.add(*this);
 }
 
@@ -193,8 +183,43 @@ void HttpSession::shut_down() {
 void HttpSession::do_read() {
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
-  parser_->body_limit(kBodyLimit);
+  // None while the header is read: on_header sets the route's, and answers a Content-Length
+  // over it itself (in JSON on the article route).
+  parser_->body_limit(boost::none);
+  keep_alive_on_refusal_ = false;
   stream_.next_layer().expires_after(context_.config.handshake_timeout);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+}
+
+void HttpSession::on_header(beast::error_code ec, std::size_t bytes) {
+  if (ec) return on_read(ec, bytes);
+  const auto& request = parser_->get();
+  const bool article_post = is_article_post(request);
+  const std::uint64_t limit = article_post ? context_.config.max_message_bytes : kBodyLimit;
+  if (const auto length = parser_->content_length(); length && *length > limit) {
+    context_.metrics.rejected(Rejected::kTooLarge);
+    const Rejection error{v1::Error::TOO_LARGE, "the body of " + std::to_string(*length) +
+                                                    " bytes is over the limit of " +
+                                                    std::to_string(limit) +
+                                                    " bytes (--max-message-bytes): not read"};
+    if (article_post) return refuse_article(413, error, true);
+    return respond(http::status::payload_too_large, error.message + "\n");
+  }
+  parser_->body_limit(limit);  // a chunked body is counted as it comes
+  // curl and others wait for this before sending a body they asked about.
+  if (beast::iequals(request[http::field::expect], "100-continue") && !parser_->is_done()) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    return boost::asio::async_write(
+        stream_, boost::asio::buffer(kContinue),
+        [self = shared_from_this()](beast::error_code write_error, std::size_t) {
+          if (!write_error) self->read_body();
+        });
+  }
+  read_body();
+}
+
+void HttpSession::read_body() {
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
@@ -206,9 +231,20 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
                  label_.remote, context_.config.handshake_timeout.count());
     return;
   }
-  if (ec == http::error::header_limit || ec == http::error::body_limit) {
+  if (ec == http::error::header_limit) {
+    context_.metrics.rejected(Rejected::kBadHttpRequest);
     return respond(http::status::request_header_fields_too_large,
                    "request too large: " + ec.message() + "\n");
+  }
+  if (ec == http::error::body_limit) {  // a chunked body that went past the route's limit
+    context_.metrics.rejected(Rejected::kTooLarge);
+    const Rejection error{v1::Error::TOO_LARGE,
+                          "the body went over the limit of " +
+                              std::to_string(context_.config.max_message_bytes) +
+                              " bytes (--max-message-bytes): not read further"};
+    if (is_article_post(parser_->get())) return refuse_article(413, error, true);
+    return respond(http::status::payload_too_large,
+                   "request body too large: " + ec.message() + "\n");
   }
   if (ec) {
     spdlog::info("conn {} {} sent a bad HTTP request: {}", label_.id, label_.remote, ec.message());
@@ -261,6 +297,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     session->run(parser_->release());
     return;
   }
+  if (path == article_post::kPath) return post_article(request);
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     return respond(http::status::method_not_allowed, "only GET and HEAD are served here\n");
   }
@@ -337,6 +374,89 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
   });
 }
 
+void HttpSession::post_article(const http::request<http::string_body>& request) {
+  keep_alive_on_refusal_ = true;
+  if (request.method() != http::verb::post) {
+    auto& response = start_response(http::status::method_not_allowed,
+                                    article_post::error_json({v1::Error::BAD_REQUEST,
+                                                              "POST an article here (ninjs JSON or "
+                                                              "a binary kabar.v1.Article)"}),
+                                    "application/json");
+    response.set(http::field::allow, "POST");
+    context_.metrics.rejected(Rejected::kBadHttpRequest);
+    return send();
+  }
+  if (shard_.stopping()) {
+    keep_alive_on_refusal_ = false;
+    return refuse_article(503, {v1::Error::UNAVAILABLE, "shutting down: publish again shortly"});
+  }
+  const auto format = article_post::body_format(request[http::field::content_type]);
+  if (const auto* refusal = std::get_if<article_post::Refusal>(&format)) {
+    context_.metrics.rejected(Rejected::kUnsupportedMediaType);
+    return refuse_article(refusal->status, refusal->error, true);
+  }
+  // The same token and grants as a WebSocket publisher's, given as Authorization: Bearer.
+  std::optional<jwt::Claims> claims;
+  if (context_.verifier != nullptr) {
+    const auto token = bearer_token(request);
+    if (!token.empty()) {
+      auto verified = verify(token);
+      if (auto* refusal = std::get_if<std::string>(&verified)) {
+        while (!refusal->empty() && refusal->back() == '\n') refusal->pop_back();
+        return refuse_article(401, {v1::Error::UNAUTHORIZED, std::move(*refusal)}, true);
+      }
+      claims = std::get<jwt::Claims>(std::move(verified));
+    } else if (!context_.anonymous_allowed) {
+      return refuse_article(
+          401, {v1::Error::UNAUTHORIZED, "a token is required: Authorization: Bearer TOKEN"});
+    }
+  }
+  if (!publish_rate_.take()) {
+    return refuse_article(
+        429, {v1::Error::RATE_LIMITED, fmt::format("publish rate over {}/s on this connection: not "
+                                                   "stored, publish again later",
+                                                   context_.config.publish_rate)});
+  }
+  auto parsed = article_post::parse(request.target(), std::get<article_post::BodyFormat>(format),
+                                    request.body());
+  if (const auto* refusal = std::get_if<article_post::Refusal>(&parsed)) {
+    return refuse_article(refusal->status, refusal->error);
+  }
+  auto article = std::get<v1::Article>(std::move(parsed));
+  if (auto rejection = validate_article(article, context_.config.max_article_bytes)) {
+    return refuse_article(article_post::status_for(rejection->code), *rejection);
+  }
+  for (const auto& topic : article.topics()) {
+    if (claims && !jwt::granted(claims->publish, topic)) {
+      return refuse_article(403, {v1::Error::FORBIDDEN, "the token does not grant publishing to '" +
+                                                            topic + "': nothing stored"});
+    }
+  }
+  // Handed to the engine with the rest of this pass's publishes, as a WebSocket publisher's.
+  shard_.publish(context_.engine, {.article = std::move(article),
+                                   .accepted_at = current_timestamp(),
+                                   .done = post_back(stream_.get_executor(), shared_from_this(),
+                                                     [](HttpSession& self, PublishOutcome outcome) {
+                                                       self.on_published(std::move(outcome));
+                                                     })});
+}
+
+void HttpSession::on_published(PublishOutcome outcome) {
+  if (outcome.rejection) {
+    return refuse_article(article_post::status_for(outcome.rejection->code), *outcome.rejection);
+  }
+  context_.metrics.published();
+  const auto status = outcome.result.duplicate() ? http::status::ok : http::status::created;
+  respond(status, article_post::result_json(outcome.result), "application/json");
+}
+
+void HttpSession::refuse_article(unsigned status, const Rejection& error, bool counted) {
+  spdlog::info("conn {} {} POST {} refused ({}): {}", label_.id, label_.remote, article_post::kPath,
+               status, log_safe(error.message));
+  if (!counted) context_.metrics.rejected(Metrics::rejected_for(error.code));
+  respond(static_cast<http::status>(status), article_post::error_json(error), "application/json");
+}
+
 void HttpSession::serve_asset(const http::request<http::string_body>& request,
                               const desk::Asset& asset) {
   // Revalidated on every load (no-cache), answered 304 when unchanged: a broker upgrade shows at
@@ -371,17 +491,22 @@ http::response<http::string_body>& HttpSession::start_response(http::status stat
   response.set(http::field::server, kServerHeader);
   response.set(http::field::content_type, content_type);
   if (status == http::status::method_not_allowed) response.set(http::field::allow, "GET, HEAD");
-  if (status == http::status::service_unavailable) response.set(http::field::retry_after, "1");
+  if (status == http::status::service_unavailable || status == http::status::too_many_requests) {
+    response.set(http::field::retry_after, "1");
+  }
   response.body() = std::move(body);
   return response;
 }
 
 void HttpSession::send() {
   auto& response = *response_;
-  const bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
-                          response.result() < http::status::bad_request;
+  const bool keep_alive = parser_ && parser_->is_done() && parser_->get().keep_alive() &&
+                          (response.result() < http::status::bad_request || keep_alive_on_refusal_);
   response.keep_alive(keep_alive);
   response.prepare_payload();
+  // The read's deadline may have passed while the store or the engine answered: the write gets
+  // its own.
+  stream_.next_layer().expires_after(context_.config.handshake_timeout);
   // HEAD: the headers GET would have, Content-Length included, and no body.
   if (parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head) {
     response.body().clear();
@@ -399,8 +524,10 @@ void HttpSession::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
     stream_.next_layer().expires_after(std::chrono::seconds(1));
     return stream_.tls().async_shutdown([self = shared_from_this()](beast::error_code) {});
   }
-  beast::error_code ignored;
-  stream_.next_layer().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  // What the client still sends (a body refused unread) is read and dropped before the close, so
+  // that the kernel does not answer it with a reset that loses the answer just written.
+  async_teardown(beast::role_type::server, stream_.next_layer(),
+                 [self = shared_from_this()](beast::error_code) {});
 }
 
 }  // namespace kabar::broker

@@ -10,7 +10,9 @@
 #include <variant>
 
 #include "core/shard.hpp"
+#include "kabar/broker/engine.hpp"
 #include "kabar/desk/assets.hpp"
+#include "net/admission.hpp"
 #include "net/tcp_stream.hpp"
 
 namespace kabar::broker {
@@ -34,10 +36,18 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void on_detected(boost::beast::error_code ec, bool tls);
   void on_tls_handshake(boost::beast::error_code ec, std::size_t bytes_used);
   void do_read();
+  // The header read: the body limit is the route's, and a body over it is refused unread.
+  void on_header(boost::beast::error_code ec, std::size_t bytes);
+  void read_body();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   // The token's claims, or the reply body saying why it is refused (logged and counted).
   std::variant<jwt::Claims, std::string> verify(const std::string& token);
   void serve_history(const boost::beast::http::request<boost::beast::http::string_body>& request);
+  // POST /v1/articles: publishes as the WebSocket Publish does, answers in JSON.
+  void post_article(const boost::beast::http::request<boost::beast::http::string_body>& request);
+  void on_published(PublishOutcome outcome);
+  // A refused POST: logged, counted (unless `counted` already), answered {"code", "message"}.
+  void refuse_article(unsigned status, const Rejection& error, bool counted = false);
   // A file of the desk (GET /), with its security and caching headers; 304 when unchanged.
   void serve_asset(const boost::beast::http::request<boost::beast::http::string_body>& request,
                    const desk::Asset& asset);
@@ -57,6 +67,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::optional<boost::beast::http::response<boost::beast::http::string_body>> response_;
+  RateLimit publish_rate_;
+  // The request was read whole and refused for what it said: the connection stays usable (a
+  // CMS posting on keep-alive is told and goes on).
+  bool keep_alive_on_refusal_ = false;
 };
 
 }  // namespace kabar::broker

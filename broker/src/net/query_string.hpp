@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace kabar::broker {
@@ -21,6 +22,28 @@ void for_each_query_parameter(std::string_view target, Visit visit) {
     const auto value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
     if (!visit(item.substr(0, eq), value)) return;
   }
+}
+
+/// RFC 3986 percent-decoding; a malformed escape is kept as it is (a token then fails to verify,
+/// a topic its check).
+inline std::string percent_decode(std::string_view text) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
 }
 
 }  // namespace kabar::broker

@@ -62,8 +62,9 @@ enum class Rejected {
   kConnectionLimit,
   kForbiddenOrigin,
   kTlsHandshake,
-  kNoDescriptors,  ///< accept failed: out of file descriptors (EMFILE, ENFILE)
-  kBinaryFrame,    ///< a binary frame on kabar.v1.json
+  kNoDescriptors,         ///< accept failed: out of file descriptors (EMFILE, ENFILE)
+  kBinaryFrame,           ///< a binary frame on kabar.v1.json
+  kUnsupportedMediaType,  ///< a POST body in a Content-Type the broker does not read
   kCount,
 };
 
