@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <vector>
 
@@ -34,8 +35,8 @@ void set_flag(int fd, int level, int option) {
 
 }  // namespace
 
-Connection::Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, bool json)
-    : loop_(loop), events_(events), index_(index), json_(json) {}
+Connection::Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, Wire wire)
+    : loop_(loop), events_(events), index_(index), wire_(wire) {}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
@@ -83,14 +84,26 @@ void Connection::on_events(std::uint32_t events) {
 
 void Connection::on_connected() {
   connected_ = true;
+  if (http()) {  // no upgrade: requests go out from now on
+    handshaken_ = true;
+    open_ = true;
+    return events_.on_open(*this);
+  }
   out_.append(kUpgrade);
-  out_.append(json_ ? "kabar.v1.json\r\n\r\n" : "kabar.v1.proto\r\n\r\n");
+  out_.append(json() ? "kabar.v1.json\r\n\r\n" : "kabar.v1.proto\r\n\r\n");
   flush();
 }
 
 void Connection::send(std::string_view payload) {
   if (closed_) return;
-  append_frame(json_ ? kText : kBinary, payload);
+  if (http()) {
+    out_.append(
+        "POST /v1/articles HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/x-protobuf\r\nContent-Length: ");
+    out_.append(std::to_string(payload.size())).append("\r\n\r\n").append(payload);
+  } else {
+    append_frame(json() ? kText : kBinary, payload);
+  }
   if (flush_deferred_) return;
   flush_deferred_ = true;
   loop_.defer([this] {
@@ -209,6 +222,7 @@ bool Connection::take(std::string_view data) {
 }
 
 bool Connection::consume(std::string_view& data) {
+  if (http()) return consume_http(data);
   if (!handshaken_) {
     const auto end = data.find("\r\n\r\n");
     if (end == std::string_view::npos) return true;
@@ -245,6 +259,33 @@ bool Connection::consume(std::string_view& data) {
     data.remove_prefix(header + static_cast<std::size_t>(length));
   }
   return !closed_;
+}
+
+// Answers with a Content-Length body (the broker's are), each whole before it is reported.
+bool Connection::consume_http(std::string_view& data) {
+  while (!closed_) {
+    const auto end = data.find("\r\n\r\n");
+    if (end == std::string_view::npos) return true;
+    if (data.substr(0, 9) != "HTTP/1.1 " || data.size() < 12) {
+      fail("not an HTTP answer: " + std::string(data.substr(0, data.find("\r\n"))));
+      return false;
+    }
+    const auto head = data.substr(0, end);
+    constexpr std::string_view kLength = "\r\nContent-Length: ";
+    const auto at = head.find(kLength);
+    std::size_t length = 0;
+    if (at != std::string_view::npos) {
+      const auto digits = head.substr(at + kLength.size());
+      std::from_chars(digits.data(), digits.data() + digits.size(), length);
+    }
+    if (data.size() - end - 4 < length) return true;
+    int status = 0;
+    std::from_chars(data.data() + 9, data.data() + 12, status);
+    const auto body = data.substr(end + 4, length);
+    data.remove_prefix(end + 4 + length);
+    events_.on_http_answer(*this, status, body);
+  }
+  return false;
 }
 
 void Connection::frame(std::uint8_t opcode, std::string_view payload) {

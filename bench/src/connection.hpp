@@ -12,12 +12,18 @@ namespace kabar::bench {
 
 class Connection;
 
+/// What a connection speaks: WebSocket with kabar.v1.proto or kabar.v1.json, or HTTP/1.1
+/// keep-alive POST /v1/articles (a publisher's only).
+enum class Wire { kProto, kJson, kHttp };
+
 /// What a scenario hears from its connections.
 class ConnectionEvents {
  public:
   virtual ~ConnectionEvents() = default;
   virtual void on_open(Connection& connection) = 0;
   virtual void on_message(Connection& connection, std::string_view payload) = 0;
+  /// Wire::kHttp: one answer to a POST, in the order they were sent.
+  virtual void on_http_answer(Connection& connection, int status, std::string_view body) = 0;
   virtual void on_closed(Connection& connection, std::string_view why) = 0;
 };
 
@@ -30,22 +36,22 @@ class ConnectionEvents {
 /// @note Single-threaded, like its loop. Lives as long as the loop may report its events.
 class Connection final : public EventLoop::Handler {
  public:
-  /// `json`: speaks kabar.v1.json (text frames) instead of kabar.v1.proto.
-  Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, bool json = false);
+  Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, Wire wire);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   /// Connects from `local` (port chosen by the kernel) and performs the upgrade.
   void start(const sockaddr_in& broker, in_addr local);
-  /// Queues one message (binary, or text on kabar.v1.json); what is queued in one pass of the
-  /// loop goes out in one write.
+  /// Queues one message (binary, or text on kabar.v1.json; on HTTP, a POST of `payload` as a
+  /// binary Article, pipelined); what is queued in one pass of the loop goes out in one write.
   void send(std::string_view payload);
   void close();
 
   [[nodiscard]] std::uint32_t index() const { return index_; }
   [[nodiscard]] bool is_open() const { return open_; }
-  [[nodiscard]] bool json() const { return json_; }
+  [[nodiscard]] bool json() const { return wire_ == Wire::kJson; }
+  [[nodiscard]] bool http() const { return wire_ == Wire::kHttp; }
 
   void on_events(std::uint32_t events) override;
   void on_read(long result, const char* data, std::size_t capacity) override;
@@ -55,9 +61,10 @@ class Connection final : public EventLoop::Handler {
   void fail_errno(std::string_view what);
   void on_connected();
   void on_readable(bool hung_up);
-  void read_rest(std::size_t have);      // recv() until the socket is empty (or at its end)
-  bool take(std::string_view data);      // what a read brought; false once closed
-  bool consume(std::string_view& data);  // frames (or the handshake) off the front of data
+  void read_rest(std::size_t have);           // recv() until the socket is empty (or at its end)
+  bool take(std::string_view data);           // what a read brought; false once closed
+  bool consume(std::string_view& data);       // frames (or the handshake) off the front of data
+  bool consume_http(std::string_view& data);  // HTTP answers off the front of data
   void frame(std::uint8_t opcode, std::string_view payload);
   void append_frame(std::uint8_t opcode, std::string_view payload);
   void flush();
@@ -65,7 +72,7 @@ class Connection final : public EventLoop::Handler {
   EventLoop& loop_;
   ConnectionEvents& events_;
   std::uint32_t index_;
-  bool json_;
+  Wire wire_;
   int fd_ = -1;
   std::string carry_;  // an incomplete frame left from the last read
   std::string out_;

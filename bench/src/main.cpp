@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -52,6 +53,7 @@ struct Options {
   int broker_pid = 0;
   bool json = false;              // report as one JSON object
   bool json_subscribers = false;  // --format json: subscribers speak kabar.v1.json
+  bool http = false;              // ingest --http: publishers POST /v1/articles
 };
 
 std::string random_run_id() {
@@ -89,10 +91,13 @@ class Run final : public ConnectionEvents {
     if (o_.broker_pid != 0) rss_before_ = process_rss_kib(o_.broker_pid);
     const auto total = o_.subscribers + o_.publishers;
     connections_.reserve(total);
+    const auto subscriber_wire = o_.json_subscribers ? Wire::kJson : Wire::kProto;
+    const auto publisher_wire = o_.http ? Wire::kHttp : Wire::kProto;
     for (std::uint32_t i = 0; i < total; ++i) {
-      connections_.push_back(
-          std::make_unique<Connection>(loop_, *this, i, o_.json_subscribers && i < o_.subscribers));
+      connections_.push_back(std::make_unique<Connection>(
+          loop_, *this, i, i < o_.subscribers ? subscriber_wire : publisher_wire));
     }
+    http_in_flight_.resize(o_.publishers);
     while (next_to_start_ < std::min(total, o_.connect_concurrency)) start_next();
     loop_.every(std::chrono::milliseconds(o_.rate > 0 ? 1 : 100), [this] { on_tick(); });
     // Bounded: connecting may take at most 120 s plus the run.
@@ -112,6 +117,10 @@ class Run final : public ConnectionEvents {
   }
 
   void on_open(Connection& c) override {
+    if (c.http()) {  // no Connect over HTTP: ready at once
+      ++ready_;
+      return ready_check();
+    }
     const auto name = is_publisher(c) ? "bench-pub" : "bench-sub";
     c.send(c.json() ? json_connect(1, name) : encode_connect(1, name));
     if (is_publisher(c) || o_.scenario == Scenario::kRecovery) return;
@@ -128,6 +137,23 @@ class Run final : public ConnectionEvents {
     const bool ok = c.json() ? read_json_server_message(payload, delivered, replied)
                              : read_server_message(payload, delivered, replied);
     if (!ok) ++errors_;
+  }
+
+  // An HTTP publisher's answer: to the oldest POST in flight on its connection.
+  void on_http_answer(Connection& c, int status, std::string_view body) override {
+    if (measuring_) ++frames_measured_;
+    auto& in_flight = http_in_flight_[c.index() - o_.subscribers];
+    if (in_flight.empty()) {
+      ++errors_;
+      return;
+    }
+    const bool stored = status == 201 || status == 200;
+    const ReplyView reply{.id = in_flight.front(),
+                          .error = !stored,
+                          .error_message = stored ? std::string_view() : body,
+                          .duplicate = status == 200};
+    in_flight.pop_front();
+    on_reply(c, reply);
   }
 
   void on_closed(Connection& c, std::string_view why) override {
@@ -242,7 +268,13 @@ class Run final : public ConnectionEvents {
     const auto id = ++next_request_id_;
     const auto sent = now_ns();
     if (measuring_) publish_sent_[id] = sent;
-    connections_[p]->send(encode_publish(id, run_id_, topic_names_[topic], o_.payload, sent));
+    auto& c = *connections_[p];
+    if (c.http()) {
+      http_in_flight_[p - o_.subscribers].push_back(id);
+      c.send(encode_article(id, run_id_, topic_names_[topic], o_.payload, sent));
+    } else {
+      c.send(encode_publish(id, run_id_, topic_names_[topic], o_.payload, sent));
+    }
     ++publish_count_;
     if (measuring_) ++published_measured_;
   }
@@ -370,6 +402,7 @@ class Run final : public ConnectionEvents {
     const TrafficReport r{
         .scenario = o_.scenario,
         .json_subscribers = o_.json_subscribers,
+        .http_publishers = o_.http,
         .subscribers = o_.subscribers,
         .publishers = o_.publishers,
         .topics = o_.topics,
@@ -463,6 +496,7 @@ class Run final : public ConnectionEvents {
   Histogram latency_, ack_latency_;
   std::uint32_t next_to_start_ = 0;
   std::uint32_t next_request_id_ = 100;
+  std::vector<std::deque<std::uint32_t>> http_in_flight_;  // per HTTP publisher, oldest first
   std::uint64_t ready_ = 0, received_ = 0, received_measured_ = 0;
   std::uint64_t publish_count_ = 0, published_measured_ = 0, acked_ = 0, acked_measured_ = 0;
   std::int64_t catch_up_started_ns_ = 0, caught_up_ns_ = 0;
@@ -549,6 +583,9 @@ int main(int argc, char** argv) {
   auto* ingest = app.add_subcommand("ingest", "P publishers: acknowledged (stored) publishes/s");
   common(ingest);
   traffic(ingest);
+  ingest->add_flag("--http", o.http,
+                   "publish with POST /v1/articles (a binary kabar.v1.Article, HTTP/1.1 "
+                   "keep-alive, the window pipelined) instead of the WebSocket");
   auto* recovery = app.add_subcommand(
       "recovery", "store M articles, then N subscribers recover them all: catch-up articles/s");
   common(recovery);

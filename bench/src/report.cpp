@@ -71,9 +71,10 @@ Latency Latency::of(const Histogram& histogram) {
 }
 
 void print_table(const TrafficReport& r) {
-  std::printf("\nkabar-bench %s: %u subscribers%s, %u publishers, %u topics, %zu-byte bodies\n",
+  std::printf("\nkabar-bench %s: %u subscribers%s, %u publishers%s, %u topics, %zu-byte bodies\n",
               name(r.scenario), r.subscribers, r.json_subscribers ? " (kabar.v1.json)" : "",
-              r.publishers, r.topics, r.payload_bytes);
+              r.publishers, r.http_publishers ? " (POST /v1/articles)" : "", r.topics,
+              r.payload_bytes);
   std::printf("  setup            %.2f s (%s connect+subscribe/s)\n", r.setup_s,
               si(r.setup_s > 0 ? r.subscribers / r.setup_s : 0).c_str());
   switch (r.scenario) {
@@ -110,6 +111,7 @@ void print_table(const TrafficReport& r) {
 void print_json(const TrafficReport& r) {
   Json json = {{"scenario", name(r.scenario)},
                {"format", r.json_subscribers ? "json" : "proto"},
+               {"publish_over", r.http_publishers ? "http" : "websocket"},
                {"subscribers", r.subscribers},
                {"publishers", r.publishers},
                {"topics", r.topics},

@@ -30,6 +30,7 @@ struct Failures {
 struct TrafficReport {
   Scenario scenario = Scenario::kFanout;
   bool json_subscribers = false;  // --format json
+  bool http_publishers = false;   // ingest --http
   std::uint32_t subscribers = 0, publishers = 0, topics = 0;
   std::size_t payload_bytes = 0;
   double deliveries_per_s = 0, publishes_per_s = 0, acks_per_s = 0;

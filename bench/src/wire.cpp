@@ -74,19 +74,34 @@ bool read_json_server_message(std::string_view frame,
   return false;
 }
 
+namespace {
+
+void fill_article(v1::Article& article, std::uint32_t id, std::string_view run,
+                  const std::string& topic, std::size_t payload, std::int64_t sent_ns) {
+  article.set_id("urn:kabar:bench:" + std::string(run) + ":" + std::to_string(id));
+  article.add_topics(topic);
+  article.set_headline("bench");
+  article.set_urgency(1);
+  article.set_body(std::string(payload, 'x'));
+  article.mutable_first_created()->set_seconds(sent_ns / 1'000'000'000);
+  article.mutable_first_created()->set_nanos(static_cast<std::int32_t>(sent_ns % 1'000'000'000));
+}
+
+}  // namespace
+
 std::string encode_publish(std::uint32_t id, std::string_view run, const std::string& topic,
                            std::size_t payload, std::int64_t sent_ns) {
   v1::ClientMessage message;
   message.set_id(id);
-  auto* article = message.mutable_publish()->mutable_article();
-  article->set_id("urn:kabar:bench:" + std::string(run) + ":" + std::to_string(id));
-  article->add_topics(topic);
-  article->set_headline("bench");
-  article->set_urgency(1);
-  article->set_body(std::string(payload, 'x'));
-  article->mutable_first_created()->set_seconds(sent_ns / 1'000'000'000);
-  article->mutable_first_created()->set_nanos(static_cast<std::int32_t>(sent_ns % 1'000'000'000));
+  fill_article(*message.mutable_publish()->mutable_article(), id, run, topic, payload, sent_ns);
   return message.SerializeAsString();
+}
+
+std::string encode_article(std::uint32_t id, std::string_view run, const std::string& topic,
+                           std::size_t payload, std::int64_t sent_ns) {
+  v1::Article article;
+  fill_article(article, id, run, topic, payload, sent_ns);
+  return article.SerializeAsString();
 }
 
 std::string encode_connect(std::uint32_t id, const std::string& name) {

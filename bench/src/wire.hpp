@@ -37,6 +37,9 @@ bool read_server_message(std::string_view frame, OnDelivery&& on_delivery, OnRep
 /// is "urn:kabar:bench:RUN:ID": unique per run, or a durable broker would see duplicates.
 std::string encode_publish(std::uint32_t id, std::string_view run, const std::string& topic,
                            std::size_t payload, std::int64_t sent_ns);
+/// The same article alone: the body of a POST /v1/articles.
+std::string encode_article(std::uint32_t id, std::string_view run, const std::string& topic,
+                           std::size_t payload, std::int64_t sent_ns);
 std::string encode_connect(std::uint32_t id, const std::string& name);
 /// With `from_start`, asks to recover everything stored first (since offset 0).
 std::string encode_subscribe(std::uint32_t id, const std::string& topic, bool from_start = false);

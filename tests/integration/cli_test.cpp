@@ -260,6 +260,19 @@ TEST(Cli, KabarBenchFanoutLosesNothing) {
   ASSERT_TRUE(std::regex_search(bench.out, match, cpu)) << bench.out;
   EXPECT_GT(std::stod(match[1].str()), 0.0) << bench.out;  // a closed loop keeps it busy
 }
+
+// Its HTTP publishers (ingest --http): every POST answered 201, in order, none lost.
+TEST(Cli, KabarBenchIngestOverHttpLosesNothing) {
+  BrokerProcess broker({"--store", "memory", "--publish-rate", "0"});
+  const auto bench = run({KABAR_BENCH_PATH, "ingest", "--http", "--url", broker.url(), "-p", "4",
+                          "--duration", "2", "--warmup", "0"},
+                         50s);
+  EXPECT_EQ(bench.status, 0) << bench.out << bench.err;
+  EXPECT_NE(bench.out.find("4 publishers (POST /v1/articles)"), std::string::npos) << bench.out;
+  EXPECT_NE(bench.out.find("errors 0  disconnects 0  gaps 0  duplicates 0  lost 0"),
+            std::string::npos)
+      << bench.out;
+}
 #endif
 
 }  // namespace
