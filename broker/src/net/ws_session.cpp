@@ -148,10 +148,14 @@ void WsSession::on_read_failed(beast::error_code ec) {
 
 // A whole message, valid until this returns. Whether to read the next one.
 bool WsSession::on_message(std::string_view payload) {
+  if (closing_) return false;
   // On the drain nothing read is handled any more: a publish read now would reach the store after
   // its final flush, be stored, and its acknowledgement be cut off by the close. Not handled, it
   // was neither stored nor acknowledged, and the publisher sends it again after reconnecting.
-  if (closing_ || draining_ || shard_.stopping()) return false;
+  // Reading goes on: the pending read keeps the session until the drain closes it with 4002.
+  // Without it the session was released once its last write ended, its socket closed under a
+  // client still sending, and the reset could cost the client acknowledgements already written.
+  if (draining_ || shard_.stopping()) return true;
   v1::ClientMessage message;
   if (auto error = codec_.decode(payload, ws_.got_binary(), message)) {
     context_.metrics.rejected(error->rejected);
@@ -159,7 +163,7 @@ bool WsSession::on_message(std::string_view payload) {
     return false;
   }
   handle(message);
-  return !closing_ && !draining_;
+  return !closing_;
 }
 
 void WsSession::handle(v1::ClientMessage& message) {
