@@ -31,6 +31,16 @@ int main(int argc, char** argv) {
   fs::create_directories(corpus / "ninjs");
   fs::create_directories(corpus / "client_message");
   fs::create_directories(corpus / "jwt");
+  fs::create_directories(corpus / "routes");
+  write(corpus / "routes" / "table.toml",
+        "# IPTC media topics -> topics\n[subjects]\n\"medtop:20000053\" = [\"defense\"]\n"
+        "\"armed conflict\" = [\"defense\", \"international\"]\n"
+        "\"http://cv.iptc.org/newscodes/mediatopic/11000000\" = \"politics\"\n");
+  // ninjs with subjects and type, which the fixtures do not have.
+  write(corpus / "ninjs" / "subjects.json",
+        R"({"uri": "urn:seed:subjects", "type": "text", "headlines": [{"role": "main", )"
+        R"("value": "h"}], "subjects": [{"code": "medtop:20000053", "name": "armed conflict", )"
+        R"("rel": "about", "uri": "http://cv.iptc.org/newscodes/mediatopic/20000053"}]})");
   int n = 0;
   auto message = [&](const kabar::v1::ClientMessage& m) {
     write(corpus / "client_message" / ("seed-" + std::to_string(n++)), m.SerializeAsString());

@@ -65,6 +65,14 @@ std::optional<Rejection> validate_article(v1::Article& article, std::size_t max_
       return bad_request("article.topics names '" + topic + "' twice");
     }
   }
+  if (static_cast<std::size_t>(article.subjects_size()) > kMaxSubjectsPerArticle) {
+    return bad_request("article.subjects has more than " + std::to_string(kMaxSubjectsPerArticle) +
+                       " subjects");
+  }
+  if (article.type().size() > kMaxArticleTypeLength) {
+    return bad_request("article.type is longer than " + std::to_string(kMaxArticleTypeLength) +
+                       " bytes");
+  }
   if (article.headline().empty() && article.body().empty()) {
     return bad_request("article needs a headline or a body");
   }

@@ -107,6 +107,29 @@ std::string canonical_url(const json& doc) {
   return {};
 }
 
+// ninjs subjects: objects with name, code, uri and rel (the rest, such as relevance, dropped).
+void subjects_field(const json& doc, v1::Article& article) {
+  const json* subjects = member(doc, "subjects");
+  if (subjects == nullptr) return;
+  if (!subjects->is_array()) fail("subjects", "must be an array of objects");
+  std::size_t index = 0;
+  for (const auto& item : *subjects) {
+    const auto at = "subjects[" + std::to_string(index++) + "]";
+    if (!item.is_object()) fail(at, "must be an object");
+    const auto text = [&](const char* name) -> std::string {
+      const json* value = member(item, name);
+      if (value == nullptr) return {};
+      if (!value->is_string()) fail(at + "." + name, "must be a string");
+      return value->get<std::string>();
+    };
+    auto& subject = *article.add_subjects();
+    subject.set_code(text("code"));
+    subject.set_name(text("name"));
+    subject.set_uri(text("uri"));
+    subject.set_rel(text("rel"));
+  }
+}
+
 }  // namespace
 
 v1::Article article_from_ninjs(std::string_view text) {
@@ -138,6 +161,8 @@ v1::Article article_from_ninjs(std::string_view text) {
     timestamp_field(doc, "firstcreated", article.mutable_first_created());
     timestamp_field(doc, "versioncreated", article.mutable_version_created());
     timestamp_field(doc, "embargoed", article.mutable_embargoed());
+    article.set_type(string_field(doc, "type"));
+    subjects_field(doc, article);
     if (const json* keywords = member(doc, "keywords"); keywords != nullptr) {
       if (!keywords->is_array()) fail("keywords", "must be an array of strings");
       for (const auto& keyword : *keywords) {

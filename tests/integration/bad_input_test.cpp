@@ -157,7 +157,9 @@ TEST_F(BadInput, InvalidPublishesAreRefusedAndNothingIsDelivered) {
     return Request(ws, message);
   };
   auto no_topics = article("urn:x", {});
-  EXPECT_EQ(publish(no_topics).error().message(), "article.topics needs at least one topic");
+  EXPECT_EQ(publish(no_topics).error().message(),
+            "the article has no topic: name one (article.topics, or ?topic= over HTTP), or tag it "
+            "with a subject that --routes maps");
   EXPECT_EQ(publish(article("urn:x", {"defense.*"})).error().message(),
             "article.topics: 'defense.*': wildcards ('*', '>') are only allowed in subscriptions");
   EXPECT_EQ(publish(article("", {"international"})).error().message(), "article.id is required");

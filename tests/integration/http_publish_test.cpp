@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -106,7 +107,8 @@ TEST_F(HttpPublish, RefusalsAreJsonWithTheirStatusAndTheConnectionGoesOn) {
     EXPECT_NE(error["message"].get<std::string>().find(says), std::string::npos) << answer.body;
   };
   refused(cms.post("/v1/articles", kNinjs, ninjs("urn:test:a", "A")), 400, "BAD_REQUEST",
-          "the article has no topic");
+          "the article has no topic: name one (article.topics, or ?topic= over HTTP), or tag it "
+          "with a subject that --routes maps");
   refused(cms.post("/v1/articles?topic=Bad", kNinjs, ninjs("urn:test:a", "A")), 400, "BAD_REQUEST",
           "Bad");
   refused(cms.post("/v1/articles?topic=x&sort=new", kNinjs, ninjs("urn:test:a", "A")), 400,
@@ -241,6 +243,98 @@ TEST(HttpPublishLimits, ACmsPostsAThousandArticlesOnOneConnection) {
               elapsed.count());
   const auto history = cms.request("GET", "/v1/topics/wire/articles?since=999");
   EXPECT_EQ(json::parse(history.body)["lastOffset"], "1000");
+}
+
+// --routes: a CMS that tags a story with IPTC subjects reaches kabar's topics through the
+// table, over HTTP and over the WebSocket alike; SIGHUP reads the table again without dropping
+// a connection, and a bad table on SIGHUP leaves the previous one in force.
+TEST(RoutingBySubject, SubjectsAddTopicsAndSighupReloadsTheTable) {
+  TempDir dir;
+  const auto table = dir.path() / "routes.toml";
+  const auto write_table = [&](const std::string& text) {
+    std::ofstream(table, std::ios::binary | std::ios::trunc) << text;
+  };
+  write_table(
+      "[subjects]\n\"medtop:20000053\" = \"defense\"\n"
+      "\"armed conflict\" = [\"defense\", \"international\"]\n");
+  BrokerProcess broker({"--routes", table.string()});
+  Connected reader(broker.url(), "reader");
+  Inbox inbox;
+  reader.subscribe("defense", inbox);
+  HttpConnection cms(broker.port());
+  const auto tagged = [](const std::string& uri, const json& subjects) {
+    auto doc = json::parse(ninjs(uri, "Tagged " + uri));
+    doc["subjects"] = subjects;
+    return doc.dump();
+  };
+  const auto topics_of = [](const HttpAnswer& answer) {
+    std::vector<std::string> topics;
+    const auto result = json::parse(answer.body);
+    for (const auto& offset : result["offsets"]) topics.push_back(offset["topic"]);
+    return topics;
+  };
+
+  // No topic named: the subject's code routes it.
+  auto answer = cms.post("/v1/articles", kNinjs,
+                         tagged("urn:r:1", {{{"code", "medtop:20000053"}, {"rel", "about"}}}));
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  EXPECT_EQ(topics_of(answer), std::vector<std::string>{"defense"});
+  // Named topics first, then the routed ones, each once; the name matches without case.
+  answer = cms.post("/v1/articles?topic=world&topic=defense", kNinjs,
+                    tagged("urn:r:2", {{{"name", "Armed Conflict"}}}));
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  EXPECT_EQ(topics_of(answer), (std::vector<std::string>{"world", "defense", "international"}));
+  // A subject the table does not know, and no topic: refused, saying why.
+  const auto sport = tagged("urn:r:3", {{{"code", "medtop:15000000"}, {"name", "sport"}}});
+  answer = cms.post("/v1/articles", kNinjs, sport);
+  ASSERT_EQ(answer.status, 400) << answer.body;
+  EXPECT_EQ(json::parse(answer.body)["message"],
+            "article.topics is empty and none of its 1 subjects ('medtop:15000000') is in the "
+            "routing table: name a topic, or map a subject in --routes");
+
+  // Over the WebSocket too.
+  Connected publisher(broker.url(), "publisher");
+  auto routed = article("urn:r:ws", {});
+  routed.add_subjects()->set_uri("medtop:20000053");
+  const auto ack = publisher.publish(routed);
+  ASSERT_EQ(ack.offsets_size(), 1);
+  EXPECT_EQ(ack.offsets(0).topic(), "defense");
+
+  // SIGHUP: the new table routes sport; nobody is disconnected.
+  write_table("[subjects]\n\"medtop:15000000\" = \"sport\"\n\"medtop:20000053\" = \"defense\"\n");
+  broker.process().signal(SIGHUP);
+  ASSERT_TRUE(broker.process().wait_for_output(
+      "routing table " + table.string() + " reloaded (2 subjects)", 5s));
+  answer = cms.post("/v1/articles", kNinjs, sport);
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  EXPECT_EQ(topics_of(answer), std::vector<std::string>{"sport"});
+
+  // A bad table on SIGHUP: an error logged, the previous table stays.
+  write_table("[subjects]\n\"medtop:15000000\" = \"Not A Topic\"\n");
+  broker.process().signal(SIGHUP);
+  ASSERT_TRUE(broker.process().wait_for_output("routing table not reloaded", 5s));
+  EXPECT_NE(broker.process().out().find(table.string() + ":2: topic 'Not A Topic'"),
+            std::string::npos)
+      << broker.process().out();
+  answer = cms.post("/v1/articles", kNinjs, tagged("urn:r:4", {{{"code", "medtop:15000000"}}}));
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  EXPECT_EQ(topics_of(answer), std::vector<std::string>{"sport"});
+
+  // The reader, connected throughout, got each story routed to defense.
+  ASSERT_TRUE(inbox.wait_for(3)) << inbox.items().size();
+  EXPECT_EQ(inbox.items()[2].article().id(), "urn:r:ws");
+}
+
+// A routing table that does not parse stops the broker at startup, naming the line.
+TEST(RoutingBySubject, ABadTableAtStartupIsAConfigurationError) {
+  TempDir dir;
+  const auto table = dir.path() / "routes.toml";
+  std::ofstream(table) << "[subjects]\nx = 3\n";
+  const auto refused = run({broker_path(), "--listen", "127.0.0.1:0", "--routes", table.string()});
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.out.find(table.string() + ":2: 'x' must map to a topic or an array of topics"),
+            std::string::npos)
+      << refused.out << refused.err;
 }
 
 }  // namespace

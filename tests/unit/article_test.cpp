@@ -58,6 +58,18 @@ TEST(ArticleValidation, RefusesEachMissingOrInvalidFieldWithItsName) {
   EXPECT_EQ(refusal(a), "article.pubstatus 7 is not usable (0), withheld (1) or canceled (2)");
 }
 
+TEST(ArticleValidation, SubjectsAndTypeAreBoundedAtTheirEdges) {
+  auto a = valid();
+  for (std::size_t i = 0; i < kMaxSubjectsPerArticle; ++i) a.add_subjects()->set_name("s");
+  a.set_type(std::string(kMaxArticleTypeLength, 't'));
+  EXPECT_EQ(refusal(a), "");
+  a.add_subjects()->set_name("one more");
+  EXPECT_EQ(refusal(a), "article.subjects has more than 64 subjects");
+  a = valid();
+  a.set_type(std::string(kMaxArticleTypeLength + 1, 't'));
+  EXPECT_EQ(refusal(a), "article.type is longer than 64 bytes");
+}
+
 TEST(ArticleValidation, TimestampsOutsideRfc3339AreRefusedNamingTheField) {
   auto a = valid();
   a.mutable_embargoed()->set_seconds(253'402'300'799);  // 9999-12-31T23:59:59Z: the last second

@@ -65,6 +65,24 @@ TEST(NinjsMapping, MapsPubstatusEmbargoSourceAndCanonicalLink) {
   EXPECT_EQ(article.url(), "https://x/1");
 }
 
+TEST(NinjsMapping, CarriesTypeAndSubjects) {
+  const auto article = article_from_ninjs(R"({
+    "uri": "urn:s", "type": "text", "headlines": [{"role": "main", "value": "h"}],
+    "subjects": [
+      {"name": "armed conflict", "code": "medtop:20000053", "rel": "about",
+       "uri": "http://cv.iptc.org/newscodes/mediatopic/20000053", "relevance": 90},
+      {"name": "Jakarta"}
+    ]})");
+  EXPECT_EQ(article.type(), "text");
+  ASSERT_EQ(article.subjects_size(), 2);
+  EXPECT_EQ(article.subjects(0).code(), "medtop:20000053");
+  EXPECT_EQ(article.subjects(0).name(), "armed conflict");
+  EXPECT_EQ(article.subjects(0).uri(), "http://cv.iptc.org/newscodes/mediatopic/20000053");
+  EXPECT_EQ(article.subjects(0).rel(), "about");
+  EXPECT_EQ(article.subjects(1).name(), "Jakarta");
+  EXPECT_TRUE(article.subjects(1).code().empty());
+}
+
 TEST(NinjsMapping, RefusesBadDocumentsNamingTheField) {
   auto message = [](const char* json) -> std::string {
     try {
@@ -83,6 +101,13 @@ TEST(NinjsMapping, RefusesBadDocumentsNamingTheField) {
   EXPECT_EQ(message(R"({"uri": "u", "pubstatus": "gone"})"),
             "ninjs field 'pubstatus' 'gone' is not usable, withheld or canceled");
   EXPECT_EQ(message(R"({"headline": "h"})"), "ninjs field 'uri' is required");
+  EXPECT_EQ(message(R"({"uri": "u", "subjects": {"name": "x"}})"),
+            "ninjs field 'subjects' must be an array of objects");
+  EXPECT_EQ(message(R"({"uri": "u", "subjects": [{"name": "x"}, "y"]})"),
+            "ninjs field 'subjects[1]' must be an object");
+  EXPECT_EQ(message(R"({"uri": "u", "subjects": [{"code": 7}]})"),
+            "ninjs field 'subjects[0].code' must be a string");
+  EXPECT_EQ(message(R"({"uri": "u", "type": ["text"]})"), "ninjs field 'type' must be a string");
   EXPECT_EQ(message("[1]"), "a ninjs document must be a JSON object");
   EXPECT_EQ(message("{").rfind("not valid JSON", 0), 0U);
   // Found by kabar-fuzz-ninjs: a number too large for a double is not a parse error to the JSON

@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/routes.hpp"
 #include "core/send_ring.hpp"
 #include "kabar/broker/config.hpp"
 #include "kabar/broker/engine.hpp"
@@ -100,6 +101,9 @@ class Shard {
   ShardCounters& counters() { return counters_; }
   /// Where a write turn adds its send: null when each connection sends on its own.
   SendRing* sends() { return sends_.get(); }
+  /// The routing table publishes go through; replaced whole (SIGHUP), never changed in place.
+  [[nodiscard]] const Routes& routes() const { return *routes_; }
+  void set_routes(std::shared_ptr<const Routes> routes) { routes_ = std::move(routes); }
 
  private:
   void hand_over_publishes(Engine& engine);
@@ -113,6 +117,7 @@ class Shard {
   std::vector<std::shared_ptr<Connection>> replies_to_write_;  // all written in the next pass
   std::deque<std::shared_ptr<Connection>> to_write_;           // oldest first, a slice per pass
   std::unique_ptr<SendRing> sends_;  // the pass's sends in one system call; null: sendmsg each
+  std::shared_ptr<const Routes> routes_ = std::make_shared<const Routes>();
   bool stopping_ = false;
   boost::asio::io_context ioc_{1};  // last: its handlers die before what they reference
 };

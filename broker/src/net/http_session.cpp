@@ -25,6 +25,7 @@
 #include "net/codec.hpp"
 #include "net/history_query.hpp"
 #include "net/post_back.hpp"
+#include "net/publish_check.hpp"
 #include "net/query_string.hpp"
 #include "net/ws_session.hpp"
 
@@ -412,10 +413,7 @@ void HttpSession::post_article(const http::request<http::string_body>& request) 
     }
   }
   if (!publish_rate_.take()) {
-    return refuse_article(
-        429, {v1::Error::RATE_LIMITED, fmt::format("publish rate over {}/s on this connection: not "
-                                                   "stored, publish again later",
-                                                   context_.config.publish_rate)});
+    return refuse_article(429, over_publish_rate(context_.config.publish_rate));
   }
   auto parsed = article_post::parse(request.target(), std::get<article_post::BodyFormat>(format),
                                     request.body());
@@ -423,14 +421,9 @@ void HttpSession::post_article(const http::request<http::string_body>& request) 
     return refuse_article(refusal->status, refusal->error);
   }
   auto article = std::get<v1::Article>(std::move(parsed));
-  if (auto rejection = validate_article(article, context_.config.max_article_bytes)) {
+  if (auto rejection = check_publish(article, shard_.routes(), context_.config.max_article_bytes,
+                                     claims ? &*claims : nullptr)) {
     return refuse_article(article_post::status_for(rejection->code), *rejection);
-  }
-  for (const auto& topic : article.topics()) {
-    if (claims && !jwt::granted(claims->publish, topic)) {
-      return refuse_article(403, {v1::Error::FORBIDDEN, "the token does not grant publishing to '" +
-                                                            topic + "': nothing stored"});
-    }
   }
   // Handed to the engine with the rest of this pass's publishes, as a WebSocket publisher's.
   shard_.publish(context_.engine, {.article = std::move(article),

@@ -15,6 +15,7 @@
 #include "kabar/common/topic.hpp"
 #include "kabar/version.hpp"
 #include "net/post_back.hpp"
+#include "net/publish_check.hpp"
 
 namespace kabar::broker {
 
@@ -467,20 +468,13 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
     return send_error(id, v1::Error::BAD_REQUEST, "publish.article is required");
   }
   if (!publish_rate_.take()) {
-    return send_error(id, v1::Error::RATE_LIMITED,
-                      fmt::format("publish rate over {}/s on this connection: not stored, "
-                                  "publish again later",
-                                  context_.config.publish_rate));
+    auto refusal = over_publish_rate(context_.config.publish_rate);
+    return send_error(id, refusal.code, std::move(refusal.message));
   }
   v1::Article article = std::move(*request.mutable_article());
-  if (auto rejection = validate_article(article, context_.config.max_article_bytes)) {
+  if (auto rejection = check_publish(article, shard_.routes(), context_.config.max_article_bytes,
+                                     claims_ ? &*claims_ : nullptr)) {
     return send_error(id, rejection->code, std::move(rejection->message));
-  }
-  for (const auto& topic : article.topics()) {
-    if (!granted(&jwt::Claims::publish, topic)) {
-      return send_error(id, v1::Error::FORBIDDEN,
-                        "the token does not grant publishing to '" + topic + "': nothing stored");
-    }
   }
   // Handed to the engine with the rest of this pass's publishes (Shard::run, Shard::publish).
   shard_.publish(context_.engine, {.article = std::move(article),

@@ -174,6 +174,11 @@ int main(int argc, char** argv) {
                  "(0: unlimited)")
       ->capture_default_str()
       ->check(rate_range);
+  app.add_option("--routes", config.routes_file,
+                 "routing table (TOML): IPTC subjects -> topics added to the articles tagged "
+                 "with them; read again on SIGHUP")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
   app.add_option("--allowed-origin", config.allowed_origins,
                  "an Origin browsers may connect from (repeatable; none given: any); a "
                  "request without Origin (not a browser) is always allowed")

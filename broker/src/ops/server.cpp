@@ -93,7 +93,8 @@ std::unique_ptr<jwt::Verifier> make_verifier(const AuthOptions& auth) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(Config c, std::unique_ptr<net::ssl::context> tls_context)
+  Impl(Config c, std::unique_ptr<net::ssl::context> tls_context,
+       const std::shared_ptr<const Routes>& routes)
       : config(std::move(c)),
         metrics(shard_count(config)),
         shards(make_shards(config, metrics)),
@@ -115,6 +116,7 @@ struct Server::Impl {
     acceptor->set_option(net::socket_base::reuse_address(true));
     acceptor->bind(endpoint);
     acceptor->listen(net::socket_base::max_listen_connections);
+    for (auto& shard : shards) shard.set_routes(routes);
   }
 
   static std::size_t shard_count(const Config& config) {
@@ -320,10 +322,8 @@ struct Server::Impl {
     }
     net::post(shards.front().io_context(), [this] { do_accept(); });
 
-    signals.async_wait([](boost::system::error_code, int signal) {
-      spdlog::info("received {}: shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    });
-    signals_ioc.run();
+    wait_for_signal();
+    signals_ioc.run();  // until SIGTERM or SIGINT
 
     // Drain: stop accepting; let every shard finish its pass (its publishes go to the engine)
     // and the engine commit and acknowledge them; then ask every connection to close (4002,
@@ -366,11 +366,43 @@ struct Server::Impl {
     spdlog::info("stopped");
   }
 
+  // SIGHUP reloads the routing table and waits on; SIGTERM and SIGINT end the wait.
+  void wait_for_signal() {
+    signals.async_wait([this](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        reload_routes();
+        return wait_for_signal();
+      }
+      spdlog::info("received {}: shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    });
+  }
+
+  // On the signals' thread, never an I/O thread's: the file is read and parsed here, and each
+  // shard is handed the new table to use from its next publish on. A bad file changes nothing.
+  void reload_routes() {
+    if (config.routes_file.empty()) {
+      return spdlog::info("received SIGHUP: nothing to reload (no --routes)");
+    }
+    try {
+      auto routes = std::make_shared<const Routes>(Routes::load(config.routes_file));
+      const auto subjects = routes->size();
+      for (auto& shard : shards) {
+        net::post(shard.io_context(), [&shard, routes] { shard.set_routes(routes); });
+      }
+      spdlog::info("received SIGHUP: routing table {} reloaded ({} subjects)",
+                   config.routes_file.string(), subjects);
+    } catch (const std::exception& e) {
+      spdlog::error("received SIGHUP: routing table not reloaded, the previous one stays: {}",
+                    e.what());
+    }
+  }
+
   const Config config;
   // Caught from construction on, so that a signal sent as soon as the broker says it listens
   // is a clean shutdown, not a kill.
   net::io_context signals_ioc{1};
-  net::signal_set signals{signals_ioc, SIGINT, SIGTERM};
+  net::signal_set signals{signals_ioc, SIGINT, SIGTERM, SIGHUP};
   Metrics metrics;
   std::deque<Shard> shards;
   std::unique_ptr<Engine> engine;  // after shards: its batches reference them; destroyed first
@@ -411,7 +443,14 @@ Server::Server(Config config) {
         "terminate TLS in front of the broker",
         address.to_string());
   }
-  impl_ = std::make_unique<Impl>(std::move(config), std::move(tls));
+  // Read before the store is opened too: a bad table is a configuration error.
+  auto routes = config.routes_file.empty()
+                    ? std::make_shared<const Routes>()
+                    : std::make_shared<const Routes>(Routes::load(config.routes_file));
+  if (routes->size() != 0) {
+    spdlog::info("routing table {}: {} subjects", config.routes_file.string(), routes->size());
+  }
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(tls), routes);
 }
 
 Server::~Server() = default;

@@ -99,6 +99,7 @@ struct Config {
   double connection_rate = 10'000;  ///< new connections per second (bursts of one second's worth)
   std::size_t max_subscriptions = 1'000;     ///< per connection
   double publish_rate = 10'000;              ///< articles per second per connection
+  std::filesystem::path routes_file;         ///< --routes: subjects -> topics; empty: none
   std::vector<std::string> allowed_origins;  ///< browsers' Origin at the upgrade; empty: any
   AuthOptions auth;
   TlsOptions tls;
