@@ -10,6 +10,7 @@
 
 #include "broker.hpp"
 #include "client_support.hpp"
+#include "http_connection.hpp"
 #include "raw_ws.hpp"
 
 namespace kabar::test {
@@ -207,6 +208,64 @@ TEST(Durability, TheDrainAcknowledgesEveryArticleItStoresAndNothingElse) {
     Streamer::acks.clear();
   }
   EXPECT_GE(rounds, 3) << "ran out of time";
+}
+
+// The same over HTTP: CMSs posting on keep-alive connections when SIGTERM comes. Each POST is
+// answered 201 (stored), 503 (shutting down: not stored) or not at all, never stored unanswered.
+TEST(Durability, TheDrainAnswersEveryPostItStores) {
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    TempDir data;
+    std::mutex mutex;
+    std::map<std::uint64_t, std::string> answered;  // offset -> id, from the 201s
+    std::atomic<bool> stop{false};
+    {
+      BrokerProcess broker(data.path(), {});
+      std::vector<std::thread> posters;
+      for (const auto* name : {"a", "b", "c"}) {
+        posters.emplace_back([&, name, port = broker.port()] {
+          HttpConnection cms(port);
+          for (int i = 0; !stop; ++i) {
+            const auto id = "urn:http:" + std::string(name) + ":" + std::to_string(i);
+            const auto body = R"({"uri": ")" + id + R"(", "headline": "h"})";
+            HttpAnswer answer;
+            try {
+              answer = cms.post("/v1/articles?topic=wire", "application/json", body);
+            } catch (const std::exception&) {
+              return;  // the connection is gone
+            }
+            if (answer.status != 201) return;  // 503 or no answer: the broker is draining
+            const auto at = answer.body.find(R"("offset":")");
+            std::lock_guard lock(mutex);
+            answered[std::stoull(answer.body.substr(at + 10))] = id;
+          }
+        });
+      }
+      const auto streaming = Clock::now() + 5s;
+      while (Clock::now() < streaming) {
+        {
+          std::lock_guard lock(mutex);
+          if (answered.size() >= 200) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      EXPECT_EQ(broker.stop(5s), 0);
+      stop = true;
+      for (auto& poster : posters) poster.join();
+    }
+    BrokerProcess restarted(data.path(), {});
+    std::string epoch;
+    const auto history = stored(restarted.port(), "wire", epoch);
+    std::lock_guard lock(mutex);
+    EXPECT_GE(answered.size(), 200U);
+    for (const auto& [offset, id] : history) {
+      const auto it = answered.find(offset);
+      ASSERT_NE(it, answered.end())
+          << "offset " << offset << " (" << id << ") was stored but never answered 201";
+      EXPECT_EQ(it->second, id);
+    }
+    EXPECT_EQ(history.size(), answered.size()) << "answered articles missing from the store";
+  }
 }
 
 }  // namespace
