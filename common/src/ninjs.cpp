@@ -123,7 +123,9 @@ void subjects_field(const json& doc, v1::Article& article) {
       return value->get<std::string>();
     };
     auto& subject = *article.add_subjects();
+    // ninjs 2.0 names a subject's code `literal`; `code` is read too, and wins.
     subject.set_code(text("code"));
+    if (subject.code().empty()) subject.set_code(text("literal"));
     subject.set_name(text("name"));
     subject.set_uri(text("uri"));
     subject.set_rel(text("rel"));

@@ -71,16 +71,18 @@ TEST(NinjsMapping, CarriesTypeAndSubjects) {
     "subjects": [
       {"name": "armed conflict", "code": "medtop:20000053", "rel": "about",
        "uri": "http://cv.iptc.org/newscodes/mediatopic/20000053", "relevance": 90},
-      {"name": "Jakarta"}
+      {"name": "Jakarta"},
+      {"literal": "medtop:16000000", "code": ""}
     ]})");
   EXPECT_EQ(article.type(), "text");
-  ASSERT_EQ(article.subjects_size(), 2);
+  ASSERT_EQ(article.subjects_size(), 3);
   EXPECT_EQ(article.subjects(0).code(), "medtop:20000053");
   EXPECT_EQ(article.subjects(0).name(), "armed conflict");
   EXPECT_EQ(article.subjects(0).uri(), "http://cv.iptc.org/newscodes/mediatopic/20000053");
   EXPECT_EQ(article.subjects(0).rel(), "about");
   EXPECT_EQ(article.subjects(1).name(), "Jakarta");
   EXPECT_TRUE(article.subjects(1).code().empty());
+  EXPECT_EQ(article.subjects(2).code(), "medtop:16000000");  // ninjs 2.0's literal
 }
 
 TEST(NinjsMapping, RefusesBadDocumentsNamingTheField) {

@@ -290,7 +290,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     if (!token.empty() && context_.verifier != nullptr) {
       const auto verified = verify(token);
       if (const auto* refusal = std::get_if<std::string>(&verified)) {
-        return respond(http::status::unauthorized, *refusal);
+        return respond(http::status::unauthorized, *refusal + "\n");
       }
     }
     auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, *codec, label_,
@@ -323,7 +323,7 @@ std::variant<jwt::Claims, std::string> HttpSession::verify(const std::string& to
     spdlog::info("conn {} {} token refused ({}): {}", label_.id, label_.remote, refusal->reason,
                  log_safe(refusal->message));
     context_.metrics.rejected(Rejected::kUnauthorized);
-    return jwt::describe(*refusal) + "\n";
+    return jwt::describe(*refusal);
   }
   return std::get<jwt::Claims>(std::move(verified));
 }
@@ -342,7 +342,7 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
     }
     const auto verified = verify(token);
     if (const auto* refusal = std::get_if<std::string>(&verified)) {
-      return respond(http::status::unauthorized, *refusal);
+      return respond(http::status::unauthorized, *refusal + "\n");
     }
     const auto& topic = std::get<history_query::Query>(parsed).topic;
     if (!jwt::granted(std::get<jwt::Claims>(verified).subscribe, topic)) {
@@ -403,7 +403,6 @@ void HttpSession::post_article(const http::request<http::string_body>& request) 
     if (!token.empty()) {
       auto verified = verify(token);
       if (auto* refusal = std::get_if<std::string>(&verified)) {
-        while (!refusal->empty() && refusal->back() == '\n') refusal->pop_back();
         return refuse_article(401, {v1::Error::UNAUTHORIZED, std::move(*refusal)}, true);
       }
       claims = std::get<jwt::Claims>(std::move(verified));

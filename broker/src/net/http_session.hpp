@@ -40,7 +40,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void on_header(boost::beast::error_code ec, std::size_t bytes);
   void read_body();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  // The token's claims, or the reply body saying why it is refused (logged and counted).
+  // The token's claims, or why it is refused, one line (logged and counted).
   std::variant<jwt::Claims, std::string> verify(const std::string& token);
   void serve_history(const boost::beast::http::request<boost::beast::http::string_body>& request);
   // POST /v1/articles: publishes as the WebSocket Publish does, answers in JSON.
