@@ -11,6 +11,7 @@
 
 #include "broker.hpp"
 #include "client_support.hpp"
+#include "kabar/common/time.hpp"
 #include "raw_ws.hpp"
 
 namespace kabar::test {
@@ -167,7 +168,7 @@ TEST(History, DuplicatesCorrectionsRetractionsAndOlderVersions) {
 TEST(History, AnEmbargoedArticleIsDeliveredWhenItLiftsEvenAfterARestart) {
   TempDir data;
   auto held = article("urn:test:embargoed", {"international"});
-  const auto lifts = TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(2000);
+  const auto lifts = current_timestamp() + TimeUtil::MillisecondsToDuration(2000);
   *held.mutable_embargoed() = lifts;
   {
     BrokerProcess broker(data.path(), {});
@@ -184,7 +185,7 @@ TEST(History, AnEmbargoedArticleIsDeliveredWhenItLiftsEvenAfterARestart) {
   // and the article then comes from the history rather than live; either way, after it lifts.
   subscribe_from_start(reader, "international", inbox);
   ASSERT_TRUE(inbox.wait_for(1, 10s));
-  EXPECT_GE(TimeUtil::GetCurrentTime(), lifts);
+  EXPECT_GE(current_timestamp(), lifts);
   const auto items = inbox.items();
   EXPECT_EQ(items[0].article().id(), "urn:test:embargoed");
   EXPECT_EQ(items[0].offset(), 1U);
@@ -259,7 +260,7 @@ TEST(History, ARetractionOfAnEmbargoedStoryWinsEvenAfterARestart) {
     Connected cms(broker.url(), "cms");
     // Taken once connected, and long enough for a loaded machine: the embargo must still hold
     // when the publish is stored, or the story is (rightly) delivered at once.
-    lifts = TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(3000);
+    lifts = current_timestamp() + TimeUtil::MillisecondsToDuration(3000);
     *story.mutable_embargoed() = lifts;
     EXPECT_EQ(cms.publish(story).offsets_size(), 0);
     EXPECT_EQ(cms.publish(kill).offsets(0).offset(), 1U);
@@ -269,7 +270,7 @@ TEST(History, ARetractionOfAnEmbargoedStoryWinsEvenAfterARestart) {
   Inbox inbox;
   subscribe_from_start(reader, "international", inbox);
   ASSERT_TRUE(inbox.wait_for(1, 10s));
-  while (TimeUtil::GetCurrentTime() < lifts + TimeUtil::MillisecondsToDuration(700)) {
+  while (current_timestamp() < lifts + TimeUtil::MillisecondsToDuration(700)) {
     std::this_thread::sleep_for(50ms);
   }
   Connected cms(restarted.url(), "cms");

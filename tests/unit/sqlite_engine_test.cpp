@@ -12,6 +12,8 @@
 #include <random>
 #include <thread>
 
+#include "kabar/common/time.hpp"
+
 namespace kabar::broker {
 namespace {
 
@@ -61,7 +63,7 @@ class SqliteEngineTest : public testing::Test {
   PublishOutcome publish(v1::Article a) {
     std::promise<PublishOutcome> done;
     std::vector<PublishRequest> requests;
-    requests.push_back({std::move(a), TimeUtil::GetCurrentTime(),
+    requests.push_back({std::move(a), current_timestamp(),
                         [&](PublishOutcome outcome) { done.set_value(std::move(outcome)); }});
     engine_->publish(std::move(requests));
     return done.get_future().get();
@@ -108,14 +110,14 @@ class SqliteEngineTest : public testing::Test {
 
   // Waits until `deadline` has passed on the wall clock, plus the engine's timer slack.
   static void wait_past(const google::protobuf::Timestamp& deadline) {
-    while (TimeUtil::GetCurrentTime() <= deadline + TimeUtil::MillisecondsToDuration(300)) {
+    while (current_timestamp() <= deadline + TimeUtil::MillisecondsToDuration(300)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
 };
 
 google::protobuf::Timestamp in_ms(std::int64_t ms) {
-  return TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(ms);
+  return current_timestamp() + TimeUtil::MillisecondsToDuration(ms);
 }
 
 TEST_F(SqliteEngineTest, KeepsOffsetsAndEpochsAcrossARestart) {
@@ -164,7 +166,7 @@ TEST_F(SqliteEngineTest, DuplicateCorrectionAndOlderVersion) {
 TEST_F(SqliteEngineTest, HoldsAnEmbargoedArticleUntilItLiftsEvenAcrossARestart) {
   open();
   auto held = article("urn:embargo", 1, {"defense"});
-  *held.mutable_embargoed() = TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(1500);
+  *held.mutable_embargoed() = current_timestamp() + TimeUtil::MillisecondsToDuration(1500);
   const auto outcome = publish(held);
   ASSERT_FALSE(outcome.rejection);
   EXPECT_TRUE(outcome.result.has_embargoed_until());
