@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "kabar/common/ascii.hpp"
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 
@@ -30,15 +31,11 @@ bool looks_like_language_tag(std::string_view tag) {
   return subtag != 0;
 }
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 // "en" matches "en" and "en-GB", case-insensitively (BCP 47 tags are case-insensitive).
 bool language_matches(std::string_view wanted, std::string_view language) {
   if (language.size() < wanted.size()) return false;
   for (std::size_t i = 0; i < wanted.size(); ++i) {
-    if (lower(wanted[i]) != lower(language[i])) return false;
+    if (lower_ascii(wanted[i]) != lower_ascii(language[i])) return false;
   }
   return language.size() == wanted.size() || language[wanted.size()] == '-';
 }

@@ -9,10 +9,10 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
-#include <cctype>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "kabar/common/ascii.hpp"
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 
@@ -197,10 +197,8 @@ std::variant<Claims, Refusal> Verifier::verify(std::string_view token,
     return refuse("malformed", "the JWT header has no alg");
   }
   const auto alg = alg_it->get<std::string>();
-  std::string lower = alg;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "none") return refuse("alg_none", "unsigned tokens (alg none) are never accepted");
+  if (lower_ascii(alg) == "none")
+    return refuse("alg_none", "unsigned tokens (alg none) are never accepted");
 
   const std::string_view signed_part = token.substr(0, second);
   bool valid = false;

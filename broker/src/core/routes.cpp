@@ -6,19 +6,12 @@
 #include <stdexcept>
 
 #include "kabar/common/article.hpp"
+#include "kabar/common/ascii.hpp"
 #include "kabar/common/log_safe.hpp"
 #include "kabar/common/topic.hpp"
 
 namespace kabar::broker {
 namespace {
-
-std::string lower_ascii(std::string_view text) {
-  std::string lowered(text);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  return lowered;
-}
 
 [[noreturn]] void fail(const std::string& source, const toml::source_region& where,
                        const std::string& why) {

@@ -3,9 +3,9 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
-#include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "kabar/common/ascii.hpp"
 #include "kabar/common/log_safe.hpp"
 #include "kabar/common/ninjs.hpp"
 #include "net/query_string.hpp"
@@ -22,10 +22,7 @@ Refusal refuse(unsigned status, std::string message,
 std::string lower_trimmed(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  std::string out(text);
-  std::ranges::transform(out, out.begin(),
-                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  return lower_ascii(text);
 }
 
 }  // namespace
