@@ -36,11 +36,13 @@ int main(int argc, char** argv) {
         "# IPTC media topics -> topics\n[subjects]\n\"medtop:20000053\" = [\"defense\"]\n"
         "\"armed conflict\" = [\"defense\", \"international\"]\n"
         "\"http://cv.iptc.org/newscodes/mediatopic/11000000\" = \"politics\"\n");
-  // ninjs with subjects and type, which the fixtures do not have.
+  // ninjs with subjects, type, an embargo and a rendition, which the fixtures do not have.
   write(corpus / "ninjs" / "subjects.json",
         R"({"uri": "urn:seed:subjects", "type": "text", "headlines": [{"role": "main", )"
         R"("value": "h"}], "subjects": [{"code": "medtop:20000053", "name": "armed conflict", )"
-        R"("rel": "about", "uri": "http://cv.iptc.org/newscodes/mediatopic/20000053"}]})");
+        R"("rel": "about", "uri": "http://cv.iptc.org/newscodes/mediatopic/20000053"}, )"
+        R"({"name": "Kim Jong Un", "rel": "keyword"}], "embargoed": "2030-01-01T00:00:00Z", )"
+        R"("renditions": [{"name": "canonical", "href": "https://example.com/1"}]})");
   int n = 0;
   auto message = [&](const kabar::v1::ClientMessage& m) {
     write(corpus / "client_message" / ("seed-" + std::to_string(n++)), m.SerializeAsString());

@@ -66,9 +66,11 @@ std::optional<Rejection> validate_article(v1::Article& article, std::size_t max_
     return bad_request("article.subjects has more than " + std::to_string(kMaxSubjectsPerArticle) +
                        " subjects");
   }
-  if (article.type().size() > kMaxArticleTypeLength) {
-    return bad_request("article.type is longer than " + std::to_string(kMaxArticleTypeLength) +
-                       " bytes");
+  if (!article.type().empty() && std::find(kArticleTypes.begin(), kArticleTypes.end(),
+                                           article.type()) == kArticleTypes.end()) {
+    return bad_request("article.type '" + article.type().substr(0, 80) +
+                       "' is not a ninjs type: text, audio, video, picture, graphic, composite or "
+                       "component");
   }
   if (article.headline().empty() && article.body().empty()) {
     return bad_request("article needs a headline or a body");

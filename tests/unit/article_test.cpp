@@ -58,16 +58,25 @@ TEST(ArticleValidation, RefusesEachMissingOrInvalidFieldWithItsName) {
   EXPECT_EQ(refusal(a), "article.pubstatus 7 is not usable (0), withheld (1) or canceled (2)");
 }
 
-TEST(ArticleValidation, SubjectsAndTypeAreBoundedAtTheirEdges) {
+TEST(ArticleValidation, SubjectsAreBoundedAndTypeIsANinjsType) {
   auto a = valid();
   for (std::size_t i = 0; i < kMaxSubjectsPerArticle; ++i) a.add_subjects()->set_name("s");
-  a.set_type(std::string(kMaxArticleTypeLength, 't'));
   EXPECT_EQ(refusal(a), "");
   a.add_subjects()->set_name("one more");
   EXPECT_EQ(refusal(a), "article.subjects has more than 64 subjects");
   a = valid();
-  a.set_type(std::string(kMaxArticleTypeLength + 1, 't'));
-  EXPECT_EQ(refusal(a), "article.type is longer than 64 bytes");
+  for (const auto type : kArticleTypes) {
+    a.set_type(std::string(type));
+    EXPECT_EQ(refusal(a), "") << type;
+  }
+  a.set_type("article");
+  EXPECT_EQ(refusal(a),
+            "article.type 'article' is not a ninjs type: text, audio, video, picture, graphic, "
+            "composite or component");
+  a.set_type("Text");  // the schema's enum is case-sensitive
+  EXPECT_NE(refusal(a), "");
+  a.set_type(std::string(100'000, 't'));  // quoted in the message no longer than 80 bytes
+  EXPECT_LT(refusal(a).size(), 200U);
 }
 
 TEST(ArticleValidation, TimestampsOutsideRfc3339AreRefusedNamingTheField) {

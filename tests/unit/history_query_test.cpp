@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <vector>
 
 #include "net/query_string.hpp"
@@ -68,21 +70,66 @@ TEST(HistoryQuery, AnswersNotFoundUnavailableOrAPageThatSaysMore) {
   const history_query::Query query{"defense", 0, 10};
   ReadResult unavailable;
   unavailable.not_recoverable = "the store could not be read: disk I/O error";
-  EXPECT_EQ(history_query::answer(query, unavailable, false).status, 503U);
+  EXPECT_EQ(history_query::answer(query, unavailable, history_query::Format::kJson).status, 503U);
   ReadResult never;
   never.batch = std::make_shared<DeliveryBatch>();
-  const auto not_found = history_query::answer(query, never, false);
+  const auto not_found = history_query::answer(query, never, history_query::Format::kJson);
   EXPECT_EQ(not_found.status, 404U);
   EXPECT_EQ(not_found.body, "no article was ever stored in topic 'defense'\n");
   ReadResult partial;
   partial.batch = std::make_shared<DeliveryBatch>();
   partial.topics.push_back({"defense", "e1", 1, 20});
   partial.complete = false;
-  const auto page = history_query::answer(query, partial, false);
+  const auto page = history_query::answer(query, partial, history_query::Format::kJson);
   EXPECT_EQ(page.status, 200U);
   EXPECT_EQ(page.content_type, "application/json");
   EXPECT_NE(page.body.find("\"more\":true"), std::string::npos) << page.body;
-  EXPECT_EQ(history_query::answer(query, partial, true).content_type, "application/x-protobuf");
+  EXPECT_EQ(history_query::answer(query, partial, history_query::Format::kProtobuf).content_type,
+            "application/x-protobuf");
+}
+
+TEST(HistoryQuery, TheAcceptHeaderChoosesTheFormat) {
+  using history_query::Format;
+  EXPECT_EQ(history_query::format_for(""), Format::kJson);
+  EXPECT_EQ(history_query::format_for("*/*"), Format::kJson);
+  EXPECT_EQ(history_query::format_for("application/json"), Format::kJson);
+  EXPECT_EQ(history_query::format_for("application/x-protobuf"), Format::kProtobuf);
+  EXPECT_EQ(history_query::format_for("application/ninjs+json, application/json;q=0.5"),
+            Format::kNinjs);
+}
+
+TEST(HistoryQuery, ANinjsPageCarriesTheTopicInHeadersAndLinksTheNextPage) {
+  const history_query::Query query{"defense", 0, 2};
+  auto batch = std::make_shared<DeliveryBatch>();
+  for (const std::uint64_t offset : {1U, 2U}) {
+    v1::ServerMessage message;
+    auto& delivery = *message.add_deliveries();
+    delivery.set_offset(offset);
+    delivery.mutable_article()->set_id("urn:a:" + std::to_string(offset));
+    auto& ref = batch->deliveries.emplace_back();
+    ref.begin = batch->bytes.size();
+    batch->bytes += message.SerializeAsString();
+    ref.size = batch->bytes.size() - ref.begin;
+  }
+  ReadResult partial;
+  partial.batch = batch;
+  partial.topics.push_back({"defense", "e1", 1, 20});
+  partial.complete = false;
+  const auto page = history_query::answer(query, partial, history_query::Format::kNinjs);
+  EXPECT_EQ(page.status, 200U);
+  EXPECT_EQ(page.content_type, "application/ninjs+json");
+  const auto doc = nlohmann::json::parse(page.body);
+  ASSERT_EQ(doc.size(), 2U);
+  EXPECT_EQ(doc[1]["uri"], "urn:a:2");
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(page.headers,
+            (Headers{{"Kabar-Epoch", "e1"},
+                     {"Kabar-First-Offset", "1"},
+                     {"Kabar-Last-Offset", "20"},
+                     {"Link", "</v1/topics/defense/articles?since=2&limit=2>; rel=\"next\""}}));
+  partial.complete = true;
+  EXPECT_EQ(history_query::answer(query, partial, history_query::Format::kNinjs).headers.size(), 3U)
+      << "no next page";
 }
 
 TEST(HistoryQuery, APageIsReadUpToItsByteBound) {

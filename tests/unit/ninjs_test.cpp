@@ -1,9 +1,15 @@
 #include "kabar/common/ninjs.hpp"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace kabar {
 namespace {
@@ -96,6 +102,8 @@ TEST(NinjsMapping, RefusesBadDocumentsNamingTheField) {
   };
   EXPECT_EQ(message(R"({"uri": "u", "urgency": 12})"),
             "ninjs field 'urgency' must be a whole number from 1 to 9");
+  EXPECT_EQ(message(R"({"uri": "u", "version": 4294967296})"),
+            "ninjs field 'version' must be at most 4294967295");
   EXPECT_EQ(message(R"({"uri": "u", "version": "two"})"),
             "ninjs field 'version' 'two' is not a whole number");
   EXPECT_EQ(message(R"({"uri": "u", "firstcreated": "yesterday"})"),
@@ -116,6 +124,75 @@ TEST(NinjsMapping, RefusesBadDocumentsNamingTheField) {
   // library but an out-of-range one; it must still be a NinjsError, not an abort.
   EXPECT_EQ(message("7777774E185121").rfind("not valid JSON", 0), 0U);
   EXPECT_EQ(message(R"({"uri": "u", "urgency": 1E999})").rfind("not valid JSON", 0), 0U);
+}
+
+// ninjs -> Article -> ninjs -> Article gives the same Article: the output mapping is the inverse.
+void expect_round_trip(const std::string& ninjs) {
+  const auto article = article_from_ninjs(ninjs);
+  const auto written = ninjs_from_article(article);
+  const auto again = article_from_ninjs(written);
+  std::string differences;
+  google::protobuf::util::MessageDifferencer differ;
+  differ.ReportDifferencesToString(&differences);
+  EXPECT_TRUE(differ.Compare(article, again)) << differences << "\nwritten: " << written;
+  EXPECT_EQ(ninjs_from_article(again), written) << "writing is deterministic";
+}
+
+TEST(NinjsRoundTrip, EveryFixtureComesBackAsTheSameArticle) {
+  int fixtures = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(KABAR_FIXTURES_DIR)) {
+    if (entry.path().extension() != ".json") continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    expect_round_trip(fixture(entry.path().filename().string()));
+    ++fixtures;
+  }
+  EXPECT_GE(fixtures, 3);
+}
+
+TEST(NinjsRoundTrip, EveryMappedFieldComesBack) {
+  for (const char* ninjs : {
+           R"({"uri": "urn:x"})",
+           R"({"uri": "urn:x", "version": 4294967295, "urgency": 9, "pubstatus": "withheld",
+               "firstcreated": "1970-01-01T00:00:00Z", "versioncreated": "9999-12-31T23:59:59.999999999Z",
+               "embargoed": "2030-01-01T07:00:00+07:00", "type": "picture", "language": "id",
+               "by": "b", "located": "l", "ednote": "e", "copyrightholder": "c",
+               "headline": "h1", "body_text": "b1",
+               "descriptions": [{"role": "other", "value": "s0"}, {"role": "summary", "value": "s"}],
+               "keywords": ["", "k", "Kim Jong Un"],
+               "links": [{"rel": "canonical", "href": "https://x/1"}],
+               "subjects": [{}, {"name": "n", "rel": "keyword", "literal": "c"},
+                            {"code": "a", "literal": "b", "uri": "http://u", "rel": "about"},
+                            {"name": "Jakarta", "rel": "keyword", "uri": "http://geo/1"}]})",
+           R"({"uri": "urn:x", "pubstatus": "canceled", "headlines": [{"value": "\u0000\"\\"}],
+               "infosources": [{"name": "Antara"}], "subjects": [{"name": "k", "rel": "keyword"}],
+               "renditions": [{"name": "canonical", "href": "https://x/2"}]})",
+       }) {
+    SCOPED_TRACE(ninjs);
+    expect_round_trip(ninjs);
+  }
+}
+
+TEST(NinjsOutput, WritesNinjs20NamesAndLeavesOutWhatIsNotSet) {
+  auto article = article_from_ninjs(fixture("korea-utara-pasukan-rusia.json"));
+  article.add_topics("international");
+  article.set_url("https://ikolom.example/1");
+  const auto doc = nlohmann::json::parse(ninjs_from_article(article));
+  EXPECT_EQ(doc["standard"]["version"], "2.0");
+  EXPECT_EQ(doc["uri"], article.id());
+  EXPECT_EQ(doc["version"], "1") << "ninjs 2.0 writes version as a string";
+  EXPECT_EQ(doc["firstcreated"], "2025-04-28T07:00:00Z");
+  EXPECT_EQ(doc["headlines"][0]["role"], "main");
+  EXPECT_EQ(doc["headlines"][0]["value"], article.headline());
+  EXPECT_EQ(doc["descriptions"][0]["role"], "summary");
+  EXPECT_EQ(doc["bodies"][0]["value"], article.body());
+  EXPECT_EQ(doc["urgency"], 3);
+  EXPECT_EQ(doc["subjects"].size(), 6U) << "keywords as subjects with rel keyword";
+  EXPECT_EQ(doc["subjects"][4], (nlohmann::json{{"name", "Kim Jong Un"}, {"rel", "keyword"}}));
+  EXPECT_EQ(doc["renditions"][0]["href"], "https://ikolom.example/1");
+  EXPECT_FALSE(doc.contains("topics")) << "topics are kabar's, not ninjs";
+  EXPECT_FALSE(doc.contains("keywords")) << "not a ninjs 2.0 property";
+  EXPECT_FALSE(doc.contains("embargoed"));
+  EXPECT_FALSE(doc.contains("ednote"));
 }
 
 }  // namespace

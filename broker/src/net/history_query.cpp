@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "kabar/common/ninjs.hpp"
 #include "kabar/common/topic.hpp"
 #include "net/query_string.hpp"
 
@@ -65,38 +66,76 @@ ReadRequest read_request(const Query& query) {
   return request;
 }
 
-Answer answer(const Query& query, const ReadResult& result, bool protobuf) {
+Format format_for(std::string_view accept) {
+  if (accept.find("application/x-protobuf") != std::string_view::npos) return Format::kProtobuf;
+  if (accept.find("application/ninjs+json") != std::string_view::npos) return Format::kNinjs;
+  return Format::kJson;
+}
+
+namespace {
+
+Answer plain(unsigned status, std::string body) {
+  Answer answer;
+  answer.status = status;
+  answer.body = std::move(body);
+  return answer;
+}
+
+// The page as ninjs documents, with kabar's own fields in headers.
+Answer ninjs_page(const Query& query, const v1::History& history) {
+  Answer page{200, "[", "application/ninjs+json", {}};
+  for (const auto& delivery : history.deliveries()) {
+    if (page.body.size() > 1) page.body.push_back(',');
+    page.body += ninjs_from_article(delivery.article());
+  }
+  page.body += "]\n";
+  page.headers = {{"Kabar-Epoch", history.epoch()},
+                  {"Kabar-First-Offset", std::to_string(history.first_offset())},
+                  {"Kabar-Last-Offset", std::to_string(history.last_offset())}};
+  if (history.more() && !history.deliveries().empty()) {
+    const auto next = history.deliveries(history.deliveries_size() - 1).offset();
+    page.headers.emplace_back(
+        "Link", "</v1/topics/" + query.topic + "/articles?since=" + std::to_string(next) +
+                    "&limit=" + std::to_string(query.limit) + ">; rel=\"next\"");
+  }
+  return page;
+}
+
+}  // namespace
+
+Answer answer(const Query& query, const ReadResult& result, Format format) {
   if (!result.batch) {
-    return {503, result.not_recoverable.value_or("history unavailable") + "\n"};
+    return plain(503, result.not_recoverable.value_or("history unavailable") + "\n");
   }
   if (result.topics.empty()) {
-    return {404, "no article was ever stored in topic '" + query.topic + "'\n"};
+    return plain(404, "no article was ever stored in topic '" + query.topic + "'\n");
   }
   v1::History history;
   history.set_topic(query.topic);
-  if (!result.topics.empty()) {
-    const auto& topic = result.topics.front();
-    history.set_epoch(topic.epoch);
-    history.set_first_offset(topic.first_offset);
-    history.set_last_offset(topic.last_offset);
-  }
+  const auto& topic = result.topics.front();
+  history.set_epoch(topic.epoch);
+  history.set_first_offset(topic.first_offset);
+  history.set_last_offset(topic.last_offset);
   v1::ServerMessage message;
   for (const auto& ref : result.batch->deliveries) {
     message.ParseFromArray(result.batch->bytes.data() + ref.begin, static_cast<int>(ref.size));
     history.add_deliveries()->Swap(message.mutable_deliveries(0));
   }
   history.set_more(!result.complete);
-  if (protobuf) return {200, history.SerializeAsString(), "application/x-protobuf"};
+  if (format == Format::kProtobuf) {
+    return {200, history.SerializeAsString(), "application/x-protobuf", {}};
+  }
+  if (format == Format::kNinjs) return ninjs_page(query, history);
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
   const auto status = google::protobuf::util::MessageToJsonString(history, &json, options);
   if (!status.ok()) {
-    return {500, "the page cannot be written as JSON (" + std::string(status.message()) +
-                     "): read it with Accept: application/x-protobuf\n"};
+    return plain(500, "the page cannot be written as JSON (" + std::string(status.message()) +
+                          "): read it with Accept: application/x-protobuf\n");
   }
   json.push_back('\n');
-  return {200, std::move(json), "application/json"};
+  return {200, std::move(json), "application/json", {}};
 }
 
 }  // namespace kabar::broker::history_query

@@ -5,7 +5,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "kabar/broker/engine.hpp"
 
@@ -35,17 +37,30 @@ constexpr int kMaxConcurrentReads = 4;
 /// The engine read that answers `query`.
 [[nodiscard]] ReadRequest read_request(const Query& query);
 
-/// An HTTP answer: its status code, body and content type.
+/// How a page is written, chosen by the request's Accept header.
+enum class Format {
+  kJson,      ///< a kabar.v1.History in the protobuf JSON mapping (the default)
+  kProtobuf,  ///< the same History, binary (application/x-protobuf)
+  kNinjs,     ///< a JSON array of ninjs 2.0 documents (application/ninjs+json)
+};
+
+/// The format an Accept header asks for.
+[[nodiscard]] Format format_for(std::string_view accept);
+
+/// An HTTP answer: its status code, body, content type and headers of its own.
 struct Answer {
   unsigned status = 200;
   std::string body;
   std::string content_type = "text/plain; charset=utf-8";
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
-/// The answer to `query` from `result`: 200 with a kabar.v1.History, in the protobuf JSON mapping
-/// or (with `protobuf`) binary; 404 for a topic never stored, 503 when the store could not be
-/// read, 500 (never a partial body) when the page cannot be encoded. Costs up to a page's bytes:
-/// call it off the I/O threads.
-[[nodiscard]] Answer answer(const Query& query, const ReadResult& result, bool protobuf);
+/// The answer to `query` from `result`: 200 with the page in `format`; 404 for a topic never
+/// stored, 503 when the store could not be read, 500 (never a partial body) when the page cannot
+/// be encoded. A ninjs page has no room for kabar's fields: the topic's epoch and offsets go in
+/// Kabar-Epoch, Kabar-First-Offset and Kabar-Last-Offset headers, and the next page in a Link
+/// header (rel="next") when there is more. Costs up to a page's bytes: call it off the I/O
+/// threads.
+[[nodiscard]] Answer answer(const Query& query, const ReadResult& result, Format format);
 
 }  // namespace kabar::broker::history_query

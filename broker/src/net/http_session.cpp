@@ -350,8 +350,7 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
       return respond(http::status::forbidden, "the token does not grant reading '" + topic + "'\n");
     }
   }
-  const bool protobuf =
-      request[http::field::accept].find("application/x-protobuf") != std::string_view::npos;
+  const auto format = history_query::format_for(request[http::field::accept]);
   // Each read holds up to a page in memory: a few at a time over the broker, the rest retry.
   if (context_.history_reads.fetch_add(1) >= history_query::kMaxConcurrentReads) {
     context_.history_reads.fetch_sub(1);
@@ -362,16 +361,22 @@ void HttpSession::serve_history(const http::request<http::string_body>& request)
                              [&reads = context_.history_reads](void*) { reads.fetch_sub(1); });
   auto query = std::get<history_query::Query>(std::move(parsed));
   auto read = history_query::read_request(query);
-  auto respond_here = post_back(stream_.get_executor(), shared_from_this(),
-                                [slot](HttpSession& self, history_query::Answer answer) mutable {
-                                  slot.reset();
-                                  self.respond(static_cast<http::status>(answer.status),
-                                               std::move(answer.body), answer.content_type);
-                                });
-  context_.engine.read(std::move(read), [query = std::move(query), protobuf,
+  auto respond_here =
+      post_back(stream_.get_executor(), shared_from_this(),
+                [slot](HttpSession& self, history_query::Answer answer) mutable {
+                  slot.reset();
+                  auto& response = self.start_response(static_cast<http::status>(answer.status),
+                                                       std::move(answer.body), answer.content_type);
+                  for (const auto& [name, value] : answer.headers) {
+                    response.set(name, value);
+                  }
+                  response.set(http::field::vary, "Accept");
+                  self.send();
+                });
+  context_.engine.read(std::move(read), [query = std::move(query), format,
                                          respond_here](const ReadResult& result) mutable {
     // Encoded here, on the engine's reader thread: a page of megabytes never stalls an I/O thread.
-    respond_here(history_query::answer(query, result, protobuf));
+    respond_here(history_query::answer(query, result, format));
   });
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -16,7 +17,9 @@ inline constexpr std::size_t kMaxArticleIdLength = 1024;
 inline constexpr std::size_t kMaxTopicsPerArticle = 16;
 /// Subjects one article may carry: the routing table looks each up at publish.
 inline constexpr std::size_t kMaxSubjectsPerArticle = 64;
-inline constexpr std::size_t kMaxArticleTypeLength = 64;
+/// ninjs `type` values (IPTC's nature of the item); an article carries one of them or none.
+inline constexpr std::array<std::string_view, 7> kArticleTypes = {
+    "text", "audio", "video", "picture", "graphic", "composite", "component"};
 inline constexpr std::uint32_t kMaxUrgency = 9;
 /// Languages one subscription filter may list: a filter is kept per subscription and walked
 /// per delivery, so its size is bounded (a client once sent 240 000).
