@@ -29,9 +29,9 @@ class Auth : public testing::Test {
   Auth() : broker_(make_broker(data_)) {}
 
   static BrokerProcess make_broker(const TempDir& dir) {
-    std::ofstream(dir.path() / "secret") << kSecret << "\n";
-    return BrokerProcess(
-        {"--jwt-secret-file", (dir.path() / "secret").string(), "--jwt-leeway-s", "0"});
+    auto flags = hs256_secret_flags(dir, kSecret);
+    flags.insert(flags.end(), {"--jwt-leeway-s", "0"});
+    return BrokerProcess(flags);
   }
 
   // A client that sends `token` in Connect; the Connect reply (or why none came).

@@ -211,8 +211,7 @@ TEST(HttpPublishLimits, OverThePublishRateIs429WithRetryAfter) {
 TEST(HttpPublishLimits, TokensAndGrantsApplyAsToAWebSocketPublisher) {
   const std::string secret = "an HS256 secret of at least 32 bytes, for tests";
   TempDir dir;
-  std::ofstream(dir.path() / "secret") << secret << "\n";
-  BrokerProcess broker({"--jwt-secret-file", (dir.path() / "secret").string()});
+  BrokerProcess broker(hs256_secret_flags(dir, secret));
   HttpConnection cms(broker.port());
   const auto body = ninjs("urn:test:auth", "Authorised");
   const auto none = cms.post("/v1/articles?topic=defense", kNinjs, body);

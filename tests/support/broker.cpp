@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 
@@ -93,6 +94,12 @@ std::string sub_path() {
 }
 std::string fixtures_dir() {
   return KABAR_FIXTURES_DIR;
+}
+
+std::vector<std::string> hs256_secret_flags(const TempDir& dir, const std::string& secret) {
+  const auto path = dir.path() / "secret";
+  std::ofstream(path) << secret << "\n";
+  return {"--jwt-secret-file", path.string()};
 }
 
 }  // namespace kabar::test

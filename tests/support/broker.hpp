@@ -54,4 +54,8 @@ std::string pub_path();
 std::string sub_path();
 std::string fixtures_dir();
 
+/// The flags of a broker that requires HS256 tokens signed with `secret`, which is written to a
+/// file in `dir`.
+std::vector<std::string> hs256_secret_flags(const TempDir& dir, const std::string& secret);
+
 }  // namespace kabar::test

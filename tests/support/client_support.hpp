@@ -110,6 +110,19 @@ class Connected {
     return result.get();
   }
 
+  /// Unsubscribes and waits for the broker's answer; throws when refused.
+  void unsubscribe(const std::string& topic) {
+    auto answered = std::make_shared<std::promise<client::Response>>();
+    auto future = answered->get_future();
+    client_.unsubscribe(
+        topic, [answered](client::Response response) { answered->set_value(std::move(response)); });
+    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      throw std::runtime_error("unsubscribe timed out");
+    }
+    const auto response = future.get();
+    if (!response.ok()) throw std::runtime_error("unsubscribe: " + response.error_text());
+  }
+
   /// Publishes and waits for the acknowledgement; throws when refused.
   v1::PublishResult publish(v1::Article article) {
     auto result = client_.publish(std::move(article));

@@ -82,6 +82,28 @@ TEST(Fanout, DeliversEachTopicOffsetOnceHoweverManySubscriptionsMatch) {
   EXPECT_EQ(reader.flushes, 1) << "one flush, so one write, per batch";
 }
 
+TEST(Fanout, CountsEachReceiverOnceAndDeliveryDedupeStillWorksAfter) {
+  Fanout fanout;
+  FakeSubscriber reader, desk, other;
+  for (const char* pattern : {"defense.asia", "defense.>", "*.asia", ">"}) {
+    fanout.subscribe(reader, pattern, {});
+  }
+  v1::Filter flash;
+  flash.set_max_urgency(1);
+  fanout.subscribe(desk, "defense.asia", flash);  // filtered: still a receiver of the topic
+  fanout.subscribe(other, "sports", {});
+  EXPECT_EQ(fanout.receivers("defense.asia"), 2U);
+  EXPECT_EQ(fanout.receivers("defense.asia"), 2U) << "counting again counts the same";
+  EXPECT_EQ(fanout.receivers("sports"), 2U);
+  EXPECT_EQ(fanout.receivers("weather"), 1U);
+  fanout.remove(reader);
+  EXPECT_EQ(fanout.receivers("defense.asia"), 1U);
+  EXPECT_EQ(fanout.receivers("weather"), 0U);
+  BatchBuilder batch;
+  fanout.dispatch(batch.add("defense.asia", 1, 1).take());
+  EXPECT_EQ(desk.received, (Received{"defense.asia#1"}));
+}
+
 TEST(Fanout, AppliesEachSubscriptionsOwnFilter) {
   Fanout fanout;
   FakeSubscriber alerts, mixed;

@@ -78,7 +78,7 @@ TEST(HistoryQuery, AnswersNotFoundUnavailableOrAPageThatSaysMore) {
   EXPECT_EQ(not_found.body, "no article was ever stored in topic 'defense'\n");
   ReadResult partial;
   partial.batch = std::make_shared<DeliveryBatch>();
-  partial.topics.push_back({"defense", "e1", 1, 20});
+  partial.topics.push_back({"defense", "e1", 1, 20, 0});
   partial.complete = false;
   const auto page = history_query::answer(query, partial, history_query::Format::kJson);
   EXPECT_EQ(page.status, 200U);
@@ -113,7 +113,7 @@ TEST(HistoryQuery, ANinjsPageCarriesTheTopicInHeadersAndLinksTheNextPage) {
   }
   ReadResult partial;
   partial.batch = batch;
-  partial.topics.push_back({"defense", "e1", 1, 20});
+  partial.topics.push_back({"defense", "e1", 1, 20, 0});
   partial.complete = false;
   const auto page = history_query::answer(query, partial, history_query::Format::kNinjs);
   EXPECT_EQ(page.status, 200U);

@@ -159,4 +159,21 @@ std::size_t Fanout::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) 
   return queued;
 }
 
+std::size_t Fanout::receivers(std::string_view topic) {
+  // A fresh mark per count; after 2^32 counts a subscriber's stale mark could equal the new one
+  // and go uncounted once, unless every mark is cleared on the wrap, as here.
+  if (++census_ == 0) {
+    for (auto& [subscriber, subscriptions] : by_subscriber_) subscriber->census_mark_ = 0;
+    census_ = 1;
+  }
+  std::size_t count = 0;
+  index_.match(topic, [&](const Subscription* subscription) {
+    auto& subscriber = *subscription->subscriber;
+    if (subscriber.census_mark_ == census_) return;
+    subscriber.census_mark_ = census_;
+    ++count;
+  });
+  return count;
+}
+
 }  // namespace kabar::broker

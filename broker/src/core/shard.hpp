@@ -34,6 +34,8 @@ class Connection {
   virtual void write_turn() {}
 };
 
+class ReceiverCensus;
+
 /// What every connection shares, read-only after start (the counter is atomic).
 struct BrokerContext {
   const Config& config;
@@ -44,6 +46,7 @@ struct BrokerContext {
   boost::asio::ssl::context* tls;  ///< null when the listener is plain TCP
   std::atomic<std::uint64_t> next_connection_id{1};
   std::atomic<int> history_reads{0};  ///< HTTP history reads under way, over all shards
+  ReceiverCensus* census = nullptr;   ///< counts a topic's receivers over every shard
 };
 
 /// One I/O thread's share of the broker: its connections, its subscriptions (Fanout) and the

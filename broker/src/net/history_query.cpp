@@ -2,8 +2,6 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include <charconv>
-
 #include "kabar/common/ninjs.hpp"
 #include "kabar/common/topic.hpp"
 #include "net/query_string.hpp"
@@ -13,12 +11,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "/v1/topics/";
 constexpr std::string_view kSuffix = "/articles";
-
-template <typename T>
-bool parse_number(std::string_view text, T& value) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
-}
 
 }  // namespace
 
@@ -37,11 +29,11 @@ std::variant<Query, std::string> parse(std::string_view target) {
   std::string error;
   for_each_query_parameter(target, [&](std::string_view key, std::string_view value) {
     if (key == "since") {
-      if (!parse_number(value, query.since)) {
+      if (!parse_whole_number(value, query.since)) {
         error = "since must be an offset (a whole number >= 0), not '" + std::string(value) + "'";
       }
     } else if (key == "limit") {
-      if (!parse_number(value, query.limit) || query.limit == 0 || query.limit > kMaxLimit) {
+      if (!parse_whole_number(value, query.limit) || query.limit == 0 || query.limit > kMaxLimit) {
         error = "limit must be a whole number from 1 to " + std::to_string(kMaxLimit) + ", not '" +
                 std::string(value) + "'";
       }
@@ -74,13 +66,6 @@ Format format_for(std::string_view accept) {
 
 namespace {
 
-Answer plain(unsigned status, std::string body) {
-  Answer answer;
-  answer.status = status;
-  answer.body = std::move(body);
-  return answer;
-}
-
 // The page as ninjs documents, with kabar's own fields in headers.
 Answer ninjs_page(const Query& query, const v1::History& history) {
   Answer page{200, "[", "application/ninjs+json", {}};
@@ -105,10 +90,10 @@ Answer ninjs_page(const Query& query, const v1::History& history) {
 
 Answer answer(const Query& query, const ReadResult& result, Format format) {
   if (!result.batch) {
-    return plain(503, result.not_recoverable.value_or("history unavailable") + "\n");
+    return plain_answer(503, result.not_recoverable.value_or("history unavailable") + "\n");
   }
   if (result.topics.empty()) {
-    return plain(404, "no article was ever stored in topic '" + query.topic + "'\n");
+    return plain_answer(404, "no article was ever stored in topic '" + query.topic + "'\n");
   }
   v1::History history;
   history.set_topic(query.topic);
@@ -131,8 +116,9 @@ Answer answer(const Query& query, const ReadResult& result, Format format) {
   options.add_whitespace = false;
   const auto status = google::protobuf::util::MessageToJsonString(history, &json, options);
   if (!status.ok()) {
-    return plain(500, "the page cannot be written as JSON (" + std::string(status.message()) +
-                          "): read it with Accept: application/x-protobuf\n");
+    return plain_answer(500, "the page cannot be written as JSON (" +
+                                 std::string(status.message()) +
+                                 "): read it with Accept: application/x-protobuf\n");
   }
   json.push_back('\n');
   return {200, std::move(json), "application/json", {}};

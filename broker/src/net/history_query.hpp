@@ -5,11 +5,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <variant>
-#include <vector>
 
 #include "kabar/broker/engine.hpp"
+#include "net/http_answer.hpp"
 
 /// GET /v1/topics/{topic}/articles?since=OFFSET&limit=N: the HTTP read path into history, kept
 /// apart from the HTTP session so that it compiles without Beast.
@@ -46,14 +45,6 @@ enum class Format {
 
 /// The format an Accept header asks for.
 [[nodiscard]] Format format_for(std::string_view accept);
-
-/// An HTTP answer: its status code, body, content type and headers of its own.
-struct Answer {
-  unsigned status = 200;
-  std::string body;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::vector<std::pair<std::string, std::string>> headers;
-};
 
 /// The answer to `query` from `result`: 200 with the page in `format`; 404 for a topic never
 /// stored, 503 when the store could not be read, 500 (never a partial body) when the page cannot

@@ -16,6 +16,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/none.hpp>
 
+#include "core/census.hpp"
 #include "kabar/common/article.hpp"
 #include "kabar/common/log_safe.hpp"
 #include "kabar/common/time.hpp"
@@ -27,6 +28,7 @@
 #include "net/post_back.hpp"
 #include "net/publish_check.hpp"
 #include "net/query_string.hpp"
+#include "net/topic_list.hpp"
 #include "net/ws_session.hpp"
 
 namespace kabar::broker {
@@ -304,11 +306,9 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   }
   if (const auto* asset = desk::find_asset(path)) return serve_asset(request, *asset);
   if (path == "/healthz") return respond(http::status::ok, "ok\n");
-  if (path == "/metrics") {
-    return respond(http::status::ok, context_.metrics.render(),
-                   "text/plain; version=0.0.4; charset=utf-8");
-  }
+  if (path == "/metrics") return serve_metrics();
   if (history_query::matches(path)) return serve_history(request);
+  if (topic_list::matches(path)) return serve_topics(request);
   if (path == "/v1/ws") {
     return respond(http::status::upgrade_required,
                    "/v1/ws is a WebSocket endpoint: upgrade with subprotocol kabar.v1.proto "
@@ -328,55 +328,125 @@ std::variant<jwt::Claims, std::string> HttpSession::verify(const std::string& to
   return std::get<jwt::Claims>(std::move(verified));
 }
 
+bool HttpSession::authorize_reader(const http::request<http::string_body>& request,
+                                   std::string_view topic, std::optional<jwt::Claims>& claims) {
+  if (context_.verifier == nullptr || context_.anonymous_allowed) return true;
+  const auto token = bearer_token(request);
+  if (token.empty()) {
+    respond(http::status::unauthorized,
+            "a token is required: Authorization: Bearer TOKEN or ?access_token=\n");
+    return false;
+  }
+  auto verified = verify(token);
+  if (const auto* refusal = std::get_if<std::string>(&verified)) {
+    respond(http::status::unauthorized, *refusal + "\n");
+    return false;
+  }
+  claims = std::get<jwt::Claims>(std::move(verified));
+  if (!topic.empty() && !jwt::granted(claims->subscribe, topic)) {
+    context_.metrics.rejected(Rejected::kForbidden);
+    respond(http::status::forbidden,
+            "the token does not grant reading '" + std::string(topic) + "'\n");
+    return false;
+  }
+  return true;
+}
+
+std::function<void(Answer)> HttpSession::read_answerer(bool vary_accept) {
+  // Each read holds up to a page in memory: a few at a time over the broker, the rest retry.
+  if (context_.history_reads.fetch_add(1) >= history_query::kMaxConcurrentReads) {
+    context_.history_reads.fetch_sub(1);
+    respond(http::status::service_unavailable,
+            "too many history reads under way: retry in a second\n");
+    return nullptr;
+  }
+  std::shared_ptr<void> slot(&context_.history_reads, [](void* reads) {
+    static_cast<std::atomic<int>*>(reads)->fetch_sub(1);
+  });
+  return post_back(stream_.get_executor(), shared_from_this(),
+                   [slot, vary_accept](HttpSession& self, Answer answer) mutable {
+                     slot.reset();
+                     self.respond_with(std::move(answer), vary_accept);
+                   });
+}
+
+void HttpSession::respond_with(Answer answer, bool vary_accept) {
+  auto& response = start_response(static_cast<http::status>(answer.status), std::move(answer.body),
+                                  answer.content_type);
+  for (const auto& [name, value] : answer.headers) response.set(name, value);
+  if (vary_accept) response.set(http::field::vary, "Accept");
+  send();
+}
+
 void HttpSession::serve_history(const http::request<http::string_body>& request) {
   auto parsed = history_query::parse(request.target());
   if (auto* error = std::get_if<std::string>(&parsed)) {
     return respond(http::status::bad_request, *error + "\n");
   }
   // History is what subscribers may read: the same token, the same grants.
-  if (context_.verifier != nullptr && !context_.anonymous_allowed) {
-    const auto token = bearer_token(request);
-    if (token.empty()) {
-      return respond(http::status::unauthorized,
-                     "a token is required: Authorization: Bearer TOKEN or ?access_token=\n");
-    }
-    const auto verified = verify(token);
-    if (const auto* refusal = std::get_if<std::string>(&verified)) {
-      return respond(http::status::unauthorized, *refusal + "\n");
-    }
-    const auto& topic = std::get<history_query::Query>(parsed).topic;
-    if (!jwt::granted(std::get<jwt::Claims>(verified).subscribe, topic)) {
-      context_.metrics.rejected(Rejected::kForbidden);
-      return respond(http::status::forbidden, "the token does not grant reading '" + topic + "'\n");
-    }
-  }
+  std::optional<jwt::Claims> claims;
+  if (!authorize_reader(request, std::get<history_query::Query>(parsed).topic, claims)) return;
   const auto format = history_query::format_for(request[http::field::accept]);
-  // Each read holds up to a page in memory: a few at a time over the broker, the rest retry.
-  if (context_.history_reads.fetch_add(1) >= history_query::kMaxConcurrentReads) {
-    context_.history_reads.fetch_sub(1);
-    return respond(http::status::service_unavailable,
-                   "too many history reads under way: retry in a second\n");
-  }
-  std::shared_ptr<void> slot(nullptr,
-                             [&reads = context_.history_reads](void*) { reads.fetch_sub(1); });
+  auto respond_here = read_answerer(true);
+  if (!respond_here) return;
   auto query = std::get<history_query::Query>(std::move(parsed));
   auto read = history_query::read_request(query);
-  auto respond_here =
-      post_back(stream_.get_executor(), shared_from_this(),
-                [slot](HttpSession& self, history_query::Answer answer) mutable {
-                  slot.reset();
-                  auto& response = self.start_response(static_cast<http::status>(answer.status),
-                                                       std::move(answer.body), answer.content_type);
-                  for (const auto& [name, value] : answer.headers) {
-                    response.set(name, value);
-                  }
-                  response.set(http::field::vary, "Accept");
-                  self.send();
-                });
   context_.engine.read(std::move(read), [query = std::move(query), format,
                                          respond_here](const ReadResult& result) mutable {
     // Encoded here, on the engine's reader thread: a page of megabytes never stalls an I/O thread.
     respond_here(history_query::answer(query, result, format));
+  });
+}
+
+void HttpSession::serve_topics(const http::request<http::string_body>& request) {
+  auto parsed = topic_list::parse(request.target());
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    return respond(http::status::bad_request, *error + "\n");
+  }
+  // A reader sees the topics it may subscribe to.
+  std::optional<jwt::Claims> claims;
+  if (!authorize_reader(request, std::get<topic_list::Query>(parsed).topic, claims)) return;
+  auto query = std::get<topic_list::Query>(std::move(parsed));
+  auto respond_here = read_answerer(false);
+  if (!respond_here) return;
+  auto grants = claims ? std::make_optional(std::move(claims->subscribe)) : std::nullopt;
+  auto read = topic_list::read_request(query);
+  context_.engine.read(
+      std::move(read), [&census = *context_.census, query = std::move(query),
+                        grants = std::move(grants), respond_here](ReadResult result) mutable {
+        if (!result.batch) {
+          return respond_here(plain_answer(
+              503, result.not_recoverable.value_or("the store could not be read") + "\n"));
+        }
+        auto page = std::make_shared<topic_list::Page>(
+            topic_list::page(query, std::move(result.topics), grants ? &*grants : nullptr));
+        std::vector<std::string> names;
+        names.reserve(page->topics.size());
+        for (const auto& topic : page->topics) names.push_back(topic.topic);
+        census.count(std::move(names), [query = std::move(query), page, respond_here](
+                                           const std::vector<std::uint64_t>& receivers) mutable {
+          respond_here(topic_list::answer(query, *page, receivers));
+        });
+      });
+}
+
+void HttpSession::serve_metrics() {
+  auto respond_here = post_back(
+      stream_.get_executor(), shared_from_this(), [](HttpSession& self, const std::string& gauge) {
+        self.respond(http::status::ok, self.context_.metrics.render() + gauge,
+                     "text/plain; version=0.0.4; charset=utf-8");
+      });
+  context_.engine.read(topic_list::read_request({}), [&census = *context_.census,
+                                                      respond_here](ReadResult result) mutable {
+    if (!result.batch) return respond_here(std::string());  // the counters still answer
+    auto topics = std::make_shared<std::vector<TopicState>>(std::move(result.topics));
+    std::vector<std::string> names;
+    names.reserve(topics->size());
+    for (const auto& topic : *topics) names.push_back(topic.topic);
+    census.count(std::move(names),
+                 [topics, respond_here](const std::vector<std::uint64_t>& receivers) mutable {
+                   respond_here(topic_list::receivers_gauge(*topics, receivers));
+                 });
   });
 }
 

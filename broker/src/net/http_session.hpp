@@ -4,6 +4,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "kabar/broker/engine.hpp"
 #include "kabar/desk/assets.hpp"
 #include "net/admission.hpp"
+#include "net/http_answer.hpp"
 #include "net/tcp_stream.hpp"
 
 namespace kabar::broker {
@@ -42,7 +44,21 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   // The token's claims, or why it is refused, one line (logged and counted).
   std::variant<jwt::Claims, std::string> verify(const std::string& token);
+  // The reader's claims on the HTTP read paths (history, topics), nullopt when no token is
+  // needed; false when the token is missing or refused (answered 401 here), or does not grant
+  // reading `topic` when one is named (403).
+  bool authorize_reader(const boost::beast::http::request<boost::beast::http::string_body>& request,
+                        std::string_view topic, std::optional<jwt::Claims>& claims);
+  // Where an answer made off this thread (the store's reader, a shard) comes back to, holding
+  // one of the broker's store-read slots until then; empty when none is free (answered 503).
+  std::function<void(Answer)> read_answerer(bool vary_accept);
   void serve_history(const boost::beast::http::request<boost::beast::http::string_body>& request);
+  // GET /v1/topics and /v1/topics/{topic}: the store's topics, then the shards' receivers.
+  void serve_topics(const boost::beast::http::request<boost::beast::http::string_body>& request);
+  // GET /metrics: the counters, then kabar_topic_receivers (the store's topics, the shards').
+  void serve_metrics();
+  // An answer made off this thread, with its own headers (Vary: Accept when `vary_accept`).
+  void respond_with(Answer answer, bool vary_accept = false);
   // POST /v1/articles: publishes as the WebSocket Publish does, answers in JSON.
   void post_article(const boost::beast::http::request<boost::beast::http::string_body>& request);
   void on_published(PublishOutcome outcome);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <charconv>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,14 @@ void for_each_query_parameter(std::string_view target, Visit visit) {
     const auto value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
     if (!visit(item.substr(0, eq), value)) return;
   }
+}
+
+/// `text` as a whole number in `value`: false when it is empty, has anything but digits, or is
+/// out of T's range.
+template <typename T>
+bool parse_whole_number(std::string_view text, T& value) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
 /// RFC 3986 percent-decoding; a malformed escape is kept as it is (a token then fails to verify,

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/census.hpp"
 #include "core/shard.hpp"
 #include "kabar/broker/memory_engine.hpp"
 #include "kabar/broker/sqlite_engine.hpp"
@@ -117,6 +118,7 @@ struct Server::Impl {
     acceptor->bind(endpoint);
     acceptor->listen(net::socket_base::max_listen_connections);
     for (auto& shard : shards) shard.set_routes(routes);
+    context.census = &census;
   }
 
   static std::size_t shard_count(const Config& config) {
@@ -145,12 +147,14 @@ struct Server::Impl {
   // Teardown in dependency order: the acceptor before the io_context it runs on; the engine
   // before the shards, as its last acknowledgements and batches are posted to them; the shards
   // (whose queued handlers may hold the last reference to a session) while the context and
-  // metrics those sessions use on destruction are still here.
+  // metrics those sessions use on destruction are still here; a receivers count left unfinished
+  // lets its waiting session go before any shard does.
   ~Impl() {
     if (reserve_fd >= 0) ::close(reserve_fd);
     accept_pause.reset();
     acceptor.reset();
     engine.reset();
+    census.abandon();
     shards.clear();
   }
   Impl(const Impl&) = delete;
@@ -405,6 +409,7 @@ struct Server::Impl {
   net::signal_set signals{signals_ioc, SIGINT, SIGTERM, SIGHUP};
   Metrics metrics;
   std::deque<Shard> shards;
+  ReceiverCensus census{shards};
   std::unique_ptr<Engine> engine;  // after shards: its batches reference them; destroyed first
   std::unique_ptr<jwt::Verifier> verifier;
   std::unique_ptr<net::ssl::context> tls;  // null: plain ws:// and http://

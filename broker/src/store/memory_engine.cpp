@@ -35,7 +35,9 @@ void MemoryEngine::publish(std::vector<PublishRequest> publishes) {
     article.SerializeToString(&article_bytes);
     if (with_json) json = article_json(article_bytes);
     for (const auto& topic : article.topics()) {
-      const auto offset = ++last_offsets_[topic];
+      auto& position = topics_[topic];
+      const auto offset = ++position.last_offset;
+      position.last_at_ns = now;
       auto* topic_offset = result.add_offsets();
       topic_offset->set_topic(topic);
       topic_offset->set_offset(offset);
@@ -70,10 +72,14 @@ void MemoryEngine::read(ReadRequest request, ReadCallback done) {
   ReadResult result;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [topic, offset] : last_offsets_) {
-      if (topic_matches(request.pattern, topic))
-        result.topics.push_back(
-            {.topic = topic, .epoch = epoch_, .first_offset = 0, .last_offset = offset});
+    for (const auto& [topic, position] : topics_) {
+      if (topic_matches(request.pattern, topic)) {
+        result.topics.push_back({.topic = topic,
+                                 .epoch = epoch_,
+                                 .first_offset = 0,
+                                 .last_offset = position.last_offset,
+                                 .last_at_ns = request.last_times ? position.last_at_ns : 0});
+      }
     }
   }
   std::sort(result.topics.begin(), result.topics.end(),

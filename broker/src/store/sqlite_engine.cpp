@@ -621,6 +621,17 @@ class SqliteEngine::Impl {
                                .first_offset = through < last ? through + 1 : 0,
                                .last_offset = last});
     }
+    if (request.last_times) {
+      SQLite::Statement last_at(*reader_db_,
+                                "SELECT at FROM deliveries WHERE topic = ? AND offset = ?");
+      for (auto& topic : result.topics) {
+        if (topic.first_offset == 0) continue;  // nothing stored now
+        last_at.reset();
+        last_at.bind(1, topic.topic);
+        last_at.bind(2, to_i64(topic.last_offset));
+        if (last_at.executeStep()) topic.last_at_ns = last_at.getColumn(0).getInt64();
+      }
+    }
 
     const auto from_by_topic = positions_by_topic(request.from);
     std::vector<std::pair<const TopicState*, std::uint64_t>> plan;  // topic, read after
@@ -642,7 +653,8 @@ class SqliteEngine::Impl {
         const bool known = known_topics.contains(from.topic());
         if (known || (from.position().offset() == 0 && from.position().epoch().empty())) continue;
         if (!topic_matches(request.pattern, from.topic())) continue;
-        result.not_recoverable = unrecoverable(TopicState{from.topic(), {}, 0, 0}, from.position());
+        result.not_recoverable =
+            unrecoverable(TopicState{from.topic(), {}, 0, 0, 0}, from.position());
         if (result.not_recoverable) return result;
       }
     }

@@ -71,6 +71,9 @@ struct TopicState {
   std::string epoch;
   std::uint64_t first_offset = 0;  ///< the oldest offset still stored; 0 when none is
   std::uint64_t last_offset = 0;   ///< the topic's position: the last offset assigned
+  /// When the article at last_offset was sequenced (ns since the epoch), when the read asked for
+  /// it (ReadRequest::last_times) and the engine still knows; 0 otherwise.
+  std::int64_t last_at_ns = 0;
 };
 
 /// A read of stored history, for recovery and for the HTTP read path.
@@ -82,6 +85,7 @@ struct ReadRequest {
   bool check_from = true;
   std::size_t max_bytes = 512 * 1024;  ///< the batch stops after crossing this
   std::size_t max_count = SIZE_MAX;    ///< ... or after this many deliveries
+  bool last_times = false;             ///< fill TopicState::last_at_ns (a topic listing)
 };
 
 struct ReadResult {

@@ -30,6 +30,7 @@ class Subscriber {
   friend class Fanout;
   std::uint64_t last_sequence_ = 0;  // the last delivery queued: each delivery at most once
   bool end_of_batch_pending_ = false;
+  std::uint32_t census_mark_ = 0;  // Fanout::receivers counts each subscriber once (no padding)
 };
 
 /// A recovering subscription's bridge between history and the live stream: while the history
@@ -77,6 +78,11 @@ class Fanout {
     observer_ = std::move(observer);
   }
 
+  /// How many subscribers have a subscription matching the valid topic `topic`, each counted
+  /// once however many of its subscriptions match (filters aside: a filtered subscription still
+  /// receives the topic). Cost: the index walk plus one step per matching subscription.
+  [[nodiscard]] std::size_t receivers(std::string_view topic);
+
   [[nodiscard]] std::size_t subscription_count() const { return index_.size(); }
   [[nodiscard]] std::size_t subscription_count(Subscriber& subscriber) const;
   [[nodiscard]] bool has_subscription(Subscriber& subscriber, const std::string& pattern) const;
@@ -102,6 +108,7 @@ class Fanout {
       by_subscriber_;
   std::vector<Subscriber*> reached_;
   std::uint64_t next_id_ = 1;
+  std::uint32_t census_ = 0;  // receivers()'s mark: one per count
   std::function<void(const std::string&, int)> observer_;
 };
 

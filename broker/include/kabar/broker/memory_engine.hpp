@@ -33,7 +33,11 @@ class MemoryEngine final : public Engine {
   const std::string epoch_;
 
   std::mutex mutex_;  // guards what follows; held while the sink is called, to keep batch order
-  std::unordered_map<std::string, std::uint64_t> last_offsets_;
+  struct TopicPosition {
+    std::uint64_t last_offset = 0;
+    std::int64_t last_at_ns = 0;  // when last_offset was sequenced
+  };
+  std::unordered_map<std::string, TopicPosition> topics_;
   std::uint64_t next_sequence_ = 1;
 };
 
