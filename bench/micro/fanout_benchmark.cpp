@@ -94,6 +94,32 @@ void BM_EnqueueTo10kSubscribers(benchmark::State& state) {
 }
 BENCHMARK(BM_EnqueueTo10kSubscribers)->Arg(1)->Arg(8);
 
+// GET /v1/topics and the kabar_topic_receivers gauge: one census slice (ReceiverCensus::kSlice
+// topics) on a shard of 10 000 connections, each subscribed to its desk's topic (one of 100)
+// and to its region's pattern; `range(0)` of them also follow everything (">"). The time of one
+// slice is how long a count holds the shard's loop at a stretch.
+void BM_CountReceiversOfASlice(benchmark::State& state) {
+  Fanout fanout;
+  std::vector<CountingSubscriber> subscribers(10'000);
+  for (std::size_t i = 0; i < subscribers.size(); ++i) {
+    fanout.subscribe(subscribers[i], "desk" + std::to_string(i % 100) + ".news", {});
+    fanout.subscribe(subscribers[i], "desk" + std::to_string(i % 100) + ".>", {});
+    if (i < static_cast<std::size_t>(state.range(0))) fanout.subscribe(subscribers[i], ">", {});
+  }
+  std::vector<std::string> topics(64);
+  for (std::size_t i = 0; i < topics.size(); ++i) topics[i] = "desk" + std::to_string(i) + ".news";
+  std::size_t receivers = 0;
+  for (auto _ : state) {
+    for (const auto& topic : topics) receivers += fanout.receivers(topic);
+  }
+  benchmark::DoNotOptimize(receivers);
+  const auto counted = state.iterations() * static_cast<std::int64_t>(topics.size());
+  state.counters["receivers_per_topic"] =
+      static_cast<double>(receivers) / static_cast<double>(counted);
+  state.SetItemsProcessed(counted);
+}
+BENCHMARK(BM_CountReceiversOfASlice)->Arg(0)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace kabar::broker
 
