@@ -1,5 +1,7 @@
 #include "kabar/broker/config.hpp"
 
+#include <algorithm>
+
 #include <stdexcept>
 #include <string>
 
@@ -50,6 +52,35 @@ void check_config(const Config& config) {
     if (!retention_ok(rule.limits)) {
       fail("--retention-for '" + rule.pattern + "': count must be 1 to 1e18, hours 1 to 1e9");
     }
+  }
+  if (config.store == StoreKind::kNats) check_nats(config.nats);
+}
+
+void check_nats(const NatsOptions& nats) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (nats.urls.empty()) fail("--store nats needs --nats-url (nats://host:port, comma-separated)");
+  if (nats.urls.size() > 64) fail("--nats-url lists more than 64 servers");
+  for (const auto& url : nats.urls) {
+    const bool scheme = url.starts_with("nats://") || url.starts_with("tls://");
+    const bool printable =
+        std::all_of(url.begin(), url.end(), [](char c) { return c > ' ' && c < 0x7f; });
+    if (!scheme || !printable || url.size() > 512) {
+      fail("--nats-url '" + (printable ? url.substr(0, 64) : std::string("(unprintable)")) +
+           "' is not nats://host:port or tls://host:port");
+    }
+  }
+  const bool name_ok = !nats.stream.empty() && nats.stream.size() <= 32 &&
+                       std::all_of(nats.stream.begin(), nats.stream.end(), [](char c) {
+                         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                (c >= '0' && c <= '9') || c == '_' || c == '-';
+                       });
+  if (!name_ok) fail("--nats-stream must be 1 to 32 of A-Z a-z 0-9 _ -");
+  if (nats.replicas < 1 || nats.replicas > 5) fail("--nats-replicas must be 1 to 5");
+  if (nats.certificate_file.empty() != nats.key_file.empty()) {
+    fail("--nats-cert and --nats-key go together");
+  }
+  if (nats.publish_timeout.count() < 100 || nats.publish_timeout > std::chrono::minutes(10)) {
+    fail("--nats-publish-timeout-ms must be 100 to 600000");
   }
 }
 

@@ -216,9 +216,54 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string store_kind = "sqlite";
   app.add_option("--store", store_kind,
-                 "sqlite: durable history in --data-dir; memory: no history, nothing on disk")
+                 "sqlite: durable history in --data-dir; memory: no history, nothing on disk; "
+                 "nats: a NATS JetStream stream shared by several brokers (--nats-url)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"sqlite", "memory"}));
+      ->check(CLI::IsMember({"sqlite", "memory", "nats"}));
+  auto& nats = config.nats;
+  app.add_option_function<std::string>(
+         "--nats-url",
+         [&nats](const std::string& urls) {
+           nats.urls.clear();
+           std::string::size_type begin = 0;
+           while (begin <= urls.size()) {
+             const auto comma = std::min(urls.find(',', begin), urls.size());
+             if (comma > begin) nats.urls.push_back(urls.substr(begin, comma - begin));
+             begin = comma + 1;
+           }
+         },
+         "--store nats: the cluster's servers, comma-separated (nats://host:port or "
+         "tls://host:port; user:password@ or a token in the URL authenticates)")
+      ->type_name("URLS");
+  app.add_option("--nats-stream", nats.stream,
+                 "--store nats: the JetStream stream every broker of one deployment shares "
+                 "(created on first use; subject kabar.<stream>.log)")
+      ->capture_default_str();
+  app.add_option("--nats-replicas", nats.replicas,
+                 "--store nats: replicas of the stream when this broker creates it (3 on a "
+                 "three-node cluster: a write is acknowledged once on two)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 5));
+  app.add_option("--nats-creds", nats.credentials_file,
+                 "--store nats: a NATS credentials file (user JWT and NKey seed)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--nats-ca", nats.ca_file,
+                 "--store nats: PEM file of the CAs to trust; the connection then requires TLS")
+      ->check(CLI::ExistingFile);
+  auto* nats_cert = app.add_option("--nats-cert", nats.certificate_file,
+                                   "--store nats: PEM client certificate (with --nats-key)")
+                        ->check(CLI::ExistingFile);
+  auto* nats_key =
+      app.add_option("--nats-key", nats.key_file, "--store nats: PEM key of --nats-cert")
+          ->check(CLI::ExistingFile);
+  nats_cert->needs(nats_key);
+  nats_key->needs(nats_cert);
+  app.add_option_function<std::int64_t>(
+         "--nats-publish-timeout-ms", milliseconds(nats.publish_timeout),
+         "--store nats: how long a publish keeps retrying (a leader election, a lost server) "
+         "before it is answered UNAVAILABLE")
+      ->default_str(std::to_string(nats.publish_timeout.count()))
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{600'000}));
   std::string durability = "full";
   app.add_option("--durability", durability,
                  "full: acknowledge after fsync; relaxed: after the write reached the OS (an "
@@ -285,6 +330,7 @@ int main(int argc, char** argv) {
     parse_listen(listen, config);
     store.data_dir = data_dir;
     config.store = store_kind == "memory" ? kabar::broker::StoreKind::kMemory
+                   : store_kind == "nats" ? kabar::broker::StoreKind::kNats
                                           : kabar::broker::StoreKind::kSqlite;
     store.durability = durability == "relaxed" ? kabar::broker::Durability::kRelaxed
                                                : kabar::broker::Durability::kFull;

@@ -29,6 +29,7 @@
 #include "core/census.hpp"
 #include "core/shard.hpp"
 #include "kabar/broker/memory_engine.hpp"
+#include "kabar/broker/nats_engine.hpp"
 #include "kabar/broker/sqlite_engine.hpp"
 #include "kabar/common/topic.hpp"
 #include "net/admission.hpp"
@@ -58,6 +59,9 @@ tcp::endpoint resolve_listen(const Config& config) {
 std::unique_ptr<Engine> make_engine(const Config& config, Engine::BatchSink sink,
                                     Metrics& metrics) {
   if (config.store == StoreKind::kMemory) return std::make_unique<MemoryEngine>(std::move(sink));
+  if (config.store == StoreKind::kNats) {
+    return std::make_unique<NatsEngine>(config.nats, config.store_options, std::move(sink));
+  }
   return std::make_unique<SqliteEngine>(config.store_options, std::move(sink),
                                         &metrics.commit_latency());
 }

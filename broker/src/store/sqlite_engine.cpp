@@ -5,18 +5,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "kabar/broker/frames.hpp"
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
+#include "store/worker_thread.hpp"
 
 namespace kabar::broker {
 
@@ -103,22 +101,6 @@ void append_stored(DeliveryBatch& batch, const std::string& topic, std::uint64_t
        .language = article.language},
       json);
 }
-
-// Runs an io_context on a thread of its own until destroyed.
-struct WorkerThread {
-  net::io_context ioc{1};
-  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
-  std::thread thread;
-
-  void start() {
-    thread = std::thread([this] { ioc.run(); });
-  }
-  void stop() {
-    work.reset();
-    ioc.stop();  // pending reads and timers are abandoned; publishes were drained by the caller
-    if (thread.joinable()) thread.join();
-  }
-};
 
 }  // namespace
 

@@ -78,6 +78,20 @@ struct TlsOptions {
 enum class StoreKind {
   kSqlite,  ///< the embedded durable store in the data directory (the default)
   kMemory,  ///< offsets only, no history: nothing survives a restart
+  kNats,    ///< a NATS JetStream stream that several brokers share
+};
+
+/// The JetStream stream of --store nats, and how to reach it.
+struct NatsOptions {
+  std::vector<std::string> urls;  ///< nats://host:port, several for a cluster
+  std::string stream = "KABAR";   ///< [A-Za-z0-9_-], at most 32: the subject is kabar.<stream>.log
+  int replicas = 3;               ///< of a stream this broker creates (1 to 5)
+  std::string credentials_file;   ///< a NATS .creds file (user JWT and NKey seed)
+  std::string ca_file;            ///< PEM: trust these CAs and require TLS
+  std::string certificate_file;   ///< PEM: a client certificate (with key_file)
+  std::string key_file;
+  /// How long a publish keeps retrying (an election, a lost server) before UNAVAILABLE.
+  std::chrono::milliseconds publish_timeout{10'000};
 };
 
 /// Everything the broker can be told, each with its default. Checked once, by check_config(),
@@ -105,9 +119,12 @@ struct Config {
   TlsOptions tls;
   StoreKind store = StoreKind::kSqlite;
   StoreOptions store_options;
+  NatsOptions nats;
 };
 
 /// Throws std::invalid_argument naming the first option with an impossible value.
 void check_config(const Config& config);
+/// The same for the --nats-* options alone.
+void check_nats(const NatsOptions& nats);
 
 }  // namespace kabar::broker

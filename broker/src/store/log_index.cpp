@@ -1,0 +1,215 @@
+#include "store/log_index.hpp"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "kabar/common/time.hpp"
+#include "kabar/common/topic.hpp"
+
+namespace kabar::broker {
+
+using google::protobuf::util::TimeUtil;
+
+LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests,
+                              const std::string& epoch) const {
+  Plan plan;
+  plan.answered.resize(requests.size());
+  plan.slot.resize(requests.size());
+  plan.same_as.resize(requests.size());
+  // What the group itself adds, on top of the index: topics' next offsets, ids' new versions.
+  std::unordered_map<std::string, std::uint64_t> last_offsets;
+  std::unordered_map<std::string, std::pair<std::uint32_t, std::size_t>> group_latest;
+  const auto now = current_nanoseconds();
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& article = requests[i].article;
+    auto answer = [&](std::optional<Rejection> rejection) {
+      PublishOutcome outcome;
+      outcome.rejection = std::move(rejection);
+      outcome.result.set_id(article.id());
+      outcome.result.set_version(article.version());
+      return outcome;
+    };
+    // The newest version stored, or written earlier in this group.
+    const auto stored = articles_.find(article.id());
+    std::optional<std::uint32_t> latest;
+    if (stored != articles_.end() && !stored->second.empty()) {
+      latest = stored->second.rbegin()->first;
+    }
+    const auto in_group = group_latest.find(article.id());
+    if (in_group != group_latest.end()) latest = in_group->second.first;
+    if (latest && *latest >= article.version()) {
+      if (in_group != group_latest.end() && in_group->second.first == article.version()) {
+        plan.same_as[i] = in_group->second.second;
+        continue;
+      }
+      const Version* found = nullptr;
+      if (stored != articles_.end()) {
+        const auto version = stored->second.find(article.version());
+        if (version != stored->second.end()) found = &version->second;
+      }
+      if (found == nullptr) {
+        plan.answered[i] = answer(
+            Rejection{v1::Error::BAD_REQUEST,
+                      "article '" + article.id() + "' version " +
+                          std::to_string(article.version()) + " is older than its stored version " +
+                          std::to_string(*latest) + ": a correction needs a higher version"});
+        continue;
+      }
+      auto outcome = answer(std::nullopt);
+      describe(article.id(), article.version(), *found, epoch, outcome.result);
+      plan.answered[i] = std::move(outcome);
+      continue;
+    }
+    if (article.has_embargoed() && saturating_nanoseconds(article.embargoed()) > now) {
+      plan.answered[i] = answer(Rejection{
+          v1::Error::BAD_REQUEST,
+          "article.embargoed is in the future, and this broker (--store nats) does not hold "
+          "embargoed articles yet: publish it when the embargo lifts, or use --store sqlite"});
+      continue;
+    }
+    auto& entry = *plan.entry.add_stored();
+    article.SerializeToString(entry.mutable_article());
+    entry.set_accepted_at_ns(TimeUtil::TimestampToNanoseconds(requests[i].accepted_at));
+    for (const auto& topic : article.topics()) {
+      auto [last, created] = last_offsets.try_emplace(topic, 0);
+      if (created) {
+        const auto known = topics_.find(topic);
+        if (known != topics_.end()) last->second = known->second.last_offset;
+      }
+      entry.add_offsets(++last->second);
+    }
+    plan.slot[i] = static_cast<std::size_t>(plan.entry.stored_size() - 1);
+    group_latest[article.id()] = {article.version(), i};
+  }
+  return plan;
+}
+
+void LogIndex::describe(const std::string& id, std::uint32_t version, const Version& stored,
+                        const std::string& epoch, v1::PublishResult& result) const {
+  result.set_id(id);
+  result.set_version(version);
+  result.set_duplicate(true);
+  result.set_epoch(epoch);
+  for (const auto& [topic, offset] : stored.offsets) {
+    auto* topic_offset = result.add_offsets();
+    topic_offset->set_topic(topic);
+    topic_offset->set_offset(offset);
+    topic_offset->set_epoch(epoch);
+  }
+}
+
+bool LogIndex::apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry& entry,
+                     const std::string& epoch, bool with_json, DeliveryBatch& batch,
+                     std::vector<v1::PublishResult>* results) {
+  if (seq <= applied_seq_) return false;
+  applied_seq_ = seq;
+  v1::Article article;
+  for (int i = 0; i < entry.stored_size(); ++i) {
+    const auto& stored = entry.stored(i);
+    if (!article.ParseFromString(stored.article()) ||
+        stored.offsets_size() != article.topics_size()) {
+      spdlog::error("store: log entry {} holds an article that does not parse: skipped", seq);
+      if (results != nullptr) results->emplace_back();
+      continue;
+    }
+    auto& version = articles_[article.id()][article.version()];
+    version.offsets.clear();
+    const auto accepted_at = TimeUtil::NanosecondsToTimestamp(stored.accepted_at_ns());
+    const auto json = with_json ? article_json(stored.article()) : std::string();
+    v1::PublishResult* result = nullptr;
+    if (results != nullptr) {
+      result = &results->emplace_back();
+      result->set_id(article.id());
+      result->set_version(article.version());
+      result->set_epoch(epoch);
+    }
+    for (int t = 0; t < article.topics_size(); ++t) {
+      const auto& name = article.topics(t);
+      const auto offset = stored.offsets(t);
+      auto& topic = topics_[name];
+      if (offset != topic.last_offset + 1) {
+        // Entries the stream no longer holds (its MaxAge) came before: history starts here.
+        if (offset <= topic.last_offset) {
+          spdlog::error("store: log entry {} gives '{}' offset {} again (last {}): skipped", seq,
+                        name, offset, topic.last_offset);
+          continue;
+        }
+        topic.stored.clear();
+      }
+      topic.last_offset = offset;
+      topic.stored.push_back({seq, static_cast<std::uint32_t>(i), at_ns});
+      version.offsets.emplace_back(name, offset);
+      if (result != nullptr) {
+        auto* topic_offset = result->add_offsets();
+        topic_offset->set_topic(name);
+        topic_offset->set_offset(offset);
+        topic_offset->set_epoch(epoch);
+      }
+      add_delivery(
+          batch,
+          {.header = {.topic = name, .offset = offset, .epoch = epoch, .accepted_at = &accepted_at},
+           .article_bytes = stored.article(),
+           .sequence = next_delivery_sequence_++,
+           .urgency = article.urgency(),
+           .language = article.language()},
+          json.empty() ? nullptr : &json);
+    }
+  }
+  return true;
+}
+
+std::vector<TopicState> LogIndex::topics(const std::string& pattern, bool last_times,
+                                         const std::string& epoch) const {
+  std::vector<TopicState> states;
+  auto add = [&](const std::string& name, const Topic& topic) {
+    const auto held = static_cast<std::uint64_t>(topic.stored.size());
+    states.push_back({.topic = name,
+                      .epoch = epoch,
+                      .first_offset = held > 0 ? topic.last_offset - held + 1 : 0,
+                      .last_offset = topic.last_offset,
+                      .last_at_ns = last_times && held > 0 ? topic.stored.back().at_ns : 0});
+  };
+  if (!is_pattern(pattern)) {
+    const auto it = topics_.find(pattern);
+    if (it != topics_.end()) add(it->first, it->second);
+    return states;
+  }
+  for (const auto& [name, topic] : topics_) {  // sorted by name
+    if (topic_matches(pattern, name)) add(name, topic);
+  }
+  return states;
+}
+
+std::vector<LogIndex::Location> LogIndex::locate(const std::string& name, std::uint64_t after,
+                                                 std::size_t count) const {
+  std::vector<Location> found;
+  const auto it = topics_.find(name);
+  if (it == topics_.end()) return found;
+  const auto& topic = it->second;
+  const auto first = topic.last_offset - topic.stored.size() + 1;
+  auto from = std::max(after + 1, first);
+  for (; from <= topic.last_offset && found.size() < count; ++from) {
+    found.push_back(topic.stored[from - first]);
+  }
+  return found;
+}
+
+std::size_t LogIndex::trim(const Retention& retention, std::int64_t now_ns) {
+  std::size_t dropped = 0;
+  for (auto& [name, topic] : topics_) {
+    const auto& limits = retention.for_topic(name);
+    const auto cutoff =
+        saturating_add(now_ns, -saturating_multiply(limits.max_age.count(), 1'000'000'000));
+    while (!topic.stored.empty() &&
+           (topic.stored.size() > limits.max_count || topic.stored.front().at_ns < cutoff)) {
+      topic.stored.pop_front();
+      ++dropped;
+    }
+  }
+  return dropped;
+}
+
+}  // namespace kabar::broker

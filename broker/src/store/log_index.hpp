@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "kabar/broker/config.hpp"
+#include "kabar/broker/engine.hpp"
+#include "kabar/log/v1/log.pb.h"
+
+namespace kabar::broker {
+
+/// What a broker on --store nats knows of the shared log, rebuilt by following it from its
+/// first entry: each topic's offsets and where each one's article is (stream sequence, place in
+/// the entry), and each article's stored versions. It decides publishes exactly as the SQLite
+/// engine does (duplicates, stale versions, the next offsets) and plans history reads.
+/// Deterministic: brokers that apply the same entries in the same order know the same, and a
+/// write is only accepted by the stream if its writer had applied every entry before it.
+/// @note Not thread-safe: the engine's writer thread owns it.
+class LogIndex {
+ public:
+  /// Where one (topic, offset) delivery's article is stored.
+  struct Location {
+    std::uint64_t seq = 0;    ///< the stream sequence of its entry
+    std::uint32_t index = 0;  ///< its place in the entry's `stored`
+    std::int64_t at_ns = 0;   ///< when the entry was stored (what age retention looks at)
+  };
+
+  /// Each publish of a group, decided against the index as it stands: answered now (a
+  /// rejection or a duplicate), or to be written as entry.stored(slot).
+  struct Plan {
+    std::vector<std::optional<PublishOutcome>> answered;  ///< by request; nullopt: in the entry
+    std::vector<std::size_t> slot;                        ///< by request, when not answered
+    /// A duplicate of an article earlier in the same group: answered like that one once written.
+    std::vector<std::optional<std::size_t>> same_as;
+    log::v1::Entry entry;
+  };
+
+  /// Decides `requests` as one group (an id published twice in it is stored once).
+  [[nodiscard]] Plan plan(const std::vector<PublishRequest>& requests,
+                          const std::string& epoch) const;
+
+  /// Applies the entry stored at `seq` (after every entry before it): registers its articles and
+  /// appends their deliveries to `batch`; `results` (when given) gets each stored article's
+  /// PublishResult. An entry at or below applied_seq() is ignored (false).
+  bool apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry& entry,
+             const std::string& epoch, bool with_json, DeliveryBatch& batch,
+             std::vector<v1::PublishResult>* results);
+
+  /// Every topic matching `pattern`, sorted by name.
+  [[nodiscard]] std::vector<TopicState> topics(const std::string& pattern, bool last_times,
+                                               const std::string& epoch) const;
+
+  /// Where offsets (after, after + count] of `topic` are, as far as they are still stored.
+  [[nodiscard]] std::vector<Location> locate(const std::string& topic, std::uint64_t after,
+                                             std::size_t count) const;
+
+  /// Trims each topic by its retention limits (logically: the stream's own MaxAge removes the
+  /// entries later). Returns how many deliveries were dropped.
+  std::size_t trim(const Retention& retention, std::int64_t now_ns);
+
+  [[nodiscard]] std::uint64_t applied_seq() const { return applied_seq_; }
+  [[nodiscard]] std::size_t topic_count() const { return topics_.size(); }
+
+ private:
+  struct Topic {
+    std::uint64_t last_offset = 0;
+    std::deque<Location> stored;  ///< offsets last_offset - stored.size() + 1 .. last_offset
+  };
+  struct Version {
+    std::vector<std::pair<std::string, std::uint64_t>> offsets;  ///< by topic, in article order
+  };
+
+  void describe(const std::string& id, std::uint32_t version, const Version& stored,
+                const std::string& epoch, v1::PublishResult& result) const;
+
+  std::map<std::string, Topic, std::less<>> topics_;
+  std::unordered_map<std::string, std::map<std::uint32_t, Version>> articles_;
+  std::uint64_t applied_seq_ = 0;
+  std::uint64_t next_delivery_sequence_ = 1;
+};
+
+}  // namespace kabar::broker

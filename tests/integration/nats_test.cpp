@@ -1,0 +1,441 @@
+// Several brokers on one NATS JetStream stream (--store nats): a real three-node cluster of
+// nats-server processes and real brokers on free loopback ports.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "broker.hpp"
+#include "client_support.hpp"
+#include "http_connection.hpp"
+#include "nats_cluster.hpp"
+
+namespace kabar::test {
+namespace {
+
+// Publishes `count` articles `prefix`N to `topics`, pipelined; the acknowledgements in order.
+std::vector<v1::PublishResult> publish_many(Connected& publisher, const std::string& prefix,
+                                            const std::vector<std::string>& topics, int count) {
+  std::vector<std::future<v1::PublishResult>> acks;
+  acks.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    acks.push_back(publisher->publish(article(prefix + std::to_string(i), topics)));
+  }
+  std::vector<v1::PublishResult> results;
+  results.reserve(acks.size());
+  for (auto& ack : acks) results.push_back(ack.get());
+  return results;
+}
+
+// Each topic's deliveries are its offsets 1..N, in order, once each.
+void expect_contiguous(const std::vector<v1::Delivery>& deliveries,
+                       const std::map<std::string, std::uint64_t>& expected_last) {
+  std::map<std::string, std::uint64_t> last;
+  for (const auto& delivery : deliveries) {
+    auto& previous = last[delivery.topic()];
+    ASSERT_EQ(delivery.offset(), previous + 1) << delivery.topic();
+    previous = delivery.offset();
+  }
+  EXPECT_EQ(last, expected_last);
+}
+
+TEST(Nats, APublishOnOneBrokerReachesReadersOnEveryBrokerInOffsetOrder) {
+  const NatsCluster cluster;
+  const auto a = nats_broker(cluster, "reach");
+  const auto b = nats_broker(cluster, "reach");
+  Connected reader_a(a->url(), "reader-a");
+  Connected reader_b(b->url(), "reader-b");
+  Inbox inbox_a;
+  Inbox inbox_b;
+  reader_a.subscribe("world", inbox_a);
+  reader_b.subscribe("world", inbox_b);
+
+  Connected publisher(a->url(), "cms");
+  const auto acks = publish_many(publisher, "story-", {"world"}, 50);
+  for (std::size_t i = 0; i < acks.size(); ++i) {
+    ASSERT_EQ(acks[i].offsets_size(), 1);
+    EXPECT_EQ(acks[i].offsets(0).offset(), i + 1);
+    EXPECT_FALSE(acks[i].duplicate());
+    EXPECT_TRUE(acks[i].epoch().starts_with("nats-")) << acks[i].epoch();
+  }
+  ASSERT_TRUE(inbox_a.wait_for(50));
+  ASSERT_TRUE(inbox_b.wait_for(50));
+  expect_contiguous(inbox_a.items(), {{"world", 50}});
+  expect_contiguous(inbox_b.items(), {{"world", 50}});
+  EXPECT_EQ(inbox_b.items()[7].article().id(), "story-7");
+  EXPECT_EQ(inbox_b.items()[7].epoch(), acks[0].epoch());
+
+  // The same history over HTTP from the broker that did not take the publishes.
+  HttpConnection http(b->port());
+  const auto page = http.request("GET", "/v1/topics/world/articles?since=40&limit=100");
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("story-49"), std::string::npos);
+  EXPECT_EQ(page.body.find("story-38"), std::string::npos);
+}
+
+TEST(Nats, BrokersPublishingAtOnceNeverShareOrSkipAnOffset) {
+  const NatsCluster cluster;
+  const auto a = nats_broker(cluster, "race");
+  const auto b = nats_broker(cluster, "race");
+  Connected reader(b->url(), "reader");
+  Inbox inbox;
+  reader.subscribe(">", inbox);
+
+  constexpr int kEach = 300;
+  auto publish_on = [&](const BrokerProcess& broker, const std::string& prefix) {
+    Connected publisher(broker.url(), prefix);
+    // Every third article is on two topics: both offsets or neither.
+    std::vector<std::future<v1::PublishResult>> acks;
+    for (int i = 0; i < kEach; ++i) {
+      std::vector<std::string> topics{"alerts"};
+      if (i % 3 == 0) topics.emplace_back("defense.asia");
+      acks.push_back(publisher->publish(article(prefix + std::to_string(i), topics)));
+    }
+    std::vector<v1::PublishResult> results;
+    for (auto& ack : acks) results.push_back(ack.get());
+    return results;
+  };
+  auto from_a = std::async(std::launch::async, publish_on, std::cref(*a), "a-");
+  auto from_b = std::async(std::launch::async, publish_on, std::cref(*b), "b-");
+  auto results = from_a.get();
+  for (auto& result : from_b.get()) results.push_back(std::move(result));
+
+  std::map<std::string, std::set<std::uint64_t>> offsets;
+  std::size_t deliveries = 0;
+  for (const auto& result : results) {
+    EXPECT_FALSE(result.duplicate());
+    for (const auto& offset : result.offsets()) {
+      EXPECT_TRUE(offsets[offset.topic()].insert(offset.offset()).second)
+          << offset.topic() << " offset " << offset.offset() << " given twice";
+      ++deliveries;
+    }
+  }
+  ASSERT_EQ(offsets["alerts"].size(), 2u * kEach);
+  EXPECT_EQ(*offsets["alerts"].rbegin(), 2u * kEach);  // 1..600, no gap
+  ASSERT_EQ(offsets["defense.asia"].size(), 2u * 100);
+  EXPECT_EQ(*offsets["defense.asia"].rbegin(), 200u);
+  ASSERT_TRUE(inbox.wait_for(deliveries, std::chrono::seconds(20)));
+  expect_contiguous(inbox.items(), {{"alerts", 600}, {"defense.asia", 200}});
+}
+
+TEST(Nats, TheSameArticleOnTwoBrokersAtOnceIsStoredOnceWithTheSameOffsets) {
+  const NatsCluster cluster;
+  const auto a = nats_broker(cluster, "twice");
+  const auto b = nats_broker(cluster, "twice");
+  constexpr int kArticles = 100;
+  auto publish_on = [&](const BrokerProcess& broker) {
+    Connected publisher(broker.url(), "cms");
+    return publish_many(publisher, "wire-", {"wires", "world"}, kArticles);
+  };
+  auto on_a = std::async(std::launch::async, publish_on, std::cref(*a));
+  auto on_b = std::async(std::launch::async, publish_on, std::cref(*b));
+  const auto from_a = on_a.get();
+  const auto from_b = on_b.get();
+  std::set<std::uint64_t> offsets;
+  for (int i = 0; i < kArticles; ++i) {
+    const auto& one = from_a[static_cast<std::size_t>(i)];
+    const auto& other = from_b[static_cast<std::size_t>(i)];
+    ASSERT_EQ(one.offsets_size(), 2);
+    ASSERT_EQ(other.offsets_size(), 2);
+    EXPECT_EQ(one.offsets(0).offset(), other.offsets(0).offset()) << "wire-" << i;
+    EXPECT_EQ(one.offsets(1).offset(), other.offsets(1).offset()) << "wire-" << i;
+    EXPECT_NE(one.duplicate(), other.duplicate()) << "wire-" << i << ": exactly one stored it";
+    offsets.insert(one.offsets(0).offset());
+  }
+  EXPECT_EQ(offsets.size(), static_cast<std::size_t>(kArticles));
+  EXPECT_EQ(*offsets.rbegin(), static_cast<std::uint64_t>(kArticles));
+
+  // A correction needs a higher version, whichever broker stored the first.
+  Connected cms(b->url(), "cms");
+  auto stale = article("wire-3", {"wires"});
+  stale.set_version(4);
+  auto correction = article("wire-3", {"wires"});
+  correction.set_version(5);
+  EXPECT_EQ(cms.publish(correction).offsets(0).offset(), kArticles + 1u);
+  try {
+    (void)cms.publish(stale);
+    ADD_FAILURE() << "an older version was accepted";
+  } catch (const client::RequestError& e) {
+    EXPECT_EQ(e.code(), v1::Error::BAD_REQUEST);
+    EXPECT_NE(std::string(e.what()).find("older than its stored version 5"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Nats, AReaderResumesOnAnotherBrokerWithNoGapOrDuplicate) {
+  const NatsCluster cluster;
+  const auto a = nats_broker(cluster, "resume");
+  const auto b = nats_broker(cluster, "resume");
+  Connected publisher(a->url(), "cms");
+  std::uint64_t seen = 0;
+  std::string epoch;
+  {
+    Connected reader(a->url(), "reader");
+    Inbox inbox;
+    reader.subscribe("world", inbox);
+    publish_many(publisher, "before-", {"world"}, 20);
+    ASSERT_TRUE(inbox.wait_for(20));
+    seen = inbox.items().back().offset();
+    epoch = inbox.items().back().epoch();
+  }
+  // Published while the reader is away, and while it resumes.
+  publish_many(publisher, "away-", {"world"}, 30);
+  auto during = std::async(std::launch::async, [&] {
+    Connected other(b->url(), "cms-2");
+    return publish_many(other, "during-", {"world"}, 30);
+  });
+  Connected reader(b->url(), "reader");
+  Inbox inbox;
+  v1::Subscribe resume;
+  resume.set_topic("world");
+  resume.mutable_since()->set_offset(seen);
+  resume.mutable_since()->set_epoch(epoch);
+  const auto result = reader->subscribe(resume, inbox.handler()).get();
+  EXPECT_TRUE(result.recovered()) << result.not_recovered_reason();
+  during.get();
+  ASSERT_TRUE(inbox.wait_for(60, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(200ms);  // nothing more, nothing twice
+  const auto items = inbox.items();
+  ASSERT_EQ(items.size(), 60u);
+  for (std::size_t i = 0; i < items.size(); ++i) EXPECT_EQ(items[i].offset(), seen + 1 + i);
+}
+
+TEST(Nats, WithNatsUnreachablePublishesAreUnavailableReadersStayAndTheBrokerRecovers) {
+  NatsCluster cluster;
+  const auto broker = nats_broker(cluster, "outage", {"--nats-publish-timeout-ms", "1500"});
+  Connected reader(broker->url(), "reader");
+  Inbox inbox;
+  reader.subscribe("world", inbox);
+  Connected publisher(broker->url(), "cms");
+  EXPECT_EQ(publisher.publish(article("first", {"world"})).offsets(0).offset(), 1u);
+
+  for (int node = 0; node < cluster.size(); ++node) cluster.kill(node);
+  const auto started = Clock::now();
+  try {
+    (void)publisher.publish(article("lost", {"world"}));
+    ADD_FAILURE() << "a publish was acknowledged with no NATS server up";
+  } catch (const client::RequestError& e) {
+    EXPECT_EQ(e.code(), v1::Error::UNAVAILABLE) << e.what();
+    EXPECT_LT(Clock::now() - started, 6s);
+  }
+
+  for (int node = 0; node < cluster.size(); ++node) cluster.start(node);
+  // Publishing resumes by itself; the reader, still connected, gets what is stored after.
+  v1::PublishResult resumed;
+  const auto deadline = Clock::now() + 30s;
+  for (;;) {
+    try {
+      resumed = publisher.publish(article("after", {"world"}));
+      break;
+    } catch (const client::RequestError& e) {
+      ASSERT_EQ(e.code(), v1::Error::UNAVAILABLE) << e.what();
+      ASSERT_LT(Clock::now(), deadline) << "publishing did not resume: " << e.what();
+    }
+  }
+  ASSERT_TRUE(inbox.wait_for_topic("world"));
+  ASSERT_TRUE(inbox.wait_for(2, std::chrono::seconds(10)));
+  const auto items = inbox.items();
+  EXPECT_EQ(items.back().article().id(), "after");
+  // "lost" was never acknowledged; if the stream took it anyway it has its own offset, no gap.
+  EXPECT_EQ(items.back().offset(), resumed.offsets(0).offset());
+  for (std::size_t i = 0; i < items.size(); ++i) EXPECT_EQ(items[i].offset(), i + 1);
+}
+
+TEST(Nats, AStreamDeletedAndCreatedAgainIsANewEpochNeverASilentGap) {
+  const NatsCluster cluster;
+  const auto broker = nats_broker(cluster, "reborn");
+  Connected publisher(broker->url(), "cms");
+  const auto before = publish_many(publisher, "old-", {"world"}, 5);
+  cluster.delete_stream("reborn");
+  ASSERT_TRUE(broker->process().wait_for_output("created again", 10s) ||
+              broker->process().wait_for_output("is gone", 1s))
+      << broker->process().out();
+  ASSERT_TRUE(
+      broker->process().wait_for_output("following NATS stream reborn from sequence 1", 10s));
+  // Publishing works on the new history, under a new epoch.
+  v1::PublishResult after;
+  const auto deadline = Clock::now() + 15s;
+  for (;;) {
+    try {
+      after = publisher.publish(article("new-0", {"world"}));
+      break;
+    } catch (const client::RequestError& e) {
+      ASSERT_LT(Clock::now(), deadline) << e.what();
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_NE(after.epoch(), before.back().epoch());
+  EXPECT_EQ(after.offsets(0).offset(), 1u);
+
+  Connected reader(broker->url(), "reader");
+  Inbox inbox;
+  v1::Subscribe resume;
+  resume.set_topic("world");
+  resume.mutable_since()->set_offset(before.back().offsets(0).offset());
+  resume.mutable_since()->set_epoch(before.back().epoch());
+  const auto result = reader->subscribe(resume, inbox.handler()).get();
+  EXPECT_FALSE(result.recovered());
+  EXPECT_FALSE(result.not_recovered_reason().empty());
+}
+
+}  // namespace
+}  // namespace kabar::test
+
+namespace kabar::test {
+namespace {
+
+// Publishes one article at a time to "wires" on `url` until `stop`, retrying one that is not
+// acknowledged (the same id: idempotent): every acknowledgement, and the longest wait for one.
+struct Published {
+  std::vector<v1::PublishResult> acks;
+  Clock::duration longest_wait{};
+};
+
+Published publish_until(const std::string& url, const std::string& prefix,
+                        const std::atomic<bool>& stop) {
+  Published published;
+  Connected publisher(url, prefix);
+  for (int i = 0; !stop.load(); ++i) {
+    const auto started = Clock::now();
+    for (;;) {
+      try {
+        published.acks.push_back(publisher.publish(article(prefix + std::to_string(i), {"wires"})));
+        break;
+      } catch (const client::RequestError& e) {
+        if (e.code() != v1::Error::UNAVAILABLE) throw;
+      }
+    }
+    published.longest_wait = std::max(published.longest_wait, Clock::now() - started);
+  }
+  return published;
+}
+
+// Every acknowledged article is read back from `broker` at its offset, and "wires" has no gap.
+void expect_everything_readable(const BrokerProcess& broker, const Published& published) {
+  Connected reader(broker.url(), "auditor");
+  Inbox inbox;
+  v1::Subscribe request;
+  request.set_topic("wires");
+  request.mutable_since();
+  const auto result = reader->subscribe(request, inbox.handler()).get();
+  ASSERT_TRUE(result.recovered()) << result.not_recovered_reason();
+  ASSERT_EQ(result.positions_size(), 1);
+  const auto last = result.positions(0).position().offset();
+  ASSERT_TRUE(inbox.wait_for(last, std::chrono::seconds(30)))
+      << inbox.items().size() << "/" << last;
+  const auto items = inbox.items();
+  for (std::size_t i = 0; i < items.size(); ++i) ASSERT_EQ(items[i].offset(), i + 1);
+  for (const auto& ack : published.acks) {
+    const auto offset = ack.offsets(0).offset();
+    ASSERT_LE(offset, items.size());
+    EXPECT_EQ(items[offset - 1].article().id(), ack.id()) << "offset " << offset;
+  }
+}
+
+double milliseconds_of(Clock::duration duration) {
+  return std::chrono::duration<double, std::milli>(duration).count();
+}
+
+TEST(NatsFaults, KillingTheStreamLeaderLosesNoAcknowledgedArticle) {
+  NatsCluster cluster;
+  const auto a = nats_broker(cluster, "leader", {"--nats-publish-timeout-ms", "30000"});
+  const auto b = nats_broker(cluster, "leader", {"--nats-publish-timeout-ms", "30000"});
+  std::atomic<bool> stop{false};
+  auto on_a = std::async(std::launch::async, publish_until, a->url(), "a-", std::cref(stop));
+  auto on_b = std::async(std::launch::async, publish_until, b->url(), "b-", std::cref(stop));
+  std::this_thread::sleep_for(1s);
+  const auto leader = cluster.stream_leader("leader");
+  ASSERT_GE(leader, 0);
+  cluster.kill(leader);
+  std::this_thread::sleep_for(12s);  // an election takes 5 to 9 s on 2.9.10
+  stop = true;
+  const auto from_a = on_a.get();
+  const auto from_b = on_b.get();
+  std::cout << "stream leader n" << leader + 1 << " killed: " << from_a.acks.size() << " + "
+            << from_b.acks.size() << " acknowledged, longest wait for an acknowledgement "
+            << milliseconds_of(std::max(from_a.longest_wait, from_b.longest_wait)) << " ms\n";
+  Published all = from_a;
+  all.acks.insert(all.acks.end(), from_b.acks.begin(), from_b.acks.end());
+  ASSERT_GT(from_a.acks.size(), 10u);
+  expect_everything_readable(*a, all);
+  expect_everything_readable(*b, all);
+}
+
+TEST(NatsFaults, KillingTheNodeABrokerIsConnectedToLosesNothing) {
+  NatsCluster cluster;
+  // The first broker creates the stream; the second is given one node that does not lead it,
+  // and learns the others from it (as NATS clients do) for when it goes.
+  const auto creator = nats_broker(cluster, "node");
+  const auto leader = cluster.stream_leader("node");
+  ASSERT_GE(leader, 0);
+  const int node = (leader + 1) % cluster.size();
+  auto flags = nats_flags(cluster, "node", {"--nats-publish-timeout-ms", "30000"});
+  flags[3] = cluster.url(node);  // --nats-url
+  BrokerProcess broker_process(flags);
+  ASSERT_TRUE(broker_process.process().wait_for_output("caught up", 20s));
+  auto* broker = &broker_process;
+  Connected reader(broker->url(), "reader");
+  Inbox live;
+  reader.subscribe("wires", live);
+  std::atomic<bool> stop{false};
+  auto publishing =
+      std::async(std::launch::async, publish_until, broker->url(), "p-", std::cref(stop));
+  std::this_thread::sleep_for(1s);
+  cluster.kill(node);
+  std::this_thread::sleep_for(3s);
+  stop = true;
+  const auto published = publishing.get();
+  std::cout << "node n" << node + 1
+            << " (the broker's, not the stream leader) killed: " << published.acks.size()
+            << " acknowledged, longest wait for an acknowledgement "
+            << milliseconds_of(published.longest_wait) << " ms\n";
+  // The live reader, never disconnected, got everything in order.
+  ASSERT_TRUE(live.wait_for(published.acks.size(), std::chrono::seconds(20)));
+  const auto items = live.items();
+  for (std::size_t i = 0; i < items.size(); ++i) ASSERT_EQ(items[i].offset(), i + 1);
+  expect_everything_readable(*broker, published);
+}
+
+TEST(NatsFaults, ReadersOfABrokerKilledMidStreamResumeOnAnotherWithNothingLost) {
+  const NatsCluster cluster;
+  auto a = nats_broker(cluster, "broker");
+  const auto b = nats_broker(cluster, "broker");
+  std::atomic<bool> stop{false};
+  auto publishing = std::async(std::launch::async, publish_until, b->url(), "p-", std::cref(stop));
+  std::uint64_t seen = 0;
+  std::string epoch;
+  {
+    Connected reader(a->url(), "reader");
+    Inbox inbox;
+    reader.subscribe("wires", inbox);
+    ASSERT_TRUE(inbox.wait_for(50));
+    a->kill();  // kill -9 while articles stream in
+    const auto items = inbox.items();
+    for (std::size_t i = 0; i < items.size(); ++i) ASSERT_EQ(items[i].offset(), i + 1);
+    seen = items.back().offset();
+    epoch = items.back().epoch();
+  }
+  Connected reader(b->url(), "reader");
+  Inbox inbox;
+  v1::Subscribe resume;
+  resume.set_topic("wires");
+  resume.mutable_since()->set_offset(seen);
+  resume.mutable_since()->set_epoch(epoch);
+  const auto result = reader->subscribe(resume, inbox.handler()).get();
+  EXPECT_TRUE(result.recovered()) << result.not_recovered_reason();
+  std::this_thread::sleep_for(1s);
+  stop = true;
+  const auto published = publishing.get();
+  ASSERT_TRUE(inbox.wait_for(published.acks.size() - seen, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(200ms);
+  const auto items = inbox.items();
+  ASSERT_EQ(items.size(), published.acks.size() - seen);  // nothing twice
+  for (std::size_t i = 0; i < items.size(); ++i) EXPECT_EQ(items[i].offset(), seen + 1 + i);
+}
+
+}  // namespace
+}  // namespace kabar::test

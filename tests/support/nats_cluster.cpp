@@ -1,0 +1,213 @@
+#include "nats_cluster.hpp"
+
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace kabar::test {
+
+namespace {
+
+// A port the kernel has just handed out and taken back: free for the server about to bind it.
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Debian installs it in /usr/sbin, which a user's PATH may lack.
+std::string nats_server_path() {
+  for (const char* path : {"/usr/sbin/nats-server", "/usr/bin/nats-server"}) {
+    if (::access(path, X_OK) == 0) return path;
+  }
+  throw std::runtime_error("nats-server is not installed (scripts/install-deps)");
+}
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+NatsCluster::NatsCluster(int nodes) : nodes_(static_cast<std::size_t>(nodes)) {
+  for (auto& node : nodes_) {
+    do {
+      node.client_port = free_port();
+      node.cluster_port = free_port();
+    } while (node.client_port == 4222 || node.cluster_port == 4222);
+  }
+  std::string routes;
+  for (const auto& node : nodes_) {
+    if (!routes.empty()) routes += ", ";
+    routes += "nats-route://127.0.0.1:" + std::to_string(node.cluster_port);
+  }
+  for (int i = 0; i < size(); ++i) {
+    const auto name = "n" + std::to_string(i + 1);
+    const auto& node = nodes_[static_cast<std::size_t>(i)];
+    std::ofstream(config_path(i)) << "server_name: " << name << "\n"
+                                  << "listen: 127.0.0.1:" << node.client_port << "\n"
+                                  << "log_file: \"" << (dir_.path() / (name + ".log")).string()
+                                  << "\"\n"
+                                  << "jetstream { store_dir: \"" << (dir_.path() / name).string()
+                                  << "\", max_memory_store: 64MB, max_file_store: 1GB }\n"
+                                  << "cluster { name: kabar, listen: 127.0.0.1:"
+                                  << node.cluster_port << ", routes: [" << routes << "] }\n";
+  }
+  for (int i = 0; i < size(); ++i) start(i);
+  // Ready once a metadata leader is elected: streams can be created.
+  const auto deadline = Clock::now() + 30s;
+  while (Clock::now() < deadline) {
+    for (int i = 0; i < size(); ++i) {
+      if (log(i).find("new metadata leader") != std::string::npos) return;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  throw std::runtime_error("the NATS cluster elected no metadata leader in 30 s: " + log(0));
+}
+
+std::filesystem::path NatsCluster::config_path(int node) const {
+  return dir_.path() / ("n" + std::to_string(node + 1) + ".conf");
+}
+
+std::string NatsCluster::urls() const {
+  std::string all;
+  for (int i = 0; i < size(); ++i) all += (i == 0 ? "" : ",") + url(i);
+  return all;
+}
+
+std::string NatsCluster::url(int node) const {
+  return "nats://127.0.0.1:" +
+         std::to_string(nodes_.at(static_cast<std::size_t>(node)).client_port);
+}
+
+int NatsCluster::node_named(const std::string& name) const {
+  for (int i = 0; i < size(); ++i) {
+    if (name == "n" + std::to_string(i + 1)) return i;
+  }
+  return -1;
+}
+
+void NatsCluster::kill(int node) {
+  auto& process = nodes_.at(static_cast<std::size_t>(node)).process;
+  if (!process) return;
+  process->signal(SIGKILL);
+  (void)process->wait(10s);
+  process.reset();
+}
+
+void NatsCluster::start(int node) {
+  auto& process = nodes_.at(static_cast<std::size_t>(node)).process;
+  process.emplace(std::vector<std::string>{nats_server_path(), "-c", config_path(node).string()});
+  // Listening once it says so in its log (a restart appends to the same file).
+  const auto before = log(node).size();
+  const auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline) {
+    if (log(node).find("Server is ready", before) != std::string::npos) return;
+    if (process->wait(0ms)) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  throw std::runtime_error("nats-server n" + std::to_string(node + 1) +
+                           " did not start: " + log(node).substr(before) + process->err());
+}
+
+std::string NatsCluster::log(int node) const {
+  return read_all(dir_.path() / ("n" + std::to_string(node + 1) + ".log"));
+}
+
+namespace {
+
+// One short-lived JetStream context on `urls`, for the administration a test does.
+template <class Use>
+void with_jetstream(const std::vector<std::string>& urls, Use&& use) {
+  natsOptions* options = nullptr;
+  natsConnection* connection = nullptr;
+  jsCtx* js = nullptr;
+  std::vector<const char*> servers;
+  for (const auto& url : urls) servers.push_back(url.c_str());
+  natsOptions_Create(&options);
+  natsOptions_SetServers(options, servers.data(), static_cast<int>(servers.size()));
+  natsOptions_SetTimeout(options, 2000);
+  if (natsConnection_Connect(&connection, options) == NATS_OK &&
+      natsConnection_JetStream(&js, connection, nullptr) == NATS_OK) {
+    use(js);
+  }
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(connection);
+  natsOptions_Destroy(options);
+}
+
+}  // namespace
+
+std::vector<std::string> NatsCluster::running_urls() const {
+  std::vector<std::string> running;
+  for (int i = 0; i < size(); ++i) {
+    if (nodes_[static_cast<std::size_t>(i)].process) running.push_back(url(i));
+  }
+  return running;
+}
+
+int NatsCluster::stream_leader(const std::string& stream) const {
+  int leader = -1;
+  with_jetstream(running_urls(), [&](jsCtx* js) {
+    jsStreamInfo* info = nullptr;
+    jsErrCode code{};
+    if (js_GetStreamInfo(&info, js, stream.c_str(), nullptr, &code) == NATS_OK) {
+      if (info->Cluster != nullptr && info->Cluster->Leader != nullptr) {
+        leader = node_named(info->Cluster->Leader);
+      }
+      jsStreamInfo_Destroy(info);
+    }
+  });
+  return leader;
+}
+
+void NatsCluster::delete_stream(const std::string& stream) const {
+  std::string error = "no connection";
+  with_jetstream(running_urls(), [&](jsCtx* js) {
+    jsErrCode code{};
+    const auto status = js_DeleteStream(js, stream.c_str(), nullptr, &code);
+    error = status == NATS_OK ? "" : nats_GetLastError(nullptr);
+  });
+  if (!error.empty())
+    throw std::runtime_error("cannot delete NATS stream " + stream + ": " + error);
+}
+
+std::vector<std::string> nats_flags(const NatsCluster& cluster, const std::string& stream,
+                                    std::vector<std::string> more) {
+  std::vector<std::string> flags{
+      "--store",       "nats", "--nats-url",      cluster.urls(),
+      "--nats-stream", stream, "--nats-replicas", std::to_string(cluster.size())};
+  flags.insert(flags.end(), more.begin(), more.end());
+  return flags;
+}
+
+std::unique_ptr<BrokerProcess> nats_broker(const NatsCluster& cluster, const std::string& stream,
+                                           std::vector<std::string> more) {
+  auto broker = std::make_unique<BrokerProcess>(nats_flags(cluster, stream, std::move(more)));
+  if (!broker->process().wait_for_output("caught up with NATS stream", 20s)) {
+    throw std::runtime_error("the broker did not catch up with the NATS stream: " +
+                             broker->process().out() + broker->process().err());
+  }
+  return broker;
+}
+
+}  // namespace kabar::test
