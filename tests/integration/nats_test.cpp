@@ -439,3 +439,37 @@ TEST(NatsFaults, ReadersOfABrokerKilledMidStreamResumeOnAnotherWithNothingLost) 
 
 }  // namespace
 }  // namespace kabar::test
+
+namespace kabar::test {
+namespace {
+
+TEST(NatsFlags, AreCheckedBeforeTheBrokerStartsWithTheFlagNamed) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string said;
+  };
+  const std::string url = "nats://127.0.0.1:1";
+  std::string many;
+  for (int i = 0; i < 65; ++i) many += (i == 0 ? "" : ",") + url;
+  for (const auto& [flags, said] : std::vector<Case>{
+           {{"--store", "nats"}, "needs --nats-url"},
+           {{"--store", "nats", "--nats-url", "http://127.0.0.1:1"}, "--nats-url"},
+           {{"--store", "nats", "--nats-url", "nats://host\x01:1"}, "(unprintable)"},
+           {{"--store", "nats", "--nats-url", many}, "more than 64"},
+           {{"--store", "nats", "--nats-url", url, "--nats-stream", "a.b"}, "--nats-stream"},
+           {{"--store", "nats", "--nats-url", url, "--nats-stream", std::string(33, 'S')},
+            "--nats-stream"},
+           {{"--store", "nats", "--nats-url", url, "--nats-replicas", "6"}, "--nats-replicas"},
+           {{"--store", "nats", "--nats-url", url, "--nats-publish-timeout-ms", "99"},
+            "--nats-publish-timeout-ms"}}) {
+    auto argv = std::vector<std::string>{broker_path(), "--listen", "127.0.0.1:0"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const auto result = run(argv, 10s);
+    EXPECT_NE(result.status, 0) << said;
+    EXPECT_NE((result.err + result.out).find(said), std::string::npos)
+        << said << ": " << result.err << result.out;
+  }
+}
+
+}  // namespace
+}  // namespace kabar::test

@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
@@ -47,11 +49,23 @@ class TcpStream : public boost::beast::tcp_stream {
     using Signature = void(boost::beast::error_code, std::size_t);
     return boost::asio::async_initiate<Token, Signature>(
         [this](auto handler, const Buffers& from) {
+          auto erased = erase(std::move(handler));
           auto slot = waiting_.lock();
-          if (!slot) return start_write_some(from, std::move(handler));
+          if (!slot) return start_write_some(from, std::move(erased));
           // Beast writes one thing at a time: at most one waits.
-          auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+          auto waiting = std::make_shared<decltype(erased)>(std::move(erased));
           *slot = [this, waiting, from] { start_write_some(from, std::move(*waiting)); };
+        },
+        token, buffers);
+  }
+
+  /// Every read of the layers above, as for writes: one handler type below.
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    using Signature = void(boost::beast::error_code, std::size_t);
+    return boost::asio::async_initiate<Token, Signature>(
+        [this](auto handler, const Buffers& to) {
+          boost::beast::tcp_stream::async_read_some(to, erase(std::move(handler)));
         },
         token, buffers);
   }
@@ -98,6 +112,14 @@ class TcpStream : public boost::beast::tcp_stream {
           --beast_writes_;
           std::move(handler)(ec, bytes);
         });
+  }
+
+  // The TLS layer's and Beast's operations reach the socket's with one handler type, so that
+  // those are compiled once, not once per operation above (see MaybeTlsStream).
+  template <class Handler>
+  auto erase(Handler&& handler) {
+    using Erased = boost::asio::any_completion_handler<void(boost::beast::error_code, std::size_t)>;
+    return boost::asio::bind_executor(get_executor(), Erased(std::forward<Handler>(handler)));
   }
 
   int beast_writes_ = 0;  // Beast's write_some calls in flight (zero or one)

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
@@ -36,12 +38,20 @@ class MaybeTlsStream {
   }
   executor_type get_executor() { return next_layer().get_executor(); }
 
+  // Every read and write reaches the layers below with one handler type: the TLS and TCP
+  // operations are compiled once, not once per handler of the layers above (Beast's WebSocket and
+  // HTTP operations each have their own), which had made the sessions' translation units the
+  // slowest of the build by far. The cost is one small allocation per read or write passed down.
+  // Bound to the stream's executor, which every handler above runs on: Asio 1.81's
+  // any_completion_executor cannot be asked for blocking.never, which Beast's ops need.
+  using Erased = boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
+
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const Buffers& to) {
-          std::visit([&](auto& stream) { stream.async_read_some(to, std::move(handler)); },
-                     stream_);
+          auto erased = boost::asio::bind_executor(get_executor(), Erased(std::move(handler)));
+          std::visit([&](auto& stream) { stream.async_read_some(to, std::move(erased)); }, stream_);
         },
         token, buffers);
   }
@@ -50,7 +60,8 @@ class MaybeTlsStream {
   auto async_write_some(const Buffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const Buffers& from) {
-          std::visit([&](auto& stream) { stream.async_write_some(from, std::move(handler)); },
+          auto erased = boost::asio::bind_executor(get_executor(), Erased(std::move(handler)));
+          std::visit([&](auto& stream) { stream.async_write_some(from, std::move(erased)); },
                      stream_);
         },
         token, buffers);
