@@ -8,11 +8,13 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <random>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -37,6 +39,7 @@ struct Options {
   Scenario scenario = Scenario::kFanout;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
+  std::uint16_t publish_port = 0;  // --publish-url: publishers on another broker (0: the same)
   std::uint32_t subscribers = 100;
   std::uint32_t publishers = 1;
   std::uint32_t topics = 1;
@@ -76,6 +79,8 @@ class Run final : public ConnectionEvents {
     if (inet_pton(AF_INET, o_.host.c_str(), &broker_.sin_addr) != 1) {
       throw std::invalid_argument("not an IPv4 address: " + o_.host);
     }
+    publish_broker_ = broker_;
+    if (o_.publish_port != 0) publish_broker_.sin_port = htons(o_.publish_port);
     expected_.assign(std::size_t{o_.subscribers} * o_.topics_per_subscriber, 0);
     subscribers_per_topic_ =
         static_cast<double>(o_.subscribers) * o_.topics_per_subscriber / o_.topics;
@@ -113,7 +118,7 @@ class Run final : public ConnectionEvents {
     const auto i = next_to_start_++;
     in_addr local{};
     local.s_addr = htonl((127U << 24) | (1 + (i % addresses_)));  // 127.0.0.1, 127.0.0.2, ...
-    connections_[i]->start(broker_, local);
+    connections_[i]->start(i < o_.subscribers ? broker_ : publish_broker_, local);
   }
 
   void on_open(Connection& c) override {
@@ -487,6 +492,7 @@ class Run final : public ConnectionEvents {
   const std::string run_id_ = random_run_id();
   EventLoop loop_;
   sockaddr_in broker_{};
+  sockaddr_in publish_broker_{};  // where publishers connect: broker_ unless --publish-url
   std::uint32_t addresses_ = 1;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::string> topic_names_;
@@ -567,6 +573,10 @@ int main(int argc, char** argv) {
   common(fanout);
   subscribers(fanout);
   traffic(fanout);
+  std::string publish_url;
+  fanout->add_option("--publish-url", publish_url,
+                     "publishers connect here (another broker on the same NATS stream: the "
+                     "latency is publish on one broker -> delivery from another)");
   auto* topics = app.add_subcommand("topics", "N subscribers each on k of T topics");
   common(topics);
   subscribers(topics);
@@ -617,16 +627,29 @@ int main(int argc, char** argv) {
     if (o.topics_per_subscriber > o.topics) {
       throw CLI::ValidationError("--topics-per-subscriber", "must not exceed --topics");
     }
-    const std::string prefix = "ws://";
-    const auto rest = url.substr(prefix.size());
-    const auto colon = rest.find(':');
-    if (url.rfind(prefix, 0) != 0 || colon == std::string::npos) {
-      throw CLI::ValidationError("--url", "expected ws://127.x.y.z:PORT/v1/ws");
-    }
-    o.host = rest.substr(0, colon);
-    o.port = static_cast<std::uint16_t>(std::stoi(rest.substr(colon + 1)));
-    if (o.host.rfind("127.", 0) != 0) {
-      throw CLI::ValidationError("--url", "kabar-bench only targets loopback (127.0.0.0/8)");
+    // ws://127.x.y.z:PORT/..., loopback only: the host and port.
+    const auto parse_url = [](const std::string& flag, const std::string& value) {
+      const std::string prefix = "ws://";
+      const auto rest = value.rfind(prefix, 0) == 0 ? value.substr(prefix.size()) : "";
+      const auto colon = rest.find(':');
+      if (colon == std::string::npos) {
+        throw CLI::ValidationError(flag, "expected ws://127.x.y.z:PORT/v1/ws");
+      }
+      const auto host = rest.substr(0, colon);
+      if (host.rfind("127.", 0) != 0) {
+        throw CLI::ValidationError(flag, "kabar-bench only targets loopback (127.0.0.0/8)");
+      }
+      const auto port = std::strtoul(rest.c_str() + colon + 1, nullptr, 10);
+      if (port == 0 || port > 65535) throw CLI::ValidationError(flag, "no port 1 to 65535");
+      return std::pair{host, static_cast<std::uint16_t>(port)};
+    };
+    std::tie(o.host, o.port) = parse_url("--url", url);
+    if (!publish_url.empty()) {
+      const auto [host, port] = parse_url("--publish-url", publish_url);
+      if (host != o.host) {
+        throw CLI::ValidationError("--publish-url", "must be on --url's address, " + o.host);
+      }
+      o.publish_port = port;
     }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

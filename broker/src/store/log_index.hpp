@@ -56,8 +56,8 @@ class LogIndex {
   [[nodiscard]] std::vector<TopicState> topics(const std::string& pattern, bool last_times,
                                                const std::string& epoch) const;
 
-  /// Where offsets (after, after + count] of `topic` are, as far as they are still stored.
-  [[nodiscard]] std::vector<Location> locate(const std::string& topic, std::uint64_t after,
+  /// Where offsets (after, after + count] of topic `name` are, as far as they are still stored.
+  [[nodiscard]] std::vector<Location> locate(const std::string& name, std::uint64_t after,
                                              std::size_t count) const;
 
   /// Trims each topic by its retention limits (logically: the stream's own MaxAge removes the

@@ -100,6 +100,19 @@ std::int64_t stream_max_age_ns(const Retention& retention) {
   return saturating_multiply(seconds, 1'000'000'000);
 }
 
+// One group of publishes being written: retried (decided again each time) until the stream
+// takes an entry of it, or its time is up.
+struct Group {
+  std::vector<PublishRequest> requests;
+  std::vector<bool> answered;
+  // Each attempt's write id, and which request each of its entry's articles is.
+  std::map<std::string, std::vector<std::size_t>> attempts;
+  std::vector<std::optional<std::size_t>> same_as;
+  steady_clock::time_point deadline;
+  std::uint64_t wait_for_seq = 0;  // a conflict: retry once applied up to here
+  bool retry_scheduled = false;
+};
+
 }  // namespace
 
 class NatsEngine::Impl {
@@ -449,19 +462,6 @@ class NatsEngine::Impl {
   }
 
   // ------------------------------------------------------------------ publishing (writer thread)
-
-  // One group of publishes being written: retried (decided again each time) until the stream
-  // takes an entry of it, or its time is up.
-  struct Group {
-    std::vector<PublishRequest> requests;
-    std::vector<bool> answered;
-    // Each attempt's write id, and which request each of its entry's articles is.
-    std::map<std::string, std::vector<std::size_t>> attempts;
-    std::vector<std::optional<std::size_t>> same_as;
-    steady_clock::time_point deadline;
-    std::uint64_t wait_for_seq = 0;  // a conflict: retry once applied up to here
-    bool retry_scheduled = false;
-  };
 
   void pump() {
     if (inflight_ || stopping_) return;
