@@ -82,6 +82,7 @@ void check_nats(const NatsOptions& nats) {
   if (nats.publish_timeout.count() < 100 || nats.publish_timeout > std::chrono::minutes(10)) {
     fail("--nats-publish-timeout-ms must be 100 to 600000");
   }
+  if (nats.cache_bytes > kMaxNatsCacheBytes) fail("--nats-cache-mb must be 0 to 65536");
 }
 
 const RetentionLimits& Retention::for_topic(const std::string& topic) const {

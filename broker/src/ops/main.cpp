@@ -264,6 +264,12 @@ int main(int argc, char** argv) {
          "before it is answered UNAVAILABLE")
       ->default_str(std::to_string(nats.publish_timeout.count()))
       ->check(CLI::Range(std::int64_t{100}, std::int64_t{600'000}));
+  app.add_option_function<std::size_t>(
+         "--nats-cache-mb", [&nats](std::size_t mb) { nats.cache_bytes = mb << 20; },
+         "--store nats: MiB of the latest log entries kept in memory for history reads and "
+         "recovery (0: every read goes to the stream)")
+      ->default_str(std::to_string(nats.cache_bytes >> 20))
+      ->check(CLI::Range(std::size_t{0}, std::size_t{65536}));
   std::string durability = "full";
   app.add_option("--durability", durability,
                  "full: acknowledge after fsync; relaxed: after the write reached the OS (an "

@@ -140,7 +140,8 @@ bool LogIndex::apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry
         topic.stored.clear();
       }
       topic.last_offset = offset;
-      topic.stored.push_back({seq, static_cast<std::uint32_t>(i), at_ns});
+      topic.stored.push_back({seq, at_ns, static_cast<std::uint32_t>(i),
+                              static_cast<std::uint32_t>(stored.article().size())});
       version.offsets.emplace_back(name, offset);
       if (result != nullptr) {
         auto* topic_offset = result->add_offsets();
@@ -184,15 +185,17 @@ std::vector<TopicState> LogIndex::topics(const std::string& pattern, bool last_t
 }
 
 std::vector<LogIndex::Location> LogIndex::locate(const std::string& name, std::uint64_t after,
-                                                 std::size_t count) const {
+                                                 std::size_t count, std::size_t max_bytes) const {
   std::vector<Location> found;
   const auto it = topics_.find(name);
   if (it == topics_.end()) return found;
   const auto& topic = it->second;
   const auto first = topic.last_offset - topic.stored.size() + 1;
   auto from = std::max(after + 1, first);
-  for (; from <= topic.last_offset && found.size() < count; ++from) {
+  std::size_t bytes = 0;
+  for (; from <= topic.last_offset && found.size() < count && bytes < max_bytes; ++from) {
     found.push_back(topic.stored[from - first]);
+    bytes += found.back().bytes;
   }
   return found;
 }

@@ -27,8 +27,9 @@ class LogIndex {
   /// Where one (topic, offset) delivery's article is stored.
   struct Location {
     std::uint64_t seq = 0;    ///< the stream sequence of its entry
-    std::uint32_t index = 0;  ///< its place in the entry's `stored`
     std::int64_t at_ns = 0;   ///< when the entry was stored (what age retention looks at)
+    std::uint32_t index = 0;  ///< its place in the entry's `stored`
+    std::uint32_t bytes = 0;  ///< the encoded article's size: a read plans a page by it
   };
 
   /// Each publish of a group, decided against the index as it stands: answered now (a
@@ -56,9 +57,11 @@ class LogIndex {
   [[nodiscard]] std::vector<TopicState> topics(const std::string& pattern, bool last_times,
                                                const std::string& epoch) const;
 
-  /// Where offsets (after, after + count] of topic `name` are, as far as they are still stored.
+  /// Where offsets (after, after + count] of topic `name` are, as far as they are still stored,
+  /// stopping once the articles found cross `max_bytes`.
   [[nodiscard]] std::vector<Location> locate(const std::string& name, std::uint64_t after,
-                                             std::size_t count) const;
+                                             std::size_t count,
+                                             std::size_t max_bytes = SIZE_MAX) const;
 
   /// Trims each topic by its retention limits (logically: the stream's own MaxAge removes the
   /// entries later). Returns how many deliveries were dropped.

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_set>
@@ -38,6 +39,8 @@ constexpr milliseconds kWriteWait{2000};
 constexpr std::size_t kMaxReadDeliveries = 10'000;
 // A history read that cannot reach the stream's leader for this long is answered with why.
 constexpr milliseconds kReadDeadline{10'000};
+// Entries the follower may have handed to the writer thread before it waits.
+constexpr std::size_t kMaxUnappliedBytes = std::size_t{32} << 20;
 constexpr const char* kEpochPrefix = "kabar epoch ";
 
 std::string last_error(natsStatus status) {
@@ -100,6 +103,63 @@ std::int64_t stream_max_age_ns(const Retention& retention) {
   return saturating_multiply(seconds, 1'000'000'000);
 }
 
+using EntryPtr = std::shared_ptr<const log::v1::Entry>;
+using Entries = std::map<std::uint64_t, EntryPtr>;
+
+// The entries the follower applied last, encoded as the stream holds them, for history reads
+// without a round trip to the stream: most readers resume what they missed in the last minutes.
+// Bounded in bytes, the oldest dropped first.
+// @note Thread-safe: the writer adds, the reader looks up.
+class EntryCache {
+ public:
+  using Encoded = std::shared_ptr<const std::string>;
+
+  explicit EntryCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  void add(std::uint64_t seq, std::string encoded) {
+    const auto bytes = encoded.size() + kOverhead;
+    if (bytes > max_bytes_) return;
+    auto entry = std::make_shared<const std::string>(std::move(encoded));
+    std::lock_guard lock(mutex_);
+    bytes_ += bytes;
+    entries_.emplace(seq, std::move(entry));
+    while (bytes_ > max_bytes_ && !entries_.empty()) {
+      bytes_ -= entries_.begin()->second->size() + kOverhead;
+      entries_.erase(entries_.begin());
+    }
+  }
+
+  // Those of `seqs` it holds, parsed into `found` (outside the lock).
+  void find(const std::set<std::uint64_t>& seqs, Entries& found) const {
+    std::vector<std::pair<std::uint64_t, Encoded>> held;
+    {
+      std::lock_guard lock(mutex_);
+      if (entries_.empty()) return;
+      for (auto seq = seqs.lower_bound(entries_.begin()->first); seq != seqs.end(); ++seq) {
+        const auto it = entries_.find(*seq);
+        if (it != entries_.end()) held.emplace_back(*seq, it->second);
+      }
+    }
+    for (const auto& [seq, encoded] : held) {
+      auto entry = std::make_shared<log::v1::Entry>();
+      if (entry->ParseFromString(*encoded)) found.emplace(seq, std::move(entry));
+    }
+  }
+
+  void clear() {
+    std::lock_guard lock(mutex_);
+    entries_.clear();
+    bytes_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kOverhead = 96;  // a map node, a shared string: what it costs too
+  const std::size_t max_bytes_;
+  mutable std::mutex mutex_;
+  std::map<std::uint64_t, Encoded> entries_;  // guarded by mutex_
+  std::size_t bytes_ = 0;                     // guarded by mutex_
+};
+
 // One group of publishes being written: retried (decided again each time) until the stream
 // takes an entry of it, or its time is up.
 struct Group {
@@ -138,6 +198,7 @@ class NatsEngine::Impl {
     std::promise<void> drained;
     flush([&drained] { drained.set_value(); });
     drained.get_future().wait_for(nats_.publish_timeout + std::chrono::seconds(2));
+    stopping_flag_ = true;
     std::promise<void> stopped;
     net::post(writer_.ioc, [this, &stopped] {
       stopping_ = true;
@@ -356,12 +417,13 @@ class NatsEngine::Impl {
     options.Config.Heartbeat = std::chrono::nanoseconds(std::chrono::seconds(1)).count();
     jsErrCode code{};
     natsSubscription* raw = nullptr;
-    auto* follower = new Follower{this, generation_, {}};
+    // Owned here until the engine goes, never freed earlier: a subscription that failed to start
+    // (a consumer not created in time) may still have a callback under way.
+    auto* follower = followers_.emplace_back(new Follower{this, generation_, {}}).get();
     auto completed = follower->completed.get_future();
     const auto status = js_Subscribe(&raw, js_, subject_.c_str(), &Impl::on_entry_message, follower,
                                      nullptr, &options, &code);
     if (status != NATS_OK) {
-      delete follower;
       spdlog::warn("store: cannot follow NATS stream {}: {}", nats_.stream, last_error(status));
       return;
     }
@@ -376,6 +438,7 @@ class NatsEngine::Impl {
 
   void detach() {
     stop_follower();
+    cache_.clear();
     attached_ = false;
     ready_ = false;
     if (inflight_) {  // what it waited for belonged to the stream left
@@ -400,9 +463,7 @@ class NatsEngine::Impl {
   };
 
   static void on_follower_complete(void* closure) {
-    auto* follower = static_cast<Follower*>(closure);
-    follower->completed.set_value();
-    delete follower;
+    static_cast<Follower*>(closure)->completed.set_value();
   }
 
   // On libnats's thread: hand the entry to the writer thread, in order.
@@ -416,31 +477,39 @@ class NatsEngine::Impl {
     std::string data(natsMsg_GetData(msg.get()),
                      static_cast<std::size_t>(natsMsg_GetDataLength(msg.get())));
     auto* impl = follower->impl;
+    // Back-pressure: while the writer has this much to apply, the follower waits (and NATS
+    // holds the rest), rather than a replay of the whole log piling up in memory.
+    while (impl->unapplied_bytes_.load() > kMaxUnappliedBytes && !impl->stopping_flag_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    impl->unapplied_bytes_ += data.size();
     net::post(impl->writer_.ioc,
               [impl, generation = follower->generation, seq = meta->Sequence.Stream,
-               at = meta->Timestamp, data = std::move(data)] {
+               at = meta->Timestamp, data = std::move(data)]() mutable {
+                impl->unapplied_bytes_ -= data.size();
                 if (generation != impl->generation_) return;  // from a stream since left
-                log::v1::Entry entry;
-                if (!entry.ParseFromString(data)) {
+                auto entry = std::make_shared<log::v1::Entry>();
+                if (!entry->ParseFromString(data)) {
                   spdlog::error("store: NATS stream entry {} does not parse: skipped", seq);
-                  entry.Clear();
+                  entry->Clear();
                 }
-                impl->apply(seq, at, entry);
+                impl->apply(seq, at, std::move(entry), std::move(data));
                 impl->after_progress();
               });
   }
 
   // Applies one entry: its deliveries to the sink, its publishers (when they are waiting here)
   // acknowledged first.
-  void apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry& entry) {
+  void apply(std::uint64_t seq, std::int64_t at_ns, EntryPtr entry, std::string encoded) {
     auto batch = std::make_shared<DeliveryBatch>();
     std::vector<v1::PublishResult> results;
-    const bool ours = inflight_ && inflight_->attempts.contains(entry.write_id());
-    if (!index_.apply(seq, at_ns, entry, epoch_, demand_.json(), *batch,
+    const bool ours = inflight_ && inflight_->attempts.contains(entry->write_id());
+    if (!index_.apply(seq, at_ns, *entry, epoch_, demand_.json(), *batch,
                       ours ? &results : nullptr)) {
       return;
     }
-    if (ours) complete(entry.write_id(), results);
+    cache_.add(seq, std::move(encoded));
+    if (ours) complete(entry->write_id(), results);
     batch->stored_at = steady_clock::now();
     if (!batch->deliveries.empty()) sink_(std::move(batch));
   }
@@ -518,7 +587,7 @@ class NatsEngine::Impl {
     const auto write_id = fmt::format("{}-{}", instance_, ++writes_);
     plan.entry.set_write_id(write_id);
     group.attempts.emplace(write_id, std::move(slots));
-    const auto bytes = plan.entry.SerializeAsString();
+    auto bytes = plan.entry.SerializeAsString();
     natsMsg* raw = nullptr;
     if (natsMsg_Create(&raw, subject_.c_str(), nullptr, bytes.data(),
                        static_cast<int>(bytes.size())) != NATS_OK) {
@@ -543,9 +612,9 @@ class NatsEngine::Impl {
       // The stream took it right after what this broker had applied: apply it now (the
       // follower skips it when it arrives).
       if (ack->Sequence == expected + 1) {
-        log::v1::Entry written;
-        written.Swap(&plan.entry);
-        apply(ack->Sequence, current_nanoseconds(), written);
+        auto written = std::make_shared<log::v1::Entry>();
+        written->Swap(&plan.entry);
+        apply(ack->Sequence, current_nanoseconds(), std::move(written), std::move(bytes));
       } else {
         inflight_->wait_for_seq = ack->Sequence;
       }
@@ -767,13 +836,19 @@ class NatsEngine::Impl {
       }
     }
     auto budget = std::min(request.max_count, kMaxReadDeliveries);
+    auto byte_budget = request.max_bytes;
     for (auto& wanted : plan) {
       if (budget == 0) {
         if (wanted.after < wanted.topic->last_offset) result.complete = false;
         continue;
       }
-      wanted.where = index_.locate(wanted.topic->topic, wanted.after, budget);
+      // A page ends past max_bytes: no more entries than that are fetched for it.
+      wanted.where = index_.locate(wanted.topic->topic, wanted.after, budget, byte_budget);
       budget -= wanted.where.size();
+      for (const auto& where : wanted.where) {
+        byte_budget -= std::min<std::size_t>(byte_budget, where.bytes);
+      }
+      if (byte_budget == 0) budget = 0;
       if (wanted.after + wanted.where.size() < wanted.topic->last_offset && !wanted.where.empty()) {
         result.complete = false;
       }
@@ -798,7 +873,7 @@ class NatsEngine::Impl {
           }
           const auto entry = entries.find(where.seq);
           if (entry == entries.end() ||
-              static_cast<int>(where.index) >= entry->second.stored_size()) {
+              static_cast<int>(where.index) >= entry->second->stored_size()) {
             // Gone from the stream (its MaxAge) since it was located, or the stream is
             // unreachable: the reader must not skip past it.
             result.complete = false;
@@ -812,7 +887,7 @@ class NatsEngine::Impl {
             }
             break;
           }
-          const auto& stored = entry->second.stored(static_cast<int>(where.index));
+          const auto& stored = entry->second->stored(static_cast<int>(where.index));
           article.ParseFromString(stored.article());
           const auto accepted_at =
               google::protobuf::util::TimeUtil::NanosecondsToTimestamp(stored.accepted_at_ns());
@@ -838,9 +913,13 @@ class NatsEngine::Impl {
   // acknowledged is there): a few with one request each, more in one pass of an ordered consumer
   // from the first. A pass cut short (a leader election) goes on from where it stopped, within
   // kReadDeadline.
-  std::map<std::uint64_t, log::v1::Entry> fetch(const std::set<std::uint64_t>& seqs,
-                                                std::string& error) {
-    std::map<std::uint64_t, log::v1::Entry> entries;
+  Entries fetch(const std::set<std::uint64_t>& wanted, std::string& error) {
+    Entries entries;
+    cache_.find(wanted, entries);
+    std::set<std::uint64_t> seqs;  // the rest, from the stream
+    for (const auto seq : wanted) {
+      if (!entries.contains(seq)) seqs.insert(seq);
+    }
     const auto deadline = steady_clock::now() + kReadDeadline;
     auto next = seqs.begin();
     while (next != seqs.end()) {
@@ -851,8 +930,7 @@ class NatsEngine::Impl {
         const auto status = js_GetMsg(&raw, js_, nats_.stream.c_str(), *next, nullptr, &code);
         const Msg msg(raw);
         if (status == NATS_OK) {
-          entries[*next].ParseFromArray(natsMsg_GetData(msg.get()),
-                                        natsMsg_GetDataLength(msg.get()));
+          entries[*next] = parse(msg.get());
           ++next;
           continue;
         }
@@ -873,9 +951,9 @@ class NatsEngine::Impl {
   }
 
   // One ordered consumer from *next to the last of `seqs`; where the next pass starts.
-  std::set<std::uint64_t>::const_iterator read_pass(
-      const std::set<std::uint64_t>& seqs, std::set<std::uint64_t>::const_iterator next,
-      std::map<std::uint64_t, log::v1::Entry>& entries, std::string& error) {
+  std::set<std::uint64_t>::const_iterator read_pass(const std::set<std::uint64_t>& seqs,
+                                                    std::set<std::uint64_t>::const_iterator next,
+                                                    Entries& entries, std::string& error) {
     jsSubOptions options;
     jsSubOptions_Init(&options);
     options.Stream = nats_.stream.c_str();
@@ -906,13 +984,19 @@ class NatsEngine::Impl {
       const auto seq = meta->Sequence.Stream;
       while (next != seqs.end() && *next < seq) ++next;  // gone from the stream: reported later
       if (next != seqs.end() && *next == seq) {
-        entries[seq].ParseFromArray(natsMsg_GetData(msg.get()), natsMsg_GetDataLength(msg.get()));
+        entries[seq] = parse(msg.get());
         ++next;
       }
       if (seq >= last) break;
     }
     natsSubscription_Unsubscribe(subscription.get());
     return next;
+  }
+
+  static EntryPtr parse(natsMsg* msg) {
+    auto entry = std::make_shared<log::v1::Entry>();
+    entry->ParseFromArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    return entry;
   }
 
   // ------------------------------------------------------------------ retention
@@ -938,6 +1022,9 @@ class NatsEngine::Impl {
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;
   std::atomic<bool> connected_{true};
+  std::atomic<std::size_t> unapplied_bytes_{
+      0};                                   // handed to the writer by the follower, not applied
+  std::atomic<bool> stopping_flag_{false};  // the follower stops waiting on the writer
 
   // Writer thread only.
   LogIndex index_;
@@ -950,6 +1037,7 @@ class NatsEngine::Impl {
   std::uint64_t target_seq_ = 0;
   std::uint64_t generation_ = 0;  // of the follower: entries of an older one are dropped
   Subscription follower_;
+  std::vector<std::unique_ptr<Follower>> followers_;  // every one started, for their callbacks
   std::vector<std::future<void>> follower_completions_;
   std::uint64_t retry_token_ = 0;
   std::optional<Group> inflight_;
@@ -961,6 +1049,7 @@ class NatsEngine::Impl {
   std::vector<PendingRead> waiting_reads_;
   std::vector<std::function<void()>> flush_waiters_;
 
+  EntryCache cache_{nats_.cache_bytes};
   PublishQueue queue_;
   WorkerThread writer_;
   WorkerThread reader_;

@@ -16,6 +16,7 @@ inline constexpr std::chrono::seconds kMaxJwtLeeway = std::chrono::hours(24);
 inline constexpr std::int64_t kMaxRetentionHours = 1'000'000'000;  ///< "keep forever"
 inline constexpr std::uint64_t kMaxRetentionCount = 1'000'000'000'000'000;
 inline constexpr double kMaxRate = 1e9;  ///< per second; 0 means unlimited
+inline constexpr std::size_t kMaxNatsCacheBytes = std::size_t{65536} << 20;  ///< 64 GiB
 
 /// How long a topic keeps its articles: the last `max_count`, none older than `max_age`.
 struct RetentionLimits {
@@ -92,6 +93,9 @@ struct NatsOptions {
   std::string key_file;
   /// How long a publish keeps retrying (an election, a lost server) before UNAVAILABLE.
   std::chrono::milliseconds publish_timeout{10'000};
+  /// The latest entries of the log kept in memory for history reads (0: read every one from
+  /// the stream).
+  std::size_t cache_bytes = std::size_t{256} << 20;
 };
 
 /// Everything the broker can be told, each with its default. Checked once, by check_config(),
