@@ -1,6 +1,12 @@
 // Several brokers on one NATS JetStream stream (--store nats): a real three-node cluster of
 // nats-server processes and real brokers on free loopback ports.
+#include <arpa/inet.h>
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -12,6 +18,7 @@
 #include "broker.hpp"
 #include "client_support.hpp"
 #include "http_connection.hpp"
+#include "kabar/common/time.hpp"
 #include "nats_cluster.hpp"
 
 namespace kabar::test {
@@ -31,6 +38,29 @@ std::vector<v1::PublishResult> publish_many(Connected& publisher, const std::str
   return results;
 }
 
+// A three-node cluster and two brokers on its stream `stream`.
+struct TwoBrokers {
+  explicit TwoBrokers(const std::string& stream)
+      : a(nats_broker(cluster, stream)), b(nats_broker(cluster, stream)) {}
+  NatsCluster cluster;
+  std::unique_ptr<BrokerProcess> a;
+  std::unique_ptr<BrokerProcess> b;
+};
+
+// Publishes `a`, retrying while it is answered UNAVAILABLE (a broker still attaching, NATS coming
+// back), until `deadline`; throws on any other refusal, or the last one past the deadline.
+v1::PublishResult publish_when_available(Connected& publisher, const v1::Article& a,
+                                         Clock::time_point deadline) {
+  for (;;) {
+    try {
+      return publisher.publish(a);
+    } catch (const client::RequestError& e) {
+      if (e.code() != v1::Error::UNAVAILABLE || Clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+}
+
 // Each topic's deliveries are its offsets 1..N, in order, once each.
 void expect_contiguous(const std::vector<v1::Delivery>& deliveries,
                        const std::map<std::string, std::uint64_t>& expected_last) {
@@ -44,9 +74,9 @@ void expect_contiguous(const std::vector<v1::Delivery>& deliveries,
 }
 
 TEST(Nats, APublishOnOneBrokerReachesReadersOnEveryBrokerInOffsetOrder) {
-  const NatsCluster cluster;
-  const auto a = nats_broker(cluster, "reach");
-  const auto b = nats_broker(cluster, "reach");
+  TwoBrokers two("reach");
+  const auto& a = two.a;
+  const auto& b = two.b;
   Connected reader_a(a->url(), "reader-a");
   Connected reader_b(b->url(), "reader-b");
   Inbox inbox_a;
@@ -78,9 +108,9 @@ TEST(Nats, APublishOnOneBrokerReachesReadersOnEveryBrokerInOffsetOrder) {
 }
 
 TEST(Nats, BrokersPublishingAtOnceNeverShareOrSkipAnOffset) {
-  const NatsCluster cluster;
-  const auto a = nats_broker(cluster, "race");
-  const auto b = nats_broker(cluster, "race");
+  TwoBrokers two("race");
+  const auto& a = two.a;
+  const auto& b = two.b;
   Connected reader(b->url(), "reader");
   Inbox inbox;
   reader.subscribe(">", inbox);
@@ -123,9 +153,9 @@ TEST(Nats, BrokersPublishingAtOnceNeverShareOrSkipAnOffset) {
 }
 
 TEST(Nats, TheSameArticleOnTwoBrokersAtOnceIsStoredOnceWithTheSameOffsets) {
-  const NatsCluster cluster;
-  const auto a = nats_broker(cluster, "twice");
-  const auto b = nats_broker(cluster, "twice");
+  TwoBrokers two("twice");
+  const auto& a = two.a;
+  const auto& b = two.b;
   constexpr int kArticles = 100;
   auto publish_on = [&](const BrokerProcess& broker) {
     Connected publisher(broker.url(), "cms");
@@ -167,9 +197,9 @@ TEST(Nats, TheSameArticleOnTwoBrokersAtOnceIsStoredOnceWithTheSameOffsets) {
 }
 
 TEST(Nats, AReaderResumesOnAnotherBrokerWithNoGapOrDuplicate) {
-  const NatsCluster cluster;
-  const auto a = nats_broker(cluster, "resume");
-  const auto b = nats_broker(cluster, "resume");
+  TwoBrokers two("resume");
+  const auto& a = two.a;
+  const auto& b = two.b;
   Connected publisher(a->url(), "cms");
   std::uint64_t seen = 0;
   std::string epoch;
@@ -225,17 +255,8 @@ TEST(Nats, WithNatsUnreachablePublishesAreUnavailableReadersStayAndTheBrokerReco
 
   for (int node = 0; node < cluster.size(); ++node) cluster.start(node);
   // Publishing resumes by itself; the reader, still connected, gets what is stored after.
-  v1::PublishResult resumed;
-  const auto deadline = Clock::now() + 30s;
-  for (;;) {
-    try {
-      resumed = publisher.publish(article("after", {"world"}));
-      break;
-    } catch (const client::RequestError& e) {
-      ASSERT_EQ(e.code(), v1::Error::UNAVAILABLE) << e.what();
-      ASSERT_LT(Clock::now(), deadline) << "publishing did not resume: " << e.what();
-    }
-  }
+  const auto resumed =
+      publish_when_available(publisher, article("after", {"world"}), Clock::now() + 30s);
   ASSERT_TRUE(inbox.wait_for_topic("world"));
   ASSERT_TRUE(inbox.wait_for(2, std::chrono::seconds(10)));
   const auto items = inbox.items();
@@ -257,17 +278,8 @@ TEST(Nats, AStreamDeletedAndCreatedAgainIsANewEpochNeverASilentGap) {
   ASSERT_TRUE(
       broker->process().wait_for_output("following NATS stream reborn from sequence 1", 10s));
   // Publishing works on the new history, under a new epoch.
-  v1::PublishResult after;
-  const auto deadline = Clock::now() + 15s;
-  for (;;) {
-    try {
-      after = publisher.publish(article("new-0", {"world"}));
-      break;
-    } catch (const client::RequestError& e) {
-      ASSERT_LT(Clock::now(), deadline) << e.what();
-      std::this_thread::sleep_for(100ms);
-    }
-  }
+  const auto after =
+      publish_when_available(publisher, article("new-0", {"world"}), Clock::now() + 15s);
   EXPECT_NE(after.epoch(), before.back().epoch());
   EXPECT_EQ(after.offsets(0).offset(), 1u);
 
@@ -281,12 +293,6 @@ TEST(Nats, AStreamDeletedAndCreatedAgainIsANewEpochNeverASilentGap) {
   EXPECT_FALSE(result.recovered());
   EXPECT_FALSE(result.not_recovered_reason().empty());
 }
-
-}  // namespace
-}  // namespace kabar::test
-
-namespace kabar::test {
-namespace {
 
 // Publishes one article at a time to "wires" on `url` until `stop`, retrying one that is not
 // acknowledged (the same id: idempotent): every acknowledgement, and the longest wait for one.
@@ -302,8 +308,12 @@ Published publish_until(const std::string& url, const std::string& prefix,
   for (int i = 0; !stop.load(); ++i) {
     const auto started = Clock::now();
     for (;;) {
+      // An election takes 5 to 9 s on 2.9.10, longer on a loaded machine: wait well past it.
+      auto ack = publisher->publish(article(prefix + std::to_string(i), {"wires"}));
+      if (ack.wait_for(45s) != std::future_status::ready)
+        throw std::runtime_error("no ack in 45 s");
       try {
-        published.acks.push_back(publisher.publish(article(prefix + std::to_string(i), {"wires"})));
+        published.acks.push_back(ack.get());
         break;
       } catch (const client::RequestError& e) {
         if (e.code() != v1::Error::UNAVAILABLE) throw;
@@ -401,17 +411,21 @@ TEST(NatsFaults, KillingTheNodeABrokerIsConnectedToLosesNothing) {
 }
 
 TEST(NatsFaults, ReadersOfABrokerKilledMidStreamResumeOnAnotherWithNothingLost) {
-  const NatsCluster cluster;
-  auto a = nats_broker(cluster, "broker");
-  const auto b = nats_broker(cluster, "broker");
+  TwoBrokers two("broker");
+  const auto& a = two.a;
+  const auto& b = two.b;
   std::atomic<bool> stop{false};
-  auto publishing = std::async(std::launch::async, publish_until, b->url(), "p-", std::cref(stop));
+  std::future<Published> publishing;
+  // Whatever happens below, the publisher stops.
+  const std::unique_ptr<std::atomic<bool>, void (*)(std::atomic<bool>*)> stopper(
+      &stop, [](std::atomic<bool>* flag) { *flag = true; });
   std::uint64_t seen = 0;
   std::string epoch;
   {
     Connected reader(a->url(), "reader");
     Inbox inbox;
-    reader.subscribe("wires", inbox);
+    reader.subscribe("wires", inbox);  // before the first article: it sees them all
+    publishing = std::async(std::launch::async, publish_until, b->url(), "p-", std::cref(stop));
     ASSERT_TRUE(inbox.wait_for(50));
     a->kill();  // kill -9 while articles stream in
     const auto items = inbox.items();
@@ -437,12 +451,6 @@ TEST(NatsFaults, ReadersOfABrokerKilledMidStreamResumeOnAnotherWithNothingLost) 
   for (std::size_t i = 0; i < items.size(); ++i) EXPECT_EQ(items[i].offset(), seen + 1 + i);
 }
 
-}  // namespace
-}  // namespace kabar::test
-
-namespace kabar::test {
-namespace {
-
 TEST(NatsFlags, AreCheckedBeforeTheBrokerStartsWithTheFlagNamed) {
   struct Case {
     std::vector<std::string> flags;
@@ -461,7 +469,9 @@ TEST(NatsFlags, AreCheckedBeforeTheBrokerStartsWithTheFlagNamed) {
             "--nats-stream"},
            {{"--store", "nats", "--nats-url", url, "--nats-replicas", "6"}, "--nats-replicas"},
            {{"--store", "nats", "--nats-url", url, "--nats-publish-timeout-ms", "99"},
-            "--nats-publish-timeout-ms"}}) {
+            "--nats-publish-timeout-ms"},
+           {{"--store", "nats", "--nats-url", url, "--nats-cache-mb", "65537"},
+            "--nats-cache-mb"}}) {
     auto argv = std::vector<std::string>{broker_path(), "--listen", "127.0.0.1:0"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     const auto result = run(argv, 10s);
@@ -469,6 +479,127 @@ TEST(NatsFlags, AreCheckedBeforeTheBrokerStartsWithTheFlagNamed) {
     EXPECT_NE((result.err + result.out).find(said), std::string::npos)
         << said << ": " << result.err << result.out;
   }
+}
+
+bool listening(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return connected;
+}
+
+// scripts/cluster: three NATS nodes and two brokers with one command, stopped cleanly by one
+// signal (the brokers drain first).
+TEST(NatsCluster, TheScriptStartsNodesAndBrokersThatShareOneHistoryAndStopsThemAll) {
+  TempDir dir;
+  // Its ports are consecutive from the ones given (routes at the NATS port + 2000): look for a
+  // run of free ones.
+  std::uint16_t port = 0;
+  std::uint16_t nats_port = 0;
+  for (int attempt = 0; attempt < 50 && nats_port == 0; ++attempt) {
+    const auto base = free_port();
+    if (base < 1024 || base > 60000) continue;
+    bool all_free = true;
+    for (const std::uint16_t p :
+         {base, std::uint16_t(base + 1), std::uint16_t(base + 2), std::uint16_t(base + 2000),
+          std::uint16_t(base + 2001), std::uint16_t(base + 2002), std::uint16_t(base + 3000),
+          std::uint16_t(base + 3001)}) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      address.sin_port = htons(p);
+      all_free &=
+          p != 4222 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+      ::close(fd);
+    }
+    if (all_free) {
+      nats_port = base;
+      port = static_cast<std::uint16_t>(base + 3000);
+    }
+  }
+  ASSERT_NE(nats_port, 0);
+  ::setenv("KABAR_BROKER", broker_path().c_str(), 1);
+  Process cluster({std::string(KABAR_SOURCE_DIR) + "/scripts/cluster", "--brokers", "2", "--port",
+                   std::to_string(port), "--nats-port", std::to_string(nats_port), "--dir",
+                   dir.path().string()});
+  ASSERT_TRUE(cluster.wait_for_output("cluster: running", 20s)) << cluster.out() << cluster.err();
+  const auto url = [](std::uint16_t p) { return "ws://127.0.0.1:" + std::to_string(p) + "/v1/ws"; };
+  // Both brokers listen at once and attach (the stream is created by one of them) before they
+  // store publishes.
+  const auto deadline = Clock::now() + 30s;
+  for (const std::uint16_t p : {port, std::uint16_t(port + 1)}) {
+    while (!listening(p)) {
+      ASSERT_LT(Clock::now(), deadline) << "no broker on port " << p << ": " << cluster.err();
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  Connected reader(url(port + 1), "reader");
+  Inbox inbox;
+  reader.subscribe("international", inbox);
+  Connected publisher(url(port), "cms");
+  const auto published =
+      publish_when_available(publisher, article("via-script", {"international"}), deadline);
+  ASSERT_TRUE(inbox.wait_for(1));
+  EXPECT_EQ(inbox.items()[0].article().id(), "via-script");
+  EXPECT_EQ(inbox.items()[0].offset(), published.offsets(0).offset());
+
+  cluster.signal(SIGTERM);
+  const auto status = cluster.wait(20s);
+  ASSERT_TRUE(status.has_value()) << "scripts/cluster did not stop";
+  EXPECT_EQ(*status, 0) << cluster.out() << cluster.err();
+  EXPECT_NE(cluster.out().find("cluster: stopped"), std::string::npos) << cluster.out();
+  // Nothing of it listens any more.
+  for (const std::uint16_t p : {port, std::uint16_t(port + 1), nats_port}) {
+    EXPECT_FALSE(listening(p)) << p;
+  }
+}
+
+TEST(Nats, AnEmbargoLiftsOnceForEveryBrokerAndARetractionOnAnotherWins) {
+  TwoBrokers two("embargo");
+  Connected desk_a(two.a->url(), "desk-a");
+  Connected desk_b(two.b->url(), "desk-b");
+  Inbox inbox;
+  Connected reader(two.b->url(), "reader");
+  reader.subscribe("world", inbox);
+  const auto lifts = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      current_nanoseconds() + 2'500'000'000);
+  auto held = article("held", {"world"});
+  *held.mutable_embargoed() = lifts;
+  const auto ack = desk_a.publish(held);
+  EXPECT_EQ(ack.offsets_size(), 0);
+  EXPECT_EQ(ack.embargoed_until(), lifts);
+  // The same again, on the other broker: a duplicate, still held.
+  const auto again = desk_b.publish(held);
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.embargoed_until(), lifts);
+  // Held on one broker, retracted on the other before it lifts: never released.
+  auto pulled = article("pulled", {"world"});
+  *pulled.mutable_embargoed() = lifts;
+  (void)desk_a.publish(pulled);
+  auto retraction = article("pulled", {"world"});
+  retraction.set_version(2);
+  retraction.set_pubstatus(v1::PUB_STATUS_CANCELED);
+  EXPECT_EQ(desk_b.publish(retraction).offsets(0).offset(), 1u);
+
+  ASSERT_TRUE(inbox.wait_for(2, std::chrono::seconds(15)));
+  std::this_thread::sleep_for(1500ms);  // both brokers' timers have fired: still one release
+  const auto items = inbox.items();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].article().id(), "pulled");
+  EXPECT_EQ(items[0].article().version(), 2u);
+  EXPECT_EQ(items[1].article().id(), "held");
+  EXPECT_EQ(items[1].offset(), 2u);
+  EXPECT_GE(current_nanoseconds(), google::protobuf::util::TimeUtil::TimestampToNanoseconds(lifts));
+  // Published again after it lifted: a duplicate with its offset now.
+  const auto later = desk_a.publish(held);
+  EXPECT_TRUE(later.duplicate());
+  ASSERT_EQ(later.offsets_size(), 1);
+  EXPECT_EQ(later.offsets(0).offset(), 2u);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 
 namespace kabar::test {
 
-namespace {
+namespace {}  // namespace
 
 // A port the kernel has just handed out and taken back: free for the server about to bind it.
 std::uint16_t free_port() {
@@ -28,8 +28,11 @@ std::uint16_t free_port() {
     throw std::runtime_error("no free port");
   }
   ::close(fd);
-  return ntohs(address.sin_port);
+  const auto port = ntohs(address.sin_port);
+  return port == 4222 ? free_port() : port;
 }
+
+namespace {
 
 // Debian installs it in /usr/sbin, which a user's PATH may lack.
 std::string nats_server_path() {
@@ -50,11 +53,11 @@ std::string read_all(const std::filesystem::path& path) {
 
 NatsCluster::NatsCluster(int nodes) : nodes_(static_cast<std::size_t>(nodes)) {
   for (auto& node : nodes_) {
-    do {
-      node.client_port = free_port();
-      node.cluster_port = free_port();
-    } while (node.client_port == 4222 || node.cluster_port == 4222);
+    node.client_port = free_port();
+    node.cluster_port = free_port();
   }
+  // Its own name: clusters of tests running side by side never take each other's nodes.
+  const auto cluster_name = "kabar-" + std::to_string(nodes_.front().client_port);
   std::string routes;
   for (const auto& node : nodes_) {
     if (!routes.empty()) routes += ", ";
@@ -69,16 +72,21 @@ NatsCluster::NatsCluster(int nodes) : nodes_(static_cast<std::size_t>(nodes)) {
                                   << "\"\n"
                                   << "jetstream { store_dir: \"" << (dir_.path() / name).string()
                                   << "\", max_memory_store: 64MB, max_file_store: 1GB }\n"
-                                  << "cluster { name: kabar, listen: 127.0.0.1:"
-                                  << node.cluster_port << ", routes: [" << routes << "] }\n";
+                                  << "cluster { name: " << cluster_name
+                                  << ", listen: 127.0.0.1:" << node.cluster_port << ", routes: ["
+                                  << routes << "] }\n";
   }
   for (int i = 0; i < size(); ++i) start(i);
-  // Ready once a metadata leader is elected: streams can be created.
+  // Ready once every node knows the metadata leader: each is then a peer a stream of as many
+  // replicas can be placed on (a leader known to two nodes only refuses an R3 stream, "no
+  // suitable peers for placement").
   const auto deadline = Clock::now() + 30s;
   while (Clock::now() < deadline) {
+    int knowing = 0;
     for (int i = 0; i < size(); ++i) {
-      if (log(i).find("new metadata leader") != std::string::npos) return;
+      knowing += log(i).find("metadata leader") != std::string::npos ? 1 : 0;
     }
+    if (knowing == size()) return;
     std::this_thread::sleep_for(50ms);
   }
   throw std::runtime_error("the NATS cluster elected no metadata leader in 30 s: " + log(0));

@@ -50,6 +50,9 @@ class NatsCluster {
   std::vector<Node> nodes_;
 };
 
+/// A loopback TCP port nothing listens on now, never 4222.
+std::uint16_t free_port();
+
 /// The flags of a broker on `cluster`'s stream `stream`.
 std::vector<std::string> nats_flags(const NatsCluster& cluster, const std::string& stream,
                                     std::vector<std::string> more = {});

@@ -13,8 +13,8 @@ namespace kabar::broker {
 
 using google::protobuf::util::TimeUtil;
 
-LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests,
-                              const std::string& epoch) const {
+LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests, const std::string& epoch,
+                              std::int64_t now) const {
   Plan plan;
   plan.answered.resize(requests.size());
   plan.slot.resize(requests.size());
@@ -22,7 +22,24 @@ LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests,
   // What the group itself adds, on top of the index: topics' next offsets, ids' new versions.
   std::unordered_map<std::string, std::uint64_t> last_offsets;
   std::unordered_map<std::string, std::pair<std::uint32_t, std::size_t>> group_latest;
-  const auto now = current_nanoseconds();
+  auto next_offset = [&](const std::string& topic) {
+    auto [last, created] = last_offsets.try_emplace(topic, 0);
+    if (created) {
+      const auto known = topics_.find(topic);
+      if (known != topics_.end()) last->second = known->second.last_offset;
+    }
+    return ++last->second;
+  };
+  // Embargoes lifted by now go first: the entry releases them before it stores anything new.
+  v1::Article held_article;
+  for (const auto& [where, held] : held_) {
+    if (held.until_ns > now) continue;
+    held_article.ParseFromString(held.article);
+    auto& release = *plan.entry.add_releases();
+    release.set_seq(where.first);
+    release.set_index(where.second);
+    for (const auto& topic : held_article.topics()) release.add_offsets(next_offset(topic));
+  }
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto& article = requests[i].article;
     auto answer = [&](std::optional<Rejection> rejection) {
@@ -63,23 +80,14 @@ LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests,
       plan.answered[i] = std::move(outcome);
       continue;
     }
-    if (article.has_embargoed() && saturating_nanoseconds(article.embargoed()) > now) {
-      plan.answered[i] = answer(Rejection{
-          v1::Error::BAD_REQUEST,
-          "article.embargoed is in the future, and this broker (--store nats) does not hold "
-          "embargoed articles yet: publish it when the embargo lifts, or use --store sqlite"});
-      continue;
-    }
     auto& entry = *plan.entry.add_stored();
     article.SerializeToString(entry.mutable_article());
     entry.set_accepted_at_ns(TimeUtil::TimestampToNanoseconds(requests[i].accepted_at));
-    for (const auto& topic : article.topics()) {
-      auto [last, created] = last_offsets.try_emplace(topic, 0);
-      if (created) {
-        const auto known = topics_.find(topic);
-        if (known != topics_.end()) last->second = known->second.last_offset;
-      }
-      entry.add_offsets(++last->second);
+    // Held until its embargo lifts: stored now, offsets when a Release gives them.
+    if (article.has_embargoed() && saturating_nanoseconds(article.embargoed()) > now) {
+      entry.set_held(true);
+    } else {
+      for (const auto& topic : article.topics()) entry.add_offsets(next_offset(topic));
     }
     plan.slot[i] = static_cast<std::size_t>(plan.entry.stored_size() - 1);
     group_latest[article.id()] = {article.version(), i};
@@ -93,6 +101,14 @@ void LogIndex::describe(const std::string& id, std::uint32_t version, const Vers
   result.set_version(version);
   result.set_duplicate(true);
   result.set_epoch(epoch);
+  if (stored.held) {
+    const auto held = held_.find(stored.where);
+    v1::Article article;
+    if (held != held_.end() && article.ParseFromString(held->second.article)) {
+      *result.mutable_embargoed_until() = article.embargoed();
+    }
+    return;
+  }
   for (const auto& [topic, offset] : stored.offsets) {
     auto* topic_offset = result.add_offsets();
     topic_offset->set_topic(topic);
@@ -107,18 +123,32 @@ bool LogIndex::apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry
   if (seq <= applied_seq_) return false;
   applied_seq_ = seq;
   v1::Article article;
+  for (const auto& release : entry.releases()) {
+    const auto held = held_.find({release.seq(), release.index()});
+    if (held == held_.end()) continue;  // released already, or superseded
+    if (!article.ParseFromString(held->second.article) ||
+        release.offsets_size() != article.topics_size()) {
+      spdlog::error("store: log entry {} releases an article that does not parse: skipped", seq);
+      continue;
+    }
+    spdlog::info("store: embargo lifted on '{}' version {}", article.id(), article.version());
+    const std::string body = std::move(held->second.article);
+    const auto accepted_at_ns = held->second.accepted_at_ns;
+    held_.erase(held);
+    add_version(article, {release.seq(), release.index()},
+                {body, accepted_at_ns, {release.offsets().begin(), release.offsets().end()}}, at_ns,
+                epoch, with_json, batch, nullptr);
+  }
   for (int i = 0; i < entry.stored_size(); ++i) {
     const auto& stored = entry.stored(i);
     if (!article.ParseFromString(stored.article()) ||
-        stored.offsets_size() != article.topics_size()) {
+        stored.offsets_size() != (stored.held() ? 0 : article.topics_size())) {
       spdlog::error("store: log entry {} holds an article that does not parse: skipped", seq);
       if (results != nullptr) results->emplace_back();
       continue;
     }
-    auto& version = articles_[article.id()][article.version()];
-    version.offsets.clear();
-    const auto accepted_at = TimeUtil::NanosecondsToTimestamp(stored.accepted_at_ns());
-    const auto json = with_json ? article_json(stored.article()) : std::string();
+    supersede_held(article);
+    const Where where{seq, static_cast<std::uint32_t>(i)};
     v1::PublishResult* result = nullptr;
     if (results != nullptr) {
       result = &results->emplace_back();
@@ -126,40 +156,83 @@ bool LogIndex::apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry
       result->set_version(article.version());
       result->set_epoch(epoch);
     }
-    for (int t = 0; t < article.topics_size(); ++t) {
-      const auto& name = article.topics(t);
-      const auto offset = stored.offsets(t);
-      auto& topic = topics_[name];
-      if (offset != topic.last_offset + 1) {
-        // Entries the stream no longer holds (its MaxAge) came before: history starts here.
-        if (offset <= topic.last_offset) {
-          spdlog::error("store: log entry {} gives '{}' offset {} again (last {}): skipped", seq,
-                        name, offset, topic.last_offset);
-          continue;
-        }
-        topic.stored.clear();
-      }
-      topic.last_offset = offset;
-      topic.stored.push_back({seq, at_ns, static_cast<std::uint32_t>(i),
-                              static_cast<std::uint32_t>(stored.article().size())});
-      version.offsets.emplace_back(name, offset);
-      if (result != nullptr) {
-        auto* topic_offset = result->add_offsets();
-        topic_offset->set_topic(name);
-        topic_offset->set_offset(offset);
-        topic_offset->set_epoch(epoch);
-      }
-      add_delivery(
-          batch,
-          {.header = {.topic = name, .offset = offset, .epoch = epoch, .accepted_at = &accepted_at},
-           .article_bytes = stored.article(),
-           .sequence = next_delivery_sequence_++,
-           .urgency = article.urgency(),
-           .language = article.language()},
-          json.empty() ? nullptr : &json);
+    if (stored.held()) {
+      articles_[article.id()][article.version()] = Version{{}, true, where};
+      held_[where] = Held{saturating_nanoseconds(article.embargoed()), stored.article(),
+                          stored.accepted_at_ns()};
+      if (result != nullptr) *result->mutable_embargoed_until() = article.embargoed();
+      continue;
     }
+    add_version(article, where,
+                {stored.article(),
+                 stored.accepted_at_ns(),
+                 {stored.offsets().begin(), stored.offsets().end()}},
+                at_ns, epoch, with_json, batch, result);
   }
   return true;
+}
+
+void LogIndex::supersede_held(const v1::Article& article) {
+  const auto versions = articles_.find(article.id());
+  if (versions == articles_.end()) return;
+  for (auto& [number, version] : versions->second) {
+    if (number >= article.version() || !version.held) continue;
+    spdlog::info(
+        "store: '{}' version {} is superseded by version {} while under embargo: it will never "
+        "be released",
+        article.id(), number, article.version());
+    held_.erase(version.where);
+    version.held = false;
+  }
+}
+
+void LogIndex::add_version(const v1::Article& article, Where where, const Stored& stored,
+                           std::int64_t at_ns, const std::string& epoch, bool with_json,
+                           DeliveryBatch& batch, v1::PublishResult* result) {
+  auto& version = articles_[article.id()][article.version()];
+  version = Version{{}, false, where};
+  const auto accepted_at = TimeUtil::NanosecondsToTimestamp(stored.accepted_at_ns);
+  const auto json = with_json ? article_json(stored.article) : std::string();
+  for (int t = 0; t < article.topics_size(); ++t) {
+    const auto& name = article.topics(t);
+    const auto offset = stored.offsets[static_cast<std::size_t>(t)];
+    auto& topic = topics_[name];
+    if (offset != topic.last_offset + 1) {
+      // Entries the stream no longer holds (its MaxAge) came before: history starts here.
+      if (offset <= topic.last_offset) {
+        spdlog::error("store: log entry {} gives '{}' offset {} again (last {}): skipped",
+                      where.first, name, offset, topic.last_offset);
+        continue;
+      }
+      topic.stored.clear();
+    }
+    topic.last_offset = offset;
+    topic.stored.push_back(
+        {where.first, at_ns, where.second, static_cast<std::uint32_t>(stored.article.size())});
+    version.offsets.emplace_back(name, offset);
+    if (result != nullptr) {
+      auto* topic_offset = result->add_offsets();
+      topic_offset->set_topic(name);
+      topic_offset->set_offset(offset);
+      topic_offset->set_epoch(epoch);
+    }
+    add_delivery(
+        batch,
+        {.header = {.topic = name, .offset = offset, .epoch = epoch, .accepted_at = &accepted_at},
+         .article_bytes = stored.article,
+         .sequence = next_delivery_sequence_++,
+         .urgency = article.urgency(),
+         .language = article.language()},
+        json.empty() ? nullptr : &json);
+  }
+}
+
+std::optional<std::int64_t> LogIndex::next_release_ns() const {
+  std::optional<std::int64_t> next;
+  for (const auto& [where, held] : held_) {
+    if (!next || held.until_ns < *next) next = held.until_ns;
+  }
+  return next;
 }
 
 std::vector<TopicState> LogIndex::topics(const std::string& pattern, bool last_times,

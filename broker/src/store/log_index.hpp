@@ -42,9 +42,10 @@ class LogIndex {
     log::v1::Entry entry;
   };
 
-  /// Decides `requests` as one group (an id published twice in it is stored once).
-  [[nodiscard]] Plan plan(const std::vector<PublishRequest>& requests,
-                          const std::string& epoch) const;
+  /// Decides `requests` as one group (an id published twice in it is stored once); the entry
+  /// also releases every held article whose embargo lifted by `now` (ns since the epoch).
+  [[nodiscard]] Plan plan(const std::vector<PublishRequest>& requests, const std::string& epoch,
+                          std::int64_t now) const;
 
   /// Applies the entry stored at `seq` (after every entry before it): registers its articles and
   /// appends their deliveries to `batch`; `results` (when given) gets each stored article's
@@ -67,6 +68,9 @@ class LogIndex {
   /// entries later). Returns how many deliveries were dropped.
   std::size_t trim(const Retention& retention, std::int64_t now_ns);
 
+  /// When the earliest held article's embargo lifts (ns since the epoch), if one is held.
+  [[nodiscard]] std::optional<std::int64_t> next_release_ns() const;
+
   [[nodiscard]] std::uint64_t applied_seq() const { return applied_seq_; }
   [[nodiscard]] std::size_t topic_count() const { return topics_.size(); }
 
@@ -75,15 +79,35 @@ class LogIndex {
     std::uint64_t last_offset = 0;
     std::deque<Location> stored;  ///< offsets last_offset - stored.size() + 1 .. last_offset
   };
+  using Where = std::pair<std::uint64_t, std::uint32_t>;  // (seq, index) of a stored article
   struct Version {
     std::vector<std::pair<std::string, std::uint64_t>> offsets;  ///< by topic, in article order
+    bool held = false;                                           ///< under embargo: no offsets yet
+    Where where;
   };
+  struct Held {
+    std::int64_t until_ns = 0;  ///< saturated: an embargo past 2262 holds
+    std::string article;        ///< encoded, for its release
+    std::int64_t accepted_at_ns = 0;
+  };
+  struct Stored {  // one article version given its offsets, by a Stored or by a Release
+    const std::string& article;
+    std::int64_t accepted_at_ns;
+    std::vector<std::uint64_t> offsets;
+  };
+
+  /// A new version of an article supersedes every older one still held: never released.
+  void supersede_held(const v1::Article& article);
+  void add_version(const v1::Article& article, Where where, const Stored& stored,
+                   std::int64_t at_ns, const std::string& epoch, bool with_json,
+                   DeliveryBatch& batch, v1::PublishResult* result);
 
   void describe(const std::string& id, std::uint32_t version, const Version& stored,
                 const std::string& epoch, v1::PublishResult& result) const;
 
   std::map<std::string, Topic, std::less<>> topics_;
   std::unordered_map<std::string, std::map<std::uint32_t, Version>> articles_;
+  std::map<Where, Held> held_;
   std::uint64_t applied_seq_ = 0;
   std::uint64_t next_delivery_sequence_ = 1;
 };

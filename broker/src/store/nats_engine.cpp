@@ -204,6 +204,7 @@ class NatsEngine::Impl {
       stopping_ = true;
       watch_timer_.cancel();
       retry_timer_.cancel();
+      embargo_timer_.cancel();
       stop_follower();
       stopped.set_value();
     });
@@ -488,28 +489,29 @@ class NatsEngine::Impl {
                at = meta->Timestamp, data = std::move(data)]() mutable {
                 impl->unapplied_bytes_ -= data.size();
                 if (generation != impl->generation_) return;  // from a stream since left
-                auto entry = std::make_shared<log::v1::Entry>();
-                if (!entry->ParseFromString(data)) {
+                log::v1::Entry entry;
+                if (!entry.ParseFromString(data)) {
                   spdlog::error("store: NATS stream entry {} does not parse: skipped", seq);
-                  entry->Clear();
+                  entry.Clear();
                 }
-                impl->apply(seq, at, std::move(entry), std::move(data));
+                impl->apply(seq, at, entry, std::move(data));
                 impl->after_progress();
               });
   }
 
   // Applies one entry: its deliveries to the sink, its publishers (when they are waiting here)
   // acknowledged first.
-  void apply(std::uint64_t seq, std::int64_t at_ns, EntryPtr entry, std::string encoded) {
+  void apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry& entry,
+             std::string encoded) {
     auto batch = std::make_shared<DeliveryBatch>();
     std::vector<v1::PublishResult> results;
-    const bool ours = inflight_ && inflight_->attempts.contains(entry->write_id());
-    if (!index_.apply(seq, at_ns, *entry, epoch_, demand_.json(), *batch,
+    const bool ours = inflight_ && inflight_->attempts.contains(entry.write_id());
+    if (!index_.apply(seq, at_ns, entry, epoch_, demand_.json(), *batch,
                       ours ? &results : nullptr)) {
       return;
     }
     cache_.add(seq, std::move(encoded));
-    if (ours) complete(entry->write_id(), results);
+    if (ours) complete(entry.write_id(), results);
     batch->stored_at = steady_clock::now();
     if (!batch->deliveries.empty()) sink_(std::move(batch));
   }
@@ -542,9 +544,11 @@ class NatsEngine::Impl {
     }
     queued_since_.reset();
     auto requests = queue_.take();
-    if (requests.empty()) {
+    // With no publish, a group of none still writes the releases of embargoes that lifted.
+    const auto release = index_.next_release_ns();
+    if (requests.empty() && (!release || *release > current_nanoseconds())) {
       settle_flushes();
-      return;
+      return schedule_embargo();
     }
     auto& group = inflight_.emplace();
     group.answered.assign(requests.size(), false);
@@ -566,7 +570,7 @@ class NatsEngine::Impl {
     // plan() takes the requests themselves; they are moved in and back, not copied.
     views.reserve(pending.size());
     for (const auto i : pending) views.push_back(std::move(group.requests[i]));
-    auto plan = index_.plan(views, epoch_);
+    auto plan = index_.plan(views, epoch_, current_nanoseconds());
     for (std::size_t k = 0; k < pending.size(); ++k)
       group.requests[pending[k]] = std::move(views[k]);
 
@@ -581,7 +585,7 @@ class NatsEngine::Impl {
         slots[plan.slot[k]] = i;
       }
     }
-    if (plan.entry.stored_size() == 0) return finish_group();
+    if (plan.entry.stored_size() == 0 && plan.entry.releases_size() == 0) return finish_group();
     if (!attached_ || !connected_.load()) return retry_later("NATS is not reachable");
 
     const auto write_id = fmt::format("{}-{}", instance_, ++writes_);
@@ -612,9 +616,7 @@ class NatsEngine::Impl {
       // The stream took it right after what this broker had applied: apply it now (the
       // follower skips it when it arrives).
       if (ack->Sequence == expected + 1) {
-        auto written = std::make_shared<log::v1::Entry>();
-        written->Swap(&plan.entry);
-        apply(ack->Sequence, current_nanoseconds(), std::move(written), std::move(bytes));
+        apply(ack->Sequence, current_nanoseconds(), plan.entry, std::move(bytes));
       } else {
         inflight_->wait_for_seq = ack->Sequence;
       }
@@ -633,6 +635,21 @@ class NatsEngine::Impl {
     // Not written, or not known to be (a lost acknowledgement): the retry meets a conflict if it
     // was, and the follower then brings the entry, which answers the group.
     retry_later(text);
+  }
+
+  // A timer for the earliest embargo still held: when it lifts, pump() writes its release (the
+  // first broker to write it wins; the others find it released when they catch up).
+  void schedule_embargo() {
+    const auto release = index_.next_release_ns();
+    if (!release || embargo_at_ == release) return;
+    embargo_at_ = release;
+    constexpr std::chrono::seconds kMaxEmbargoWait{60};  // a clock change is a re-check away
+    embargo_timer_.expires_after(bounded_wait(*release - current_nanoseconds(), kMaxEmbargoWait));
+    embargo_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      embargo_at_.reset();
+      pump();
+    });
   }
 
   void retry_later(const std::string& why) {
@@ -695,8 +712,8 @@ class NatsEngine::Impl {
     }
     first_outcomes_.clear();
     inflight_.reset();
-    ++retry_token_;  // a retry scheduled for it is void
-    if (!queue_empty_hint()) net::post(writer_.ioc, [this] { pump(); });
+    ++retry_token_;                              // a retry scheduled for it is void
+    net::post(writer_.ioc, [this] { pump(); });  // the next group, or an embargo to watch
     settle_flushes();
   }
 
@@ -743,13 +760,6 @@ class NatsEngine::Impl {
       queue_check_scheduled_ = false;
       if (!ec) pump();
     });
-  }
-
-  bool queue_empty_hint() {
-    auto requests = queue_.take();
-    const bool empty = requests.empty();
-    if (!empty) (void)queue_.push(std::move(requests));
-    return empty;
   }
 
   void settle_flushes() {
@@ -1057,6 +1067,8 @@ class NatsEngine::Impl {
   net::steady_timer retry_timer_{writer_.ioc};
   net::steady_timer queue_timer_{writer_.ioc};
   net::steady_timer sweep_timer_{writer_.ioc};
+  net::steady_timer embargo_timer_{writer_.ioc};
+  std::optional<std::int64_t> embargo_at_;  // what embargo_timer_ waits for
 };
 
 NatsEngine::NatsEngine(NatsOptions nats, StoreOptions store, BatchSink sink)
