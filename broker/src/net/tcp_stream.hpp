@@ -65,7 +65,8 @@ class TcpStream : public boost::beast::tcp_stream {
     using Signature = void(boost::beast::error_code, std::size_t);
     return boost::asio::async_initiate<Token, Signature>(
         [this](auto handler, const Buffers& to) {
-          boost::beast::tcp_stream::async_read_some(to, erase(std::move(handler)));
+          auto& tcp = static_cast<boost::beast::tcp_stream&>(*this);
+          tcp.async_read_some(to, erase(std::move(handler)));
         },
         token, buffers);
   }
