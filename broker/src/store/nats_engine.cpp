@@ -50,27 +50,15 @@ std::string last_error(natsStatus status) {
   return natsStatus_GetText(status);
 }
 
-struct OptionsDeleter {
-  void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
-};
-struct StreamInfoDeleter {
-  void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
-};
-struct MsgDeleter {
-  void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
-};
-struct PubAckDeleter {
-  void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
-};
-struct MetaDeleter {
-  void operator()(jsMsgMetaData* p) const { jsMsgMetaData_Destroy(p); }
-};
-struct SubscriptionDeleter {
-  void operator()(natsSubscription* p) const { natsSubscription_Destroy(p); }
-};
-using StreamInfo = std::unique_ptr<jsStreamInfo, StreamInfoDeleter>;
-using Msg = std::unique_ptr<natsMsg, MsgDeleter>;
-using Subscription = std::unique_ptr<natsSubscription, SubscriptionDeleter>;
+// libnats objects owned by a unique_ptr that calls their Destroy function.
+template <class T, void (*Destroy)(T*)>
+using Owned = std::unique_ptr<T, std::integral_constant<decltype(Destroy), Destroy>>;
+using Options = Owned<natsOptions, natsOptions_Destroy>;
+using StreamInfo = Owned<jsStreamInfo, jsStreamInfo_Destroy>;
+using Msg = Owned<natsMsg, natsMsg_Destroy>;
+using PubAck = Owned<jsPubAck, jsPubAck_Destroy>;
+using Meta = Owned<jsMsgMetaData, jsMsgMetaData_Destroy>;
+using Subscription = Owned<natsSubscription, natsSubscription_Destroy>;
 
 // The stream's identity: a new one means a new history.
 struct StreamIdentity {
@@ -249,7 +237,7 @@ class NatsEngine::Impl {
   void connect() {
     natsOptions* raw = nullptr;
     if (natsOptions_Create(&raw) != NATS_OK) throw StoreError("cannot create NATS options");
-    std::unique_ptr<natsOptions, OptionsDeleter> options(raw);
+    Options options(raw);
     std::vector<const char*> servers;
     servers.reserve(nats_.urls.size());
     for (const auto& url : nats_.urls) servers.push_back(url.c_str());
@@ -474,7 +462,7 @@ class NatsEngine::Impl {
     const auto* follower = static_cast<Follower*>(closure);
     jsMsgMetaData* meta_raw = nullptr;
     if (natsMsg_GetMetaData(&meta_raw, msg.get()) != NATS_OK) return;
-    const std::unique_ptr<jsMsgMetaData, MetaDeleter> meta(meta_raw);
+    const Meta meta(meta_raw);
     std::string data(natsMsg_GetData(msg.get()),
                      static_cast<std::size_t>(natsMsg_GetDataLength(msg.get())));
     auto* impl = follower->impl;
@@ -611,7 +599,7 @@ class NatsEngine::Impl {
     jsPubAck* ack_raw = nullptr;
     jsErrCode code{};
     const auto status = js_PublishMsg(&ack_raw, js_, msg.get(), &options, &code);
-    const std::unique_ptr<jsPubAck, PubAckDeleter> ack(ack_raw);
+    const PubAck ack(ack_raw);
     if (status == NATS_OK) {
       // The stream took it right after what this broker had applied: apply it now (the
       // follower skips it when it arrives).
@@ -990,7 +978,7 @@ class NatsEngine::Impl {
       }
       jsMsgMetaData* meta_raw = nullptr;
       if (natsMsg_GetMetaData(&meta_raw, msg.get()) != NATS_OK) continue;
-      const std::unique_ptr<jsMsgMetaData, MetaDeleter> meta(meta_raw);
+      const Meta meta(meta_raw);
       const auto seq = meta->Sequence.Stream;
       while (next != seqs.end() && *next < seq) ++next;  // gone from the stream: reported later
       if (next != seqs.end() && *next == seq) {
