@@ -8,13 +8,6 @@
 namespace kabar::test {
 namespace {
 
-// The value of the sample line `series` (name and labels exactly), or -1.
-double sample(const std::string& exposition, const std::string& series) {
-  const auto at = exposition.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(exposition.substr(at + series.size() + 2));
-}
-
 TEST(Metrics, CountConnectionsSubscriptionsPublishesDeliveriesAndRejections) {
   BrokerProcess broker;
   Connected reader(broker.url(), "reader");
@@ -41,20 +34,20 @@ TEST(Metrics, CountConnectionsSubscriptionsPublishesDeliveriesAndRejections) {
   ASSERT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
   const auto& text = metrics.body;
-  EXPECT_GE(sample(text, "kabar_connections"), 3) << text;
-  EXPECT_EQ(sample(text, "kabar_publishes_total"), 3);
-  EXPECT_EQ(sample(text, "kabar_deliveries_total"), 6);
-  EXPECT_EQ(sample(text, "kabar_subscriptions{topic=\"international\"}"), 2);
-  EXPECT_EQ(sample(text, "kabar_subscriptions{topic=\"defense.>\"}"), 1);
-  EXPECT_EQ(sample(text, "kabar_rejected_total{reason=\"bad_request\"}"), 1);
-  EXPECT_EQ(sample(text, "kabar_rejected_total{reason=\"text_frame\"}"), 1);
-  EXPECT_GT(sample(text, "kabar_received_bytes_total"), 0);
-  EXPECT_GT(sample(text, "kabar_sent_bytes_total"), 6 * 60);  // six deliveries and replies
-  EXPECT_EQ(sample(text, "kabar_slow_consumer_disconnects_total"), 0);
-  EXPECT_GE(sample(text, "kabar_store_commit_seconds_count"), 1);
-  EXPECT_EQ(sample(text, "kabar_store_commit_seconds_bucket{le=\"+Inf\"}"),
-            sample(text, "kabar_store_commit_seconds_count"));
-  EXPECT_GE(sample(text, "kabar_fanout_seconds_count"), 1);
+  EXPECT_GE(metric_sample(text, "kabar_connections"), 3) << text;
+  EXPECT_EQ(metric_sample(text, "kabar_publishes_total"), 3);
+  EXPECT_EQ(metric_sample(text, "kabar_deliveries_total"), 6);
+  EXPECT_EQ(metric_sample(text, "kabar_subscriptions{topic=\"international\"}"), 2);
+  EXPECT_EQ(metric_sample(text, "kabar_subscriptions{topic=\"defense.>\"}"), 1);
+  EXPECT_EQ(metric_sample(text, "kabar_rejected_total{reason=\"bad_request\"}"), 1);
+  EXPECT_EQ(metric_sample(text, "kabar_rejected_total{reason=\"text_frame\"}"), 1);
+  EXPECT_GT(metric_sample(text, "kabar_received_bytes_total"), 0);
+  EXPECT_GT(metric_sample(text, "kabar_sent_bytes_total"), 6 * 60);  // six deliveries and replies
+  EXPECT_EQ(metric_sample(text, "kabar_slow_consumer_disconnects_total"), 0);
+  EXPECT_GE(metric_sample(text, "kabar_store_commit_seconds_count"), 1);
+  EXPECT_EQ(metric_sample(text, "kabar_store_commit_seconds_bucket{le=\"+Inf\"}"),
+            metric_sample(text, "kabar_store_commit_seconds_count"));
+  EXPECT_GE(metric_sample(text, "kabar_fanout_seconds_count"), 1);
   EXPECT_NE(text.find("# TYPE kabar_deliveries_total counter"), std::string::npos);
 }
 
@@ -82,8 +75,8 @@ TEST(Metrics, SubscriptionSeriesAreBoundedHoweverManyPatterns) {
     ++series;
   }
   EXPECT_EQ(series, 201U) << "200 patterns and _other";
-  EXPECT_EQ(sample(text, "kabar_subscriptions{topic=\"international\"}"), 2);
-  EXPECT_EQ(sample(text, "kabar_subscriptions{topic=\"_other\"}"), 101);
+  EXPECT_EQ(metric_sample(text, "kabar_subscriptions{topic=\"international\"}"), 2);
+  EXPECT_EQ(metric_sample(text, "kabar_subscriptions{topic=\"_other\"}"), 101);
 }
 
 }  // namespace

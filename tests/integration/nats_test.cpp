@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <future>
@@ -20,6 +21,8 @@
 #include "http_connection.hpp"
 #include "kabar/common/time.hpp"
 #include "nats_cluster.hpp"
+#include "raw_ws.hpp"
+#include "tls.hpp"
 
 namespace kabar::test {
 namespace {
@@ -40,8 +43,8 @@ std::vector<v1::PublishResult> publish_many(Connected& publisher, const std::str
 
 // A three-node cluster and two brokers on its stream `stream`.
 struct TwoBrokers {
-  explicit TwoBrokers(const std::string& stream)
-      : a(nats_broker(cluster, stream)), b(nats_broker(cluster, stream)) {}
+  explicit TwoBrokers(const std::string& stream, const std::vector<std::string>& flags = {})
+      : a(nats_broker(cluster, stream, flags)), b(nats_broker(cluster, stream, flags)) {}
   NatsCluster cluster;
   std::unique_ptr<BrokerProcess> a;
   std::unique_ptr<BrokerProcess> b;
@@ -252,6 +255,9 @@ TEST(Nats, WithNatsUnreachablePublishesAreUnavailableReadersStayAndTheBrokerReco
     EXPECT_EQ(e.code(), v1::Error::UNAVAILABLE) << e.what();
     EXPECT_LT(Clock::now() - started, 6s);
   }
+  EXPECT_GE(
+      metric_sample(http_get(broker->port(), "/metrics").body, "kabar_store_log_unavailable_total"),
+      1);
 
   for (int node = 0; node < cluster.size(); ++node) cluster.start(node);
   // Publishing resumes by itself; the reader, still connected, gets what is stored after.
@@ -264,6 +270,70 @@ TEST(Nats, WithNatsUnreachablePublishesAreUnavailableReadersStayAndTheBrokerReco
   // "lost" was never acknowledged; if the stream took it anyway it has its own offset, no gap.
   EXPECT_EQ(items.back().offset(), resumed.offsets(0).offset());
   for (std::size_t i = 0; i < items.size(); ++i) EXPECT_EQ(items[i].offset(), i + 1);
+}
+
+// NATS secured as production runs it: TLS both ways and a password. The broker verifies the
+// nodes' certificate (--nats-ca), presents its own (--nats-cert, --nats-key), and never logs the
+// password; without its certificate the nodes refuse it, and nothing is acknowledged.
+TEST(Nats, TlsBothWaysWithAPasswordAndNeverThePasswordInTheLog) {
+  const TempDir certificates;
+  const auto nodes = make_self_signed_certificate(certificates.path(), {"127.0.0.1"}, "nats");
+  const auto kabar = make_self_signed_certificate(certificates.path(), {"kabar"}, "kabar");
+  const std::string password = "pw-5f3a9c";
+  const NatsCluster cluster(
+      3, NatsSecurity{nodes.certificate, nodes.private_key, kabar.certificate, "kabar", password});
+  EXPECT_NE(cluster.urls().find(password), std::string::npos);
+  const std::vector<std::string> tls{"--nats-ca",   nodes.certificate.string(),
+                                     "--nats-cert", kabar.certificate.string(),
+                                     "--nats-key",  kabar.private_key.string()};
+  const auto broker = nats_broker(cluster, "secure", tls);
+  Connected reader(broker->url(), "reader");
+  Inbox inbox;
+  reader.subscribe("world", inbox);
+  Connected publisher(broker->url(), "cms");
+  EXPECT_EQ(publisher.publish(article("sealed", {"world"})).offsets(0).offset(), 1u);
+  ASSERT_TRUE(inbox.wait_for(1));
+  EXPECT_NE(broker->process().out().find("connected to NATS at nats://kabar:***@127.0.0.1"),
+            std::string::npos)
+      << broker->process().out();
+  EXPECT_EQ(broker->process().out().find(password), std::string::npos);
+  EXPECT_EQ(broker->process().err().find(password), std::string::npos);
+
+  // No client certificate: the nodes close the connection, publishes are UNAVAILABLE.
+  BrokerProcess refused(
+      nats_flags(cluster, "secure",
+                 {"--nats-ca", nodes.certificate.string(), "--nats-publish-timeout-ms", "1000"}));
+  Connected desk(refused.url(), "desk");
+  try {
+    (void)desk.publish(article("unsealed", {"world"}));
+    ADD_FAILURE() << "acknowledged by a broker the nodes refuse";
+  } catch (const client::RequestError& e) {
+    EXPECT_EQ(e.code(), v1::Error::UNAVAILABLE) << e.what();
+  }
+  EXPECT_TRUE(refused.process().wait_for_output("NATS (nats://kabar:***@127.0.0.1", 5s))
+      << refused.process().out();
+  EXPECT_EQ(refused.process().out().find(password), std::string::npos);
+}
+
+// An SRE stopping a broker while NATS is down: it exits within its grace period, and the
+// publish it was holding is not acknowledged.
+TEST(Nats, ABrokerStopsInTimeWithNatsUnreachable) {
+  NatsCluster cluster;
+  const auto broker = nats_broker(cluster, "stop", {"--nats-publish-timeout-ms", "10000"});
+  Connected publisher(broker->url(), "cms");
+  EXPECT_EQ(publisher.publish(article("first", {"world"})).offsets(0).offset(), 1u);
+  for (int node = 0; node < cluster.size(); ++node) cluster.kill(node);
+  auto held = publisher->publish(article("held", {"world"}));
+  std::this_thread::sleep_for(300ms);  // in the engine, waiting for NATS
+  const auto started = Clock::now();
+  EXPECT_EQ(broker->stop(6s), 0) << broker->process().out() << broker->process().err();
+  EXPECT_LT(Clock::now() - started, 3500ms) << broker->process().out();  // grace: 1.5 s
+  try {
+    const auto ack = held.get();
+    ADD_FAILURE() << "acknowledged with no NATS server up: " << ack.ShortDebugString();
+  } catch (const std::exception& e) {
+    SUCCEED() << e.what();
+  }
 }
 
 TEST(Nats, AStreamDeletedAndCreatedAgainIsANewEpochNeverASilentGap) {
@@ -497,25 +567,14 @@ bool listening(std::uint16_t port) {
 TEST(NatsCluster, TheScriptStartsNodesAndBrokersThatShareOneHistoryAndStopsThemAll) {
   TempDir dir;
   // Its ports are consecutive from the ones given (routes at the NATS port + 2000): look for a
-  // run of free ones.
+  // run of free ones (free_port()'s range leaves room for them below the ephemeral ports).
   std::uint16_t port = 0;
   std::uint16_t nats_port = 0;
   for (int attempt = 0; attempt < 50 && nats_port == 0; ++attempt) {
     const auto base = free_port();
-    if (base < 1024 || base > 60000) continue;
     bool all_free = true;
-    for (const std::uint16_t p :
-         {base, std::uint16_t(base + 1), std::uint16_t(base + 2), std::uint16_t(base + 2000),
-          std::uint16_t(base + 2001), std::uint16_t(base + 2002), std::uint16_t(base + 3000),
-          std::uint16_t(base + 3001)}) {
-      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in address{};
-      address.sin_family = AF_INET;
-      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      address.sin_port = htons(p);
-      all_free &=
-          p != 4222 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-      ::close(fd);
+    for (const int offset : {1, 2, 2000, 2001, 2002, 3000, 3001}) {
+      all_free &= port_is_free(static_cast<std::uint16_t>(base + offset));
     }
     if (all_free) {
       nats_port = base;
@@ -534,7 +593,9 @@ TEST(NatsCluster, TheScriptStartsNodesAndBrokersThatShareOneHistoryAndStopsThemA
   const auto deadline = Clock::now() + 30s;
   for (const std::uint16_t p : {port, std::uint16_t(port + 1)}) {
     while (!listening(p)) {
-      ASSERT_LT(Clock::now(), deadline) << "no broker on port " << p << ": " << cluster.err();
+      ASSERT_LT(Clock::now(), deadline) << "no broker on port " << p << ": " << cluster.err()
+                                        << "\nbroker 1: " << read_file(dir.path() / "broker1.log")
+                                        << "\nbroker 2: " << read_file(dir.path() / "broker2.log");
       std::this_thread::sleep_for(50ms);
     }
   }
@@ -600,6 +661,72 @@ TEST(Nats, AnEmbargoLiftsOnceForEveryBrokerAndARetractionOnAnotherWins) {
   EXPECT_TRUE(later.duplicate());
   ASSERT_EQ(later.offsets_size(), 1);
   EXPECT_EQ(later.offsets(0).offset(), 2u);
+}
+
+// Retention on the shared log: every broker trims a topic to the same limits and refuses a
+// resume from before them; an embargo lifting after the stream drops its entry is refused.
+TEST(Nats, RetentionTrimsEveryBrokerAlikeAndAnEmbargoPastTheStreamsAgeIsRefused) {
+  TwoBrokers two("retention", {"--retention-count", "5", "--retention-sweep-ms", "50",
+                               "--retention-hours", "1"});
+  Connected desk(two.a->url(), "desk");
+  const auto epoch = publish_many(desk, "story-", {"world"}, 20).front().epoch();
+  for (const auto* broker : {two.a.get(), two.b.get()}) {
+    const auto deadline = Clock::now() + 10s;
+    nlohmann::json page;
+    do {
+      HttpConnection http(broker->port());
+      page = nlohmann::json::parse(http.request("GET", "/v1/topics/world/articles?limit=100").body);
+    } while (page.value("firstOffset", "0") != "16" && Clock::now() < deadline);
+    EXPECT_EQ(page["firstOffset"], "16") << page.dump();
+    EXPECT_EQ(page["deliveries"].size(), 5U);
+
+    Connected late(broker->url(), "late");
+    v1::Subscribe resume;
+    resume.set_topic("world");
+    resume.mutable_since()->set_offset(3);
+    resume.mutable_since()->set_epoch(epoch);
+    Inbox nothing;
+    const auto refused = late->subscribe(resume, nothing.handler()).get();
+    EXPECT_FALSE(refused.recovered());
+    EXPECT_NE(refused.not_recovered_reason().find("no longer reaches back"), std::string::npos)
+        << refused.not_recovered_reason();
+
+    Connected reader(broker->url(), "reader");
+    resume.mutable_since()->set_offset(17);
+    Inbox inbox;
+    const auto tail = reader->subscribe(resume, inbox.handler()).get();
+    EXPECT_TRUE(tail.recovered()) << tail.not_recovered_reason();
+    ASSERT_TRUE(inbox.wait_for(3));
+    EXPECT_EQ(inbox.items()[0].offset(), 18u);
+    EXPECT_EQ(inbox.items()[2].article().id(), "story-19");
+  }
+
+  // For monitoring: the writer's quorum writes timed, both brokers at the same entry.
+  const auto scrape_a = http_get(two.a->port(), "/metrics").body;
+  const auto scrape_b = http_get(two.b->port(), "/metrics").body;
+  EXPECT_GE(metric_sample(scrape_a, "kabar_store_commit_seconds_count"), 1);
+  const auto applied = metric_sample(scrape_a, "kabar_store_log_applied_sequence");
+  EXPECT_GE(applied, 1);
+  EXPECT_EQ(metric_sample(scrape_b, "kabar_store_log_applied_sequence"), applied);
+  EXPECT_EQ(metric_sample(scrape_b, "kabar_store_log_behind_entries"), 0);
+
+  // The stream keeps entries 1 h (--retention-hours 1): held 30 min is fine, 2 h is refused.
+  const auto in = [](std::int64_t minutes) {
+    return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(current_nanoseconds() +
+                                                                    minutes * 60 * 1'000'000'000);
+  };
+  auto soon = article("soon", {"world"});
+  *soon.mutable_embargoed() = in(30);
+  EXPECT_TRUE(desk.publish(soon).has_embargoed_until());
+  auto later = article("later", {"world"});
+  *later.mutable_embargoed() = in(120);
+  try {
+    (void)desk.publish(later);
+    ADD_FAILURE() << "an embargo past the stream's MaxAge was accepted";
+  } catch (const client::RequestError& e) {
+    EXPECT_EQ(e.code(), v1::Error::BAD_REQUEST);
+    EXPECT_NE(std::string(e.what()).find("more than 1 h from now"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

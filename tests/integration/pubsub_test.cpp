@@ -332,5 +332,21 @@ TEST(PubSub, ShutdownClosesSubscribersWithReconnectNowAndExitsZeroWithinTwoSecon
   EXPECT_EQ(info.get().code, 4002);
 }
 
+// A peer that never answers the closing handshake (a frozen tab, a dead NAT entry) is dropped
+// at the end of the grace period, with its read still pending: the broker exits 0 all the same.
+// Such pending reads once crashed the exit (Boost 1.81 freeing a nested type-erased handler).
+TEST(PubSub, ShutdownDropsAPeerThatNeverAnswersTheCloseAndStillExitsZero) {
+  BrokerProcess broker({"--shutdown-grace-ms", "300"});
+  RawWebSocket frozen(broker.port());
+  (void)frozen.connect();
+  Connected reader(broker.url(), "reader");  // and a well-behaved one beside it
+  const auto started = Clock::now();
+  EXPECT_EQ(broker.stop(3s), 0) << broker.process().out() << broker.process().err();
+  EXPECT_LT(Clock::now() - started, 3s);
+  EXPECT_NE(broker.process().out().find("closing handshakes still open after 300 ms"),
+            std::string::npos)
+      << broker.process().out();
+}
+
 }  // namespace
 }  // namespace kabar::test

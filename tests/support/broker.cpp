@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 namespace kabar::test {
@@ -30,6 +31,13 @@ bool names_data_dir(const std::vector<std::string>& args) {
 }
 
 }  // namespace
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 TempDir::TempDir() {
   std::random_device random;

@@ -23,6 +23,9 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// The whole of a file (a log, say), or "" when it cannot be read.
+std::string read_file(const std::filesystem::path& path);
+
 /// The real kabar-broker binary on a free loopback port. The destructor stops it with SIGTERM
 /// and, from a test body, stop() checks that it exits 0 within its grace period. Without
 /// --data-dir among the arguments it stores in a temporary directory of its own.

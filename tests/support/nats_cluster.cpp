@@ -7,29 +7,36 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
 namespace kabar::test {
 
-namespace {}  // namespace
-
-// A port the kernel has just handed out and taken back: free for the server about to bind it.
-std::uint16_t free_port() {
+bool port_is_free(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("no free port");
-  }
+  address.sin_port = htons(port);
+  const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   ::close(fd);
-  const auto port = ntohs(address.sin_port);
-  return port == 4222 ? free_port() : port;
+  return free;
+}
+
+// Below the kernel's ephemeral range (32768-60999 here): no outgoing connection, of this test or
+// of one running beside it, can take the port between this check and the server's bind (one
+// did: a broker of scripts/cluster could not listen). Random, so that tests running at once
+// rarely try the same one; a port in use is skipped.
+std::uint16_t free_port() {
+  thread_local std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> pick(kFreePortFirst, kFreePortLast);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(pick(random));
+    if (port_is_free(port)) return port;
+  }
+  throw std::runtime_error("no free port");
 }
 
 namespace {
@@ -42,16 +49,10 @@ std::string nats_server_path() {
   throw std::runtime_error("nats-server is not installed (scripts/install-deps)");
 }
 
-std::string read_all(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
-NatsCluster::NatsCluster(int nodes) : nodes_(static_cast<std::size_t>(nodes)) {
+NatsCluster::NatsCluster(int nodes, std::optional<NatsSecurity> security)
+    : nodes_(static_cast<std::size_t>(nodes)), security_(std::move(security)) {
   for (auto& node : nodes_) {
     node.client_port = free_port();
     node.cluster_port = free_port();
@@ -75,6 +76,14 @@ NatsCluster::NatsCluster(int nodes) : nodes_(static_cast<std::size_t>(nodes)) {
                                   << "cluster { name: " << cluster_name
                                   << ", listen: 127.0.0.1:" << node.cluster_port << ", routes: ["
                                   << routes << "] }\n";
+    if (security_) {  // on the client port only: the routes stay plain on loopback
+      std::ofstream(config_path(i), std::ios::app)
+          << "tls { cert_file: \"" << security_->certificate.string() << "\", key_file: \""
+          << security_->key.string() << "\", ca_file: \"" << security_->client_certificate.string()
+          << "\", verify: true }\n"
+          << "authorization { user: \"" << security_->user << "\", password: \""
+          << security_->password << "\" }\n";
+    }
   }
   for (int i = 0; i < size(); ++i) start(i);
   // Ready once every node knows the metadata leader: each is then a peer a stream of as many
@@ -103,8 +112,9 @@ std::string NatsCluster::urls() const {
 }
 
 std::string NatsCluster::url(int node) const {
-  return "nats://127.0.0.1:" +
-         std::to_string(nodes_.at(static_cast<std::size_t>(node)).client_port);
+  const auto user = security_ ? security_->user + ":" + security_->password + "@" : std::string();
+  return "nats://" + user +
+         "127.0.0.1:" + std::to_string(nodes_.at(static_cast<std::size_t>(node)).client_port);
 }
 
 int NatsCluster::node_named(const std::string& name) const {
@@ -138,7 +148,7 @@ void NatsCluster::start(int node) {
 }
 
 std::string NatsCluster::log(int node) const {
-  return read_all(dir_.path() / ("n" + std::to_string(node + 1) + ".log"));
+  return read_file(dir_.path() / ("n" + std::to_string(node + 1) + ".log"));
 }
 
 namespace {

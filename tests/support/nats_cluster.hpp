@@ -11,15 +11,25 @@
 
 namespace kabar::test {
 
+/// What clients of a secured cluster need: TLS both ways and a user with a password.
+struct NatsSecurity {
+  std::filesystem::path certificate;  ///< the nodes' (for 127.0.0.1)
+  std::filesystem::path key;
+  std::filesystem::path client_certificate;  ///< the only one the nodes accept from clients
+  std::string user;
+  std::string password;
+};
+
 /// A JetStream cluster of real nats-server processes (Debian's nats-server) on free loopback
 /// ports, never 4222, each node with its own data directory; killed on destruction.
 class NatsCluster {
  public:
-  explicit NatsCluster(int nodes = 3);
+  explicit NatsCluster(int nodes = 3, std::optional<NatsSecurity> security = std::nullopt);
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
 
-  /// Every node's client URL, comma-separated: the value of --nats-url.
+  /// Every node's client URL, comma-separated: the value of --nats-url (with the user and
+  /// password of a secured cluster).
   [[nodiscard]] std::string urls() const;
   [[nodiscard]] std::string url(int node) const;
   [[nodiscard]] int size() const { return static_cast<int>(nodes_.size()); }
@@ -33,7 +43,7 @@ class NatsCluster {
   [[nodiscard]] std::string log(int node) const;
 
   /// Through libnats, as an operator would: the node leading `stream` (-1 when none answers),
-  /// and deleting it.
+  /// and deleting it. Not on a secured cluster.
   [[nodiscard]] int stream_leader(const std::string& stream) const;
   void delete_stream(const std::string& stream) const;
 
@@ -48,10 +58,18 @@ class NatsCluster {
 
   TempDir dir_;
   std::vector<Node> nodes_;
+  std::optional<NatsSecurity> security_;
 };
 
-/// A loopback TCP port nothing listens on now, never 4222.
+/// free_port()'s range: below the kernel's ephemeral ports, far from 4222.
+inline constexpr int kFreePortFirst = 10'000;
+inline constexpr int kFreePortLast = 28'000;
+
+/// A loopback TCP port nothing uses now, in kFreePortFirst..kFreePortLast.
 std::uint16_t free_port();
+
+/// Whether a server could bind `port` on loopback now.
+bool port_is_free(std::uint16_t port);
 
 /// The flags of a broker on `cluster`'s stream `stream`.
 std::vector<std::string> nats_flags(const NatsCluster& cluster, const std::string& stream,

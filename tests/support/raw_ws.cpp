@@ -256,6 +256,12 @@ HttpResult upgrade_from_origin(std::uint16_t port, const std::string& origin) {
   return round_trip(port, request);
 }
 
+double metric_sample(const std::string& exposition, const std::string& series) {
+  const auto at = exposition.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(exposition.substr(at + series.size() + 2));
+}
+
 HttpResult http_get(std::uint16_t port, const std::string& target,
                     const std::string& upgrade_protocol, bool upgrade) {
   http::request<http::empty_body> request{http::verb::get, target, 11};

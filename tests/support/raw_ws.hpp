@@ -77,6 +77,10 @@ struct HttpResult {
 HttpResult http_get(std::uint16_t port, const std::string& target,
                     const std::string& upgrade_protocol = "", bool upgrade = false);
 
+/// The value of the sample line `series` (name and labels exactly) in a /metrics exposition, or
+/// -1 when it has none.
+double metric_sample(const std::string& exposition, const std::string& series);
+
 /// One HTTP/1.1 GET with an Accept header.
 HttpResult http_get_accepting(std::uint16_t port, const std::string& target,
                               const std::string& accept);

@@ -119,17 +119,34 @@ TEST(LogIndex, AnEmbargoedArticleIsHeldThenReleasedByTheFirstEntryAfterItLifts) 
   EXPECT_EQ(results[1].offsets_size(), 0);
   EXPECT_TRUE(results[1].has_embargoed_until());
   EXPECT_EQ(index.next_release_ns(), now + 1'000'000'000);
-  // Before it lifts: nothing to release; after: the next entry releases it before what it stores.
-  EXPECT_EQ(index.plan({}, "nats-e", now).entry.releases_size(), 0);
+  // Before it lifts: nothing to release; after: the next entry stores it again, released with
+  // its offsets, before what it stores.
+  const auto held_seq = index.applied_seq();
+  EXPECT_EQ(index.plan({}, "nats-e", now).entry.stored_size(), 0);
   auto plan = index.plan({request("b", {"world"})}, "nats-e", now + 2'000'000'000);
-  ASSERT_EQ(plan.entry.releases_size(), 1);
-  EXPECT_EQ(plan.entry.releases(0).offsets(0), 2u);  // world: after "a"
-  EXPECT_EQ(plan.entry.releases(0).offsets(1), 1u);  // asia
-  EXPECT_EQ(plan.entry.stored(0).offsets(0), 3u);
+  ASSERT_EQ(plan.entry.stored_size(), 2);
+  const auto& release = plan.entry.stored(0);
+  EXPECT_EQ(release.releases_seq(), held_seq);
+  EXPECT_EQ(release.releases_index(), 1u);
+  EXPECT_EQ(release.offsets(0), 2u);  // world: after "a"
+  EXPECT_EQ(release.offsets(1), 1u);  // asia
+  EXPECT_EQ(plan.slot[0], 1u);
+  EXPECT_EQ(plan.entry.stored(1).offsets(0), 3u);
   DeliveryBatch batch;
-  index.apply(index.applied_seq() + 1, now, plan.entry, "nats-e", false, batch, nullptr);
+  std::vector<v1::PublishResult> applied;
+  index.apply(held_seq + 1, now, plan.entry, "nats-e", false, batch, &applied);
   EXPECT_EQ(batch.deliveries.size(), 3u);  // held on two topics, then "b"
+  ASSERT_EQ(applied.size(), 2u);           // one per stored: the release's answers no one
+  EXPECT_EQ(applied[1].offsets(0).offset(), 3u);
   EXPECT_FALSE(index.next_release_ns());
+  // Read from the entry that released it: the stream keeps that one longer.
+  EXPECT_EQ(index.locate("asia", 0, 1).at(0).seq, held_seq + 1);
+  // A second release of it (another broker's timer, written before it saw this one) is ignored.
+  DeliveryBatch again_batch;
+  log::v1::Entry late;
+  *late.add_stored() = release;
+  index.apply(held_seq + 2, now, late, "nats-e", false, again_batch, nullptr);
+  EXPECT_TRUE(again_batch.deliveries.empty());
   // Its duplicate now answers with its offsets.
   const auto again = index.plan({request("held", {"world", "asia"})}, "nats-e", now);
   ASSERT_TRUE(again.answered[0]);
@@ -147,7 +164,32 @@ TEST(LogIndex, ANewerVersionSupersedesAHeldOneForGood) {
   retraction.article.set_pubstatus(v1::PUB_STATUS_CANCELED);
   (void)store(index, {retraction});
   EXPECT_FALSE(index.next_release_ns());
-  EXPECT_EQ(index.plan({}, "nats-e", now + 2'000'000'000).entry.releases_size(), 0);
+  EXPECT_EQ(index.plan({}, "nats-e", now + 2'000'000'000).entry.stored_size(), 0);
+}
+
+TEST(LogIndex, AnEmbargoLiftingAfterTheStreamDropsItsEntryIsRefused) {
+  const LogIndex index;
+  const auto now = current_nanoseconds();
+  const auto hour = kNanosecondsPerHour;
+  auto within = request("within", {"world"});
+  *within.article.mutable_embargoed() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now + hour);
+  auto after = request("after", {"world"});
+  *after.article.mutable_embargoed() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now + hour + 1);
+  auto never = request("never", {"world"});  // "until further notice": past 2262
+  never.article.mutable_embargoed()->set_seconds(kMaxTimestampSeconds);
+  const auto plan = index.plan({within, after, never}, "nats-e", now, hour);
+  EXPECT_FALSE(plan.answered[0]);
+  ASSERT_TRUE(plan.answered[1] && plan.answered[1]->rejection);
+  EXPECT_EQ(plan.answered[1]->rejection->code, v1::Error::BAD_REQUEST);
+  EXPECT_NE(plan.answered[1]->rejection->message.find("more than 1 h from now"), std::string::npos)
+      << plan.answered[1]->rejection->message;
+  EXPECT_TRUE(plan.answered[2] && plan.answered[2]->rejection);
+  // A stream that keeps everything holds any embargo.
+  const auto forever = index.plan({after, never}, "nats-e", now, 0);
+  EXPECT_FALSE(forever.answered[0]);
+  EXPECT_FALSE(forever.answered[1]);
 }
 
 }  // namespace

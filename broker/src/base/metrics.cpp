@@ -145,7 +145,23 @@ std::string Metrics::render() const {
     }
   }
   commit_latency_.render(out, "kabar_store_commit_seconds",
-                         "Time to commit one group of publishes (fsync included).");
+                         "Time to commit one group of publishes (SQLite: fsync included; NATS: "
+                         "until a quorum acknowledged it, retries included).");
+  if (log_.used.load(std::memory_order_relaxed)) {
+    const auto applied = log_.applied_seq.load(std::memory_order_relaxed);
+    const auto last = log_.stream_seq.load(std::memory_order_relaxed);
+    metric("kabar_store_log_applied_sequence", "gauge",
+           "The last shared-log (NATS stream) entry this broker applied.", applied);
+    metric("kabar_store_log_behind_entries", "gauge",
+           "Entries of the shared log this broker has not applied yet, as last seen.",
+           last > applied ? last - applied : 0);
+    metric("kabar_store_log_conflicts_total", "counter",
+           "Writes to the shared log refused because another broker wrote first (then retried).",
+           log_.conflicts.load(std::memory_order_relaxed));
+    metric("kabar_store_log_unavailable_total", "counter",
+           "Publishes answered UNAVAILABLE: the shared log did not store them in time.",
+           log_.unavailable.load(std::memory_order_relaxed));
+  }
   fanout_latency_.render(out, "kabar_fanout_seconds",
                          "From a stored batch handed to the fan-out to its deliveries queued on a "
                          "shard.");

@@ -3,9 +3,7 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
@@ -119,8 +117,7 @@ class TcpStream : public boost::beast::tcp_stream {
   // those are compiled once, not once per operation above (see MaybeTlsStream).
   template <class Handler>
   auto erase(Handler&& handler) {
-    using Erased = boost::asio::any_completion_handler<void(boost::beast::error_code, std::size_t)>;
-    return boost::asio::bind_executor(get_executor(), Erased(std::forward<Handler>(handler)));
+    return erase_handler(get_executor(), std::forward<Handler>(handler));
   }
 
   int beast_writes_ = 0;  // Beast's write_some calls in flight (zero or one)

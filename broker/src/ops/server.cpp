@@ -60,7 +60,8 @@ std::unique_ptr<Engine> make_engine(const Config& config, Engine::BatchSink sink
                                     Metrics& metrics) {
   if (config.store == StoreKind::kMemory) return std::make_unique<MemoryEngine>(std::move(sink));
   if (config.store == StoreKind::kNats) {
-    return std::make_unique<NatsEngine>(config.nats, config.store_options, std::move(sink));
+    return std::make_unique<NatsEngine>(config.nats, config.store_options, std::move(sink),
+                                        metrics.commit_latency(), metrics.log());
   }
   return std::make_unique<SqliteEngine>(config.store_options, std::move(sink),
                                         &metrics.commit_latency());

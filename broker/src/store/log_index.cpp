@@ -1,5 +1,6 @@
 #include "store/log_index.hpp"
 
+#include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
@@ -13,8 +14,20 @@ namespace kabar::broker {
 
 using google::protobuf::util::TimeUtil;
 
+namespace {
+
+// Where version `number` is, or would go, in an article's versions (sorted by number).
+template <class Versions>
+auto version_at(Versions& versions, std::uint32_t number) {
+  return std::lower_bound(
+      versions.begin(), versions.end(), number,
+      [](const auto& version, std::uint32_t wanted) { return version.number < wanted; });
+}
+
+}  // namespace
+
 LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests, const std::string& epoch,
-                              std::int64_t now) const {
+                              std::int64_t now, std::int64_t longest_hold_ns) const {
   Plan plan;
   plan.answered.resize(requests.size());
   plan.slot.resize(requests.size());
@@ -35,9 +48,11 @@ LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests, const
   for (const auto& [where, held] : held_) {
     if (held.until_ns > now) continue;
     held_article.ParseFromString(held.article);
-    auto& release = *plan.entry.add_releases();
-    release.set_seq(where.first);
-    release.set_index(where.second);
+    auto& release = *plan.entry.add_stored();
+    release.set_article(held.article);
+    release.set_accepted_at_ns(held.accepted_at_ns);
+    release.set_releases_seq(where.first);
+    release.set_releases_index(where.second);
     for (const auto& topic : held_article.topics()) release.add_offsets(next_offset(topic));
   }
   for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -53,7 +68,7 @@ LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests, const
     const auto stored = articles_.find(article.id());
     std::optional<std::uint32_t> latest;
     if (stored != articles_.end() && !stored->second.empty()) {
-      latest = stored->second.rbegin()->first;
+      latest = stored->second.back().number;
     }
     const auto in_group = group_latest.find(article.id());
     if (in_group != group_latest.end()) latest = in_group->second.first;
@@ -62,11 +77,8 @@ LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests, const
         plan.same_as[i] = in_group->second.second;
         continue;
       }
-      const Version* found = nullptr;
-      if (stored != articles_.end()) {
-        const auto version = stored->second.find(article.version());
-        if (version != stored->second.end()) found = &version->second;
-      }
+      const Version* found =
+          stored != articles_.end() ? find_version(stored->second, article.version()) : nullptr;
       if (found == nullptr) {
         plan.answered[i] = answer(
             Rejection{v1::Error::BAD_REQUEST,
@@ -80,11 +92,23 @@ LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests, const
       plan.answered[i] = std::move(outcome);
       continue;
     }
+    const auto held_until =
+        article.has_embargoed() ? saturating_nanoseconds(article.embargoed()) : std::int64_t{0};
+    // The stream drops an entry MaxAge after it was written: one held longer is never released.
+    if (longest_hold_ns > 0 && held_until > saturating_add(now, longest_hold_ns)) {
+      plan.answered[i] = answer(Rejection{
+          v1::Error::BAD_REQUEST,
+          fmt::format("article.embargoed lifts more than {} h from now, after the shared log "
+                      "(the NATS stream's MaxAge, from the longest --retention-hours) drops what "
+                      "it stores: publish it nearer its time, or keep history longer",
+                      longest_hold_ns / kNanosecondsPerHour)});
+      continue;
+    }
     auto& entry = *plan.entry.add_stored();
     article.SerializeToString(entry.mutable_article());
     entry.set_accepted_at_ns(TimeUtil::TimestampToNanoseconds(requests[i].accepted_at));
-    // Held until its embargo lifts: stored now, offsets when a Release gives them.
-    if (article.has_embargoed() && saturating_nanoseconds(article.embargoed()) > now) {
+    // Held until its embargo lifts: stored now, offsets when a release stores it again.
+    if (held_until > now) {
       entry.set_held(true);
     } else {
       for (const auto& topic : article.topics()) entry.add_offsets(next_offset(topic));
@@ -93,6 +117,18 @@ LogIndex::Plan LogIndex::plan(const std::vector<PublishRequest>& requests, const
     group_latest[article.id()] = {article.version(), i};
   }
   return plan;
+}
+
+const LogIndex::Version* LogIndex::find_version(const Versions& versions, std::uint32_t number) {
+  const auto found = version_at(versions, number);
+  return found != versions.end() && found->number == number ? &*found : nullptr;
+}
+
+LogIndex::Version& LogIndex::version_of(const v1::Article& article) {
+  auto& versions = articles_[article.id()];
+  const auto at = version_at(versions, article.version());
+  if (at != versions.end() && at->number == article.version()) return *at;
+  return *versions.insert(at, Version{article.version(), false, {}, {}});
 }
 
 void LogIndex::describe(const std::string& id, std::uint32_t version, const Version& stored,
@@ -111,7 +147,7 @@ void LogIndex::describe(const std::string& id, std::uint32_t version, const Vers
   }
   for (const auto& [topic, offset] : stored.offsets) {
     auto* topic_offset = result.add_offsets();
-    topic_offset->set_topic(topic);
+    topic_offset->set_topic(*topic);
     topic_offset->set_offset(offset);
     topic_offset->set_epoch(epoch);
   }
@@ -123,50 +159,38 @@ bool LogIndex::apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry
   if (seq <= applied_seq_) return false;
   applied_seq_ = seq;
   v1::Article article;
-  for (const auto& release : entry.releases()) {
-    const auto held = held_.find({release.seq(), release.index()});
-    if (held == held_.end()) continue;  // released already, or superseded
-    if (!article.ParseFromString(held->second.article) ||
-        release.offsets_size() != article.topics_size()) {
-      spdlog::error("store: log entry {} releases an article that does not parse: skipped", seq);
-      continue;
-    }
-    spdlog::info("store: embargo lifted on '{}' version {}", article.id(), article.version());
-    const std::string body = std::move(held->second.article);
-    const auto accepted_at_ns = held->second.accepted_at_ns;
-    held_.erase(held);
-    add_version(article, {release.seq(), release.index()},
-                {body, accepted_at_ns, {release.offsets().begin(), release.offsets().end()}}, at_ns,
-                epoch, with_json, batch, nullptr);
-  }
   for (int i = 0; i < entry.stored_size(); ++i) {
     const auto& stored = entry.stored(i);
+    v1::PublishResult* result = results != nullptr ? &results->emplace_back() : nullptr;
     if (!article.ParseFromString(stored.article()) ||
         stored.offsets_size() != (stored.held() ? 0 : article.topics_size())) {
       spdlog::error("store: log entry {} holds an article that does not parse: skipped", seq);
-      if (results != nullptr) results->emplace_back();
+      continue;
+    }
+    const Where where{seq, static_cast<std::uint32_t>(i)};
+    if (stored.releases_seq() != 0) {
+      const auto held = held_.find({stored.releases_seq(), stored.releases_index()});
+      if (held == held_.end()) continue;  // released already, or superseded
+      spdlog::info("store: embargo lifted on '{}' version {}", article.id(), article.version());
+      held_.erase(held);
+      add_version(article, where, {stored.article(), stored.accepted_at_ns(), stored.offsets()},
+                  at_ns, epoch, with_json, batch, nullptr);
       continue;
     }
     supersede_held(article);
-    const Where where{seq, static_cast<std::uint32_t>(i)};
-    v1::PublishResult* result = nullptr;
-    if (results != nullptr) {
-      result = &results->emplace_back();
+    if (result != nullptr) {
       result->set_id(article.id());
       result->set_version(article.version());
       result->set_epoch(epoch);
     }
     if (stored.held()) {
-      articles_[article.id()][article.version()] = Version{{}, true, where};
+      version_of(article) = Version{article.version(), true, where, {}};
       held_[where] = Held{saturating_nanoseconds(article.embargoed()), stored.article(),
                           stored.accepted_at_ns()};
       if (result != nullptr) *result->mutable_embargoed_until() = article.embargoed();
       continue;
     }
-    add_version(article, where,
-                {stored.article(),
-                 stored.accepted_at_ns(),
-                 {stored.offsets().begin(), stored.offsets().end()}},
+    add_version(article, where, {stored.article(), stored.accepted_at_ns(), stored.offsets()},
                 at_ns, epoch, with_json, batch, result);
   }
   return true;
@@ -175,12 +199,12 @@ bool LogIndex::apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry
 void LogIndex::supersede_held(const v1::Article& article) {
   const auto versions = articles_.find(article.id());
   if (versions == articles_.end()) return;
-  for (auto& [number, version] : versions->second) {
-    if (number >= article.version() || !version.held) continue;
+  for (auto& version : versions->second) {
+    if (version.number >= article.version() || !version.held) continue;
     spdlog::info(
         "store: '{}' version {} is superseded by version {} while under embargo: it will never "
         "be released",
-        article.id(), number, article.version());
+        article.id(), version.number, article.version());
     held_.erase(version.where);
     version.held = false;
   }
@@ -189,14 +213,15 @@ void LogIndex::supersede_held(const v1::Article& article) {
 void LogIndex::add_version(const v1::Article& article, Where where, const Stored& stored,
                            std::int64_t at_ns, const std::string& epoch, bool with_json,
                            DeliveryBatch& batch, v1::PublishResult* result) {
-  auto& version = articles_[article.id()][article.version()];
-  version = Version{{}, false, where};
+  auto& version = version_of(article);
+  version = Version{article.version(), false, where, {}};
+  version.offsets.reserve(static_cast<std::size_t>(article.topics_size()));
   const auto accepted_at = TimeUtil::NanosecondsToTimestamp(stored.accepted_at_ns);
   const auto json = with_json ? article_json(stored.article) : std::string();
   for (int t = 0; t < article.topics_size(); ++t) {
     const auto& name = article.topics(t);
-    const auto offset = stored.offsets[static_cast<std::size_t>(t)];
-    auto& topic = topics_[name];
+    const auto offset = stored.offsets.Get(t);
+    auto& [topic_name, topic] = *topics_.try_emplace(name).first;
     if (offset != topic.last_offset + 1) {
       // Entries the stream no longer holds (its MaxAge) came before: history starts here.
       if (offset <= topic.last_offset) {
@@ -209,7 +234,7 @@ void LogIndex::add_version(const v1::Article& article, Where where, const Stored
     topic.last_offset = offset;
     topic.stored.push_back(
         {where.first, at_ns, where.second, static_cast<std::uint32_t>(stored.article.size())});
-    version.offsets.emplace_back(name, offset);
+    version.offsets.emplace_back(&topic_name, offset);
     if (result != nullptr) {
       auto* topic_offset = result->add_offsets();
       topic_offset->set_topic(name);

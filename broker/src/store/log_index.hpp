@@ -43,13 +43,15 @@ class LogIndex {
   };
 
   /// Decides `requests` as one group (an id published twice in it is stored once); the entry
-  /// also releases every held article whose embargo lifted by `now` (ns since the epoch).
+  /// first releases every held article whose embargo lifted by `now` (ns since the epoch). An
+  /// embargo lifting more than `longest_hold_ns` after `now` (the stream's MaxAge; 0: none) is
+  /// refused: the stream would drop the entry holding it.
   [[nodiscard]] Plan plan(const std::vector<PublishRequest>& requests, const std::string& epoch,
-                          std::int64_t now) const;
+                          std::int64_t now, std::int64_t longest_hold_ns = 0) const;
 
   /// Applies the entry stored at `seq` (after every entry before it): registers its articles and
-  /// appends their deliveries to `batch`; `results` (when given) gets each stored article's
-  /// PublishResult. An entry at or below applied_seq() is ignored (false).
+  /// appends their deliveries to `batch`; `results` (when given) gets one PublishResult per
+  /// entry.stored (a release's is empty). An entry at or below applied_seq() is ignored (false).
   bool apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry& entry,
              const std::string& epoch, bool with_json, DeliveryBatch& batch,
              std::vector<v1::PublishResult>* results);
@@ -80,22 +82,29 @@ class LogIndex {
     std::deque<Location> stored;  ///< offsets last_offset - stored.size() + 1 .. last_offset
   };
   using Where = std::pair<std::uint64_t, std::uint32_t>;  // (seq, index) of a stored article
+  // One stored version of an article: what a duplicate of it is answered. Kept small, as there
+  // is one per retained version: the topic names are topics_' keys (never erased).
   struct Version {
-    std::vector<std::pair<std::string, std::uint64_t>> offsets;  ///< by topic, in article order
-    bool held = false;                                           ///< under embargo: no offsets yet
+    std::uint32_t number = 0;
+    bool held = false;  ///< under embargo: no offsets yet
     Where where;
+    std::vector<std::pair<const std::string*, std::uint64_t>> offsets;  ///< in article order
   };
+  using Versions = std::vector<Version>;  ///< by number: most articles have one
   struct Held {
     std::int64_t until_ns = 0;  ///< saturated: an embargo past 2262 holds
     std::string article;        ///< encoded, for its release
     std::int64_t accepted_at_ns = 0;
   };
-  struct Stored {  // one article version given its offsets, by a Stored or by a Release
+  struct Stored {  // one article version given its offsets: stored released, or a release
     const std::string& article;
     std::int64_t accepted_at_ns;
-    std::vector<std::uint64_t> offsets;
+    const google::protobuf::RepeatedField<std::uint64_t>& offsets;
   };
 
+  static const Version* find_version(const Versions& versions, std::uint32_t number);
+  /// The version of `article`'s id and version number, added (empty) if it is new.
+  Version& version_of(const v1::Article& article);
   /// A new version of an article supersedes every older one still held: never released.
   void supersede_held(const v1::Article& article);
   void add_version(const v1::Article& article, Where where, const Stored& stored,
@@ -106,7 +115,7 @@ class LogIndex {
                 const std::string& epoch, v1::PublishResult& result) const;
 
   std::map<std::string, Topic, std::less<>> topics_;
-  std::unordered_map<std::string, std::map<std::uint32_t, Version>> articles_;
+  std::unordered_map<std::string, Versions> articles_;
   std::map<Where, Held> held_;
   std::uint64_t applied_seq_ = 0;
   std::uint64_t next_delivery_sequence_ = 1;

@@ -80,6 +80,25 @@ std::uint64_t conflict_last_seq(const std::string& text) {
   return seq;
 }
 
+// `urls` for a log line: a password or token in a URL (nats://user:password@host) is not.
+std::string redacted(const std::vector<std::string>& urls) {
+  std::string shown;
+  for (const auto& url : urls) {
+    if (!shown.empty()) shown += ',';
+    const auto scheme = url.find("://");
+    const auto at = url.find('@');
+    if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
+      shown += url;
+      continue;
+    }
+    const auto user = url.substr(scheme + 3, at - scheme - 3);
+    const auto colon = user.find(':');
+    shown += url.substr(0, scheme + 3) +
+             (colon == std::string::npos ? "***" : user.substr(0, colon) + ":***") + url.substr(at);
+  }
+  return shown;
+}
+
 // The stream keeps what the longest retention asks for, and the engine trims each topic to its
 // own limits; "forever" is no MaxAge.
 std::int64_t stream_max_age_ns(const Retention& retention) {
@@ -154,8 +173,11 @@ struct Group {
   std::vector<PublishRequest> requests;
   std::vector<bool> answered;
   // Each attempt's write id, and which request each of its entry's articles is.
-  std::map<std::string, std::vector<std::size_t>> attempts;
+  std::map<std::string, std::vector<std::optional<std::size_t>>> attempts;
   std::vector<std::optional<std::size_t>> same_as;
+  // The outcomes of the requests others are the same as, once answered: theirs too.
+  std::map<std::size_t, PublishOutcome> firsts;
+  steady_clock::time_point started;
   steady_clock::time_point deadline;
   std::uint64_t wait_for_seq = 0;  // a conflict: retry once applied up to here
   bool retry_scheduled = false;
@@ -165,11 +187,14 @@ struct Group {
 
 class NatsEngine::Impl {
  public:
-  Impl(NatsOptions nats, StoreOptions store, BatchSink sink, const EncodingDemand& demand)
+  Impl(NatsOptions nats, StoreOptions store, BatchSink sink, const EncodingDemand& demand,
+       LatencyHistogram& commit_latency, LogMetrics& metrics)
       : nats_(std::move(nats)),
         store_(std::move(store)),
         sink_(std::move(sink)),
         demand_(demand),
+        commit_latency_(commit_latency),
+        metrics_(metrics),
         subject_("kabar." + nats_.stream + ".log"),
         instance_(random_epoch()) {
     connect();
@@ -181,12 +206,13 @@ class NatsEngine::Impl {
     });
   }
 
+  // The server drained what it could within its grace period before this: what is still
+  // pending is answered UNAVAILABLE now rather than waited for, and the connection is closed
+  // first, which ends at once any NATS call the writer or reader is in (with NATS unreachable
+  // each would wait out its time-out: an SRE's stop must not hang on it).
   ~Impl() {
-    // What was handed over is written (or answered UNAVAILABLE) before the connection goes.
-    std::promise<void> drained;
-    flush([&drained] { drained.set_value(); });
-    drained.get_future().wait_for(nats_.publish_timeout + std::chrono::seconds(2));
     stopping_flag_ = true;
+    if (connection_ != nullptr) natsConnection_Close(connection_);
     std::promise<void> stopped;
     net::post(writer_.ioc, [this, &stopped] {
       stopping_ = true;
@@ -194,15 +220,16 @@ class NatsEngine::Impl {
       retry_timer_.cancel();
       embargo_timer_.cancel();
       stop_follower();
+      abandon("the broker is shutting down: not stored (publish it again)");
       stopped.set_value();
     });
     stopped.get_future().wait();
     // A message callback of the follower's may still be running: it posts to the writer.
-    for (auto& completed : follower_completions_) completed.wait_for(std::chrono::seconds(2));
+    const auto deadline = steady_clock::now() + std::chrono::seconds(1);
+    for (auto& completed : follower_completions_) completed.wait_until(deadline);
     reader_.stop();
     writer_.stop();
     if (connection_ != nullptr) {
-      natsConnection_Close(connection_);
       jsCtx_Destroy(js_);
       natsConnection_Destroy(connection_);
     }
@@ -275,13 +302,12 @@ class NatsEngine::Impl {
     if (status == NATS_OK) {
       char url[256] = {};
       natsConnection_GetConnectedUrl(connection_, url, sizeof url);
-      spdlog::info("store: connected to NATS at {}", url);
+      spdlog::info("store: connected to NATS at {}", redacted({url}));
     } else if (status == NATS_NOT_YET_CONNECTED) {
       spdlog::warn("store: NATS ({}) is not reachable yet: retrying in the background",
-                   fmt::join(nats_.urls, ","));
+                   redacted(nats_.urls));
     } else {
-      check(status,
-            "cannot connect to NATS (" + fmt::format("{}", fmt::join(nats_.urls, ",")) + ")");
+      check(status, "cannot connect to NATS (" + redacted(nats_.urls) + ")");
     }
     jsOptions js_options;
     jsOptions_Init(&js_options);
@@ -297,7 +323,7 @@ class NatsEngine::Impl {
     static_cast<Impl*>(self)->connected_.store(true);
     char url[256] = {};
     natsConnection_GetConnectedUrl(connection, url, sizeof url);
-    spdlog::info("store: reconnected to NATS at {}", url);
+    spdlog::info("store: reconnected to NATS at {}", redacted({url}));
   }
 
   // ------------------------------------------------------------------ the stream (writer thread)
@@ -356,8 +382,24 @@ class NatsEngine::Impl {
           nats_.stream, last_seq, index_.applied_seq());
       detach();
     }
-    if (!attached_) attach(identity, info->State.FirstSeq);
+    if (!attached_) {
+      attach(identity, info->State.FirstSeq);
+      // Made by another broker, or before this one's retention changed.
+      if (info->Config->MaxAge != stream_max_age_ns_) {
+        const auto wanted = stream_max_age_ns(store_.retention);
+        if (info->Config->MaxAge != 0 && (wanted == 0 || info->Config->MaxAge < wanted)) {
+          spdlog::warn(
+              "store: NATS stream {} keeps entries {} h, less than the {} this broker's retention "
+              "asks for: history ends there (the stream's MaxAge is set when it is created)",
+              nats_.stream, info->Config->MaxAge / kNanosecondsPerHour,
+              wanted == 0 ? std::string("forever")
+                          : fmt::format("{} h", wanted / kNanosecondsPerHour));
+        }
+      }
+    }
+    stream_max_age_ns_ = info->Config->MaxAge;
     target_seq_ = std::max(target_seq_, last_seq);
+    metrics_.stream_seq.store(last_seq, std::memory_order_relaxed);
     after_progress();
   }
 
@@ -499,6 +541,7 @@ class NatsEngine::Impl {
       return;
     }
     cache_.add(seq, std::move(encoded));
+    metrics_.applied_seq.store(seq, std::memory_order_relaxed);
     if (ours) complete(entry.write_id(), results);
     batch->stored_at = steady_clock::now();
     if (!batch->deliveries.empty()) sink_(std::move(batch));
@@ -542,7 +585,8 @@ class NatsEngine::Impl {
     group.answered.assign(requests.size(), false);
     group.same_as.resize(requests.size());
     group.requests = std::move(requests);
-    group.deadline = steady_clock::now() + nats_.publish_timeout;
+    group.started = steady_clock::now();
+    group.deadline = group.started + nats_.publish_timeout;
     attempt();
   }
 
@@ -558,22 +602,25 @@ class NatsEngine::Impl {
     // plan() takes the requests themselves; they are moved in and back, not copied.
     views.reserve(pending.size());
     for (const auto i : pending) views.push_back(std::move(group.requests[i]));
-    auto plan = index_.plan(views, epoch_, current_nanoseconds());
+    auto plan = index_.plan(views, epoch_, current_nanoseconds(), stream_max_age_ns_);
     for (std::size_t k = 0; k < pending.size(); ++k)
       group.requests[pending[k]] = std::move(views[k]);
 
-    std::vector<std::size_t> slots(static_cast<std::size_t>(plan.entry.stored_size()));
+    // The request each of entry.stored answers (none for a release).
+    std::vector<std::optional<std::size_t>> slots(
+        static_cast<std::size_t>(plan.entry.stored_size()));
     for (std::size_t k = 0; k < pending.size(); ++k) {
       const auto i = pending[k];
       if (plan.answered[k]) {
         answer(i, std::move(*plan.answered[k]));
       } else if (plan.same_as[k]) {
         group.same_as[i] = pending[*plan.same_as[k]];
+        group.firsts.try_emplace(*group.same_as[i]);
       } else {
         slots[plan.slot[k]] = i;
       }
     }
-    if (plan.entry.stored_size() == 0 && plan.entry.releases_size() == 0) return finish_group();
+    if (plan.entry.stored_size() == 0) return finish_group();
     if (!attached_ || !connected_.load()) return retry_later("NATS is not reachable");
 
     const auto write_id = fmt::format("{}-{}", instance_, ++writes_);
@@ -614,7 +661,7 @@ class NatsEngine::Impl {
     if (code == JSStreamWrongLastSequenceErr) {
       // Another broker wrote first: catch up to where the stream is, decide again.
       const auto last = conflict_last_seq(text);
-      ++conflicts_;
+      metrics_.conflicts.fetch_add(1, std::memory_order_relaxed);
       group.wait_for_seq = std::max<std::uint64_t>(last, expected + 1);
       target_seq_ = std::max(target_seq_, group.wait_for_seq);
       schedule_retry();  // in case the follower is slow to bring it
@@ -677,11 +724,13 @@ class NatsEngine::Impl {
   // An entry of this group's is applied: each of its articles answers its publisher.
   void complete(const std::string& write_id, std::vector<v1::PublishResult>& results) {
     auto& group = *inflight_;
+    commit_latency_.record(steady_clock::now() - group.started);
     const auto& slots = group.attempts.at(write_id);
     for (std::size_t slot = 0; slot < slots.size() && slot < results.size(); ++slot) {
+      if (!slots[slot]) continue;
       PublishOutcome outcome;
       outcome.result = results[slot];
-      answer(slots[slot], std::move(outcome));
+      answer(*slots[slot], std::move(outcome));
     }
     finish_group();
   }
@@ -692,23 +741,45 @@ class NatsEngine::Impl {
     for (std::size_t i = 0; i < group.requests.size(); ++i) {
       if (!group.same_as[i] || group.answered[i]) continue;
       const auto first = *group.same_as[i];
-      PublishOutcome outcome;
-      outcome.rejection = first_outcomes_[first].rejection;
-      outcome.result = first_outcomes_[first].result;
+      auto outcome = group.firsts.at(first);
       outcome.result.set_duplicate(!outcome.rejection.has_value());
       answer(i, std::move(outcome));
     }
-    first_outcomes_.clear();
     inflight_.reset();
     ++retry_token_;                              // a retry scheduled for it is void
     net::post(writer_.ioc, [this] { pump(); });  // the next group, or an embargo to watch
     settle_flushes();
   }
 
+  // Every publish, flush and read still waiting, answered: the engine is going.
+  void abandon(const std::string& why) {
+    if (inflight_) {
+      for (std::size_t i = 0; i < inflight_->requests.size(); ++i) {
+        if (!inflight_->answered[i]) answer(i, unavailable(why));
+      }
+      inflight_.reset();
+    }
+    auto requests = queue_.take();
+    metrics_.unavailable.fetch_add(requests.size(), std::memory_order_relaxed);
+    for (auto& request : requests) request.done(unavailable(why));
+    for (auto& read : waiting_reads_) {
+      ReadResult result;
+      result.not_recoverable = why;
+      read.done(std::move(result));
+    }
+    waiting_reads_.clear();
+    settle_flushes();
+  }
+
   void answer(std::size_t i, PublishOutcome outcome) {
     auto& group = *inflight_;
     group.answered[i] = true;
-    first_outcomes_[i] = outcome;
+    if (outcome.rejection && outcome.rejection->code == v1::Error::UNAVAILABLE) {
+      metrics_.unavailable.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (const auto first = group.firsts.find(i); first != group.firsts.end()) {
+      first->second = outcome;
+    }
     group.requests[i].done(std::move(outcome));
   }
 
@@ -734,6 +805,7 @@ class NatsEngine::Impl {
       schedule_queue_check();
       return;
     }
+    metrics_.unavailable.fetch_add(requests.size(), std::memory_order_relaxed);
     for (auto& request : requests) {
       request.done(unavailable("the shared log (NATS) is not reachable: nothing was stored"));
     }
@@ -941,7 +1013,7 @@ class NatsEngine::Impl {
         next = read_pass(seqs, next, entries, error);
       }
       if (!error.empty()) {
-        if (steady_clock::now() >= deadline) break;
+        if (steady_clock::now() >= deadline || stopping_flag_.load()) break;
         std::this_thread::sleep_for(kRetryInterval);
       }
     }
@@ -1014,6 +1086,8 @@ class NatsEngine::Impl {
   const StoreOptions store_;
   const BatchSink sink_;
   const EncodingDemand& demand_;
+  LatencyHistogram& commit_latency_;
+  LogMetrics& metrics_;
   const std::string subject_;
   const std::string instance_;  // this broker's part of every write id
 
@@ -1039,9 +1113,7 @@ class NatsEngine::Impl {
   std::vector<std::future<void>> follower_completions_;
   std::uint64_t retry_token_ = 0;
   std::optional<Group> inflight_;
-  std::map<std::size_t, PublishOutcome> first_outcomes_;  // of the group in flight
   std::uint64_t writes_ = 0;
-  std::uint64_t conflicts_ = 0;
   std::optional<steady_clock::time_point> queued_since_;
   bool queue_check_scheduled_ = false;
   std::vector<PendingRead> waiting_reads_;
@@ -1055,12 +1127,17 @@ class NatsEngine::Impl {
   net::steady_timer retry_timer_{writer_.ioc};
   net::steady_timer queue_timer_{writer_.ioc};
   net::steady_timer sweep_timer_{writer_.ioc};
+  std::int64_t stream_max_age_ns_ = 0;  // the stream's MaxAge (0: kept forever)
   net::steady_timer embargo_timer_{writer_.ioc};
   std::optional<std::int64_t> embargo_at_;  // what embargo_timer_ waits for
 };
 
-NatsEngine::NatsEngine(NatsOptions nats, StoreOptions store, BatchSink sink)
-    : impl_(std::make_unique<Impl>(std::move(nats), std::move(store), std::move(sink), demand())) {}
+NatsEngine::NatsEngine(NatsOptions nats, StoreOptions store, BatchSink sink,
+                       LatencyHistogram& commit_latency, LogMetrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(nats), std::move(store), std::move(sink), demand(),
+                                   commit_latency, metrics)) {
+  metrics.used.store(true);
+}
 
 NatsEngine::~NatsEngine() = default;
 

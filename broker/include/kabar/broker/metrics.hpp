@@ -34,6 +34,16 @@ class LatencyHistogram {
   std::atomic<std::uint64_t> count_{0};
 };
 
+/// Where a broker on --store nats stands in the shared log, written by its engine's threads.
+/// Rendered only on that store: the other engines have no log to follow.
+struct LogMetrics {
+  std::atomic<bool> used{false};
+  std::atomic<std::uint64_t> applied_seq{0};  ///< the last entry this broker applied
+  std::atomic<std::uint64_t> stream_seq{0};   ///< the stream's last entry, as last seen
+  std::atomic<std::uint64_t> conflicts{0};    ///< writes refused: another broker wrote first
+  std::atomic<std::uint64_t> unavailable{0};  ///< publishes answered UNAVAILABLE
+};
+
 /// One shard's counters: written by that shard's thread only.
 struct alignas(64) ShardCounters {
   std::atomic<std::uint64_t> deliveries{0};
@@ -87,6 +97,7 @@ class Metrics {
 
   LatencyHistogram& commit_latency() { return commit_latency_; }
   LatencyHistogram& fanout_latency() { return fanout_latency_; }
+  LogMetrics& log() { return log_; }
 
   /// The whole exposition, text format 0.0.4.
   [[nodiscard]] std::string render() const;
@@ -102,6 +113,7 @@ class Metrics {
   std::map<std::string, std::int64_t> subscriptions_;  // guarded by subscriptions_mutex_
   LatencyHistogram commit_latency_;
   LatencyHistogram fanout_latency_;
+  LogMetrics log_;
 };
 
 }  // namespace kabar::broker

@@ -4,6 +4,7 @@
 
 #include "kabar/broker/config.hpp"
 #include "kabar/broker/engine.hpp"
+#include "kabar/broker/metrics.hpp"
 
 namespace kabar::broker {
 
@@ -29,7 +30,10 @@ namespace kabar::broker {
 /// @note Thread-safe. Callbacks run on the engine's writer or reader thread.
 class NatsEngine final : public Engine {
  public:
-  NatsEngine(NatsOptions nats, StoreOptions store, BatchSink sink);
+  /// Records each group's quorum write in `commit_latency`, and where it stands in the log in
+  /// `metrics`; both outlive the engine.
+  NatsEngine(NatsOptions nats, StoreOptions store, BatchSink sink, LatencyHistogram& commit_latency,
+             LogMetrics& metrics);
   ~NatsEngine() override;
   NatsEngine(const NatsEngine&) = delete;
   NatsEngine& operator=(const NatsEngine&) = delete;

@@ -2,7 +2,9 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
@@ -12,6 +14,23 @@
 #include <variant>
 
 namespace kabar {
+
+/// A read's or a write's completion handler, type-erased and bound to `executor`, for the layers
+/// below (see MaybeTlsStream for why).
+///
+/// Its memory comes from Asio's recycling allocator, never the handler's own: Boost 1.81's
+/// any_completion_handler frees its memory through the handler's allocator after destroying the
+/// handler, and when that handler holds another erased handler (MaybeTlsStream's, passed down
+/// to TcpStream's, or inside a TLS operation) its allocator is the inner one's, freed by then:
+/// a use after free whenever an operation is destroyed without running (a shard's io_context
+/// going with a dropped connection's read pending).
+template <class Executor, class Handler>
+auto erase_handler(const Executor& executor, Handler&& handler) {
+  using Erased = boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
+  return boost::asio::bind_executor(
+      executor, Erased(boost::asio::bind_allocator(boost::asio::recycling_allocator<void>(),
+                                                   std::forward<Handler>(handler))));
+}
 
 /// A TCP stream that speaks TLS when it was made with a TLS context, plain TCP otherwise.
 ///
@@ -44,13 +63,12 @@ class MaybeTlsStream {
   // slowest of the build by far. The cost is one small allocation per read or write passed down.
   // Bound to the stream's executor, which every handler above runs on: Asio 1.81's
   // any_completion_executor cannot be asked for blocking.never, which Beast's ops need.
-  using Erased = boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
 
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const Buffers& to) {
-          auto erased = boost::asio::bind_executor(get_executor(), Erased(std::move(handler)));
+          auto erased = erase_handler(get_executor(), std::move(handler));
           std::visit([&](auto& stream) { stream.async_read_some(to, std::move(erased)); }, stream_);
         },
         token, buffers);
@@ -60,7 +78,7 @@ class MaybeTlsStream {
   auto async_write_some(const Buffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const Buffers& from) {
-          auto erased = boost::asio::bind_executor(get_executor(), Erased(std::move(handler)));
+          auto erased = erase_handler(get_executor(), std::move(handler));
           std::visit([&](auto& stream) { stream.async_write_some(from, std::move(erased)); },
                      stream_);
         },

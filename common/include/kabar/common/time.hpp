@@ -20,6 +20,7 @@ namespace kabar {
 /// RFC 3339's range, 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, in seconds since 1970.
 inline constexpr std::int64_t kMinTimestampSeconds = -62'135'596'800;
 inline constexpr std::int64_t kMaxTimestampSeconds = 253'402'300'799;
+inline constexpr std::int64_t kNanosecondsPerHour = std::int64_t{3600} * 1'000'000'000;
 
 /// Why `timestamp` is outside RFC 3339's range or has nanos outside 0..999 999 999, naming
 /// `field`; nullopt when it is valid.
