@@ -2,7 +2,6 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 #include <boost/beast/core/role.hpp>
@@ -10,10 +9,27 @@
 #include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
 namespace kabar {
+
+namespace detail {
+
+// `Handler`, whose memory comes from Asio's recycling allocator whatever it names: an empty
+// class, so that it costs the erased handler no byte (bind_allocator's binder stores one).
+template <class Handler>
+struct RecyclingHandler {
+  using allocator_type = boost::asio::recycling_allocator<void>;
+  [[nodiscard]] allocator_type get_allocator() const noexcept { return {}; }
+  void operator()(boost::system::error_code ec, std::size_t bytes) {
+    std::move(handler)(ec, bytes);
+  }
+  Handler handler;
+};
+
+}  // namespace detail
 
 /// A read's or a write's completion handler, type-erased and bound to `executor`, for the layers
 /// below (see MaybeTlsStream for why).
@@ -28,8 +44,8 @@ template <class Executor, class Handler>
 auto erase_handler(const Executor& executor, Handler&& handler) {
   using Erased = boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
   return boost::asio::bind_executor(
-      executor, Erased(boost::asio::bind_allocator(boost::asio::recycling_allocator<void>(),
-                                                   std::forward<Handler>(handler))));
+      executor,
+      Erased(detail::RecyclingHandler<std::decay_t<Handler>>{std::forward<Handler>(handler)}));
 }
 
 /// A TCP stream that speaks TLS when it was made with a TLS context, plain TCP otherwise.
