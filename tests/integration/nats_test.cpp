@@ -610,8 +610,11 @@ TEST(NatsCluster, TheScriptStartsNodesAndBrokersThatShareOneHistoryAndStopsThemA
   EXPECT_EQ(inbox.items()[0].offset(), published.offsets(0).offset());
 
   cluster.signal(SIGTERM);
-  const auto status = cluster.wait(20s);
-  ASSERT_TRUE(status.has_value()) << "scripts/cluster did not stop";
+  const auto status = cluster.wait(40s);  // brokers drain, then three nodes stop
+  ASSERT_TRUE(status.has_value()) << "scripts/cluster did not stop: " << cluster.out()
+                                  << cluster.err()
+                                  << "\nbroker 1: " << read_file(dir.path() / "broker1.log")
+                                  << "\nbroker 2: " << read_file(dir.path() / "broker2.log");
   EXPECT_EQ(*status, 0) << cluster.out() << cluster.err();
   EXPECT_NE(cluster.out().find("cluster: stopped"), std::string::npos) << cluster.out();
   // Nothing of it listens any more.

@@ -88,17 +88,21 @@ NatsCluster::NatsCluster(int nodes, std::optional<NatsSecurity> security)
   for (int i = 0; i < size(); ++i) start(i);
   // Ready once every node knows the metadata leader: each is then a peer a stream of as many
   // replicas can be placed on (a leader known to two nodes only refuses an R3 stream, "no
-  // suitable peers for placement").
-  const auto deadline = Clock::now() + 30s;
-  while (Clock::now() < deadline) {
+  // suitable peers for placement"). A node of a loaded machine once never logged it: after 10 s
+  // a majority will do, as a broker retries creating its stream every second until the peers
+  // are current.
+  const auto started = Clock::now();
+  while (Clock::now() < started + 30s) {
     int knowing = 0;
     for (int i = 0; i < size(); ++i) {
       knowing += log(i).find("metadata leader") != std::string::npos ? 1 : 0;
     }
-    if (knowing == size()) return;
+    if (knowing == size() || (knowing > size() / 2 && Clock::now() > started + 10s)) return;
     std::this_thread::sleep_for(50ms);
   }
-  throw std::runtime_error("the NATS cluster elected no metadata leader in 30 s: " + log(0));
+  std::string logs;
+  for (int i = 0; i < size(); ++i) logs += "\n--- n" + std::to_string(i + 1) + ":\n" + log(i);
+  throw std::runtime_error("the NATS cluster elected no metadata leader in 30 s:" + logs);
 }
 
 std::filesystem::path NatsCluster::config_path(int node) const {
