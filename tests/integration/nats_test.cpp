@@ -1,11 +1,8 @@
 // Several brokers on one NATS JetStream stream (--store nats): a real three-node cluster of
 // nats-server processes and real brokers on free loopback ports.
-#include <arpa/inet.h>
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
@@ -549,17 +546,6 @@ TEST(NatsFlags, AreCheckedBeforeTheBrokerStartsWithTheFlagNamed) {
     EXPECT_NE((result.err + result.out).find(said), std::string::npos)
         << said << ": " << result.err << result.out;
   }
-}
-
-bool listening(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return connected;
 }
 
 // scripts/cluster: three NATS nodes and two brokers with one command, stopped cleanly by one

@@ -13,16 +13,30 @@
 
 namespace kabar::test {
 
-bool port_is_free(std::uint16_t port) {
+namespace {
+
+// Whether `call` (bind or connect) succeeds for a fresh TCP socket and 127.0.0.1:`port`.
+template <class Call>
+bool on_loopback(std::uint16_t port, Call call) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(port);
-  const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  const bool done = call(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   ::close(fd);
-  return free;
+  return done;
+}
+
+}  // namespace
+
+bool port_is_free(std::uint16_t port) {
+  return on_loopback(port, ::bind);
+}
+
+bool listening(std::uint16_t port) {
+  return on_loopback(port, ::connect);
 }
 
 // Below the kernel's ephemeral range (32768-60999 here): no outgoing connection, of this test or

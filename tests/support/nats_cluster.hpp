@@ -71,6 +71,9 @@ std::uint16_t free_port();
 /// Whether a server could bind `port` on loopback now.
 bool port_is_free(std::uint16_t port);
 
+/// Whether something accepts connections on 127.0.0.1:`port` now.
+bool listening(std::uint16_t port);
+
 /// The flags of a broker on `cluster`'s stream `stream`.
 std::vector<std::string> nats_flags(const NatsCluster& cluster, const std::string& stream,
                                     std::vector<std::string> more = {});

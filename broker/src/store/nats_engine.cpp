@@ -385,16 +385,14 @@ class NatsEngine::Impl {
     if (!attached_) {
       attach(identity, info->State.FirstSeq);
       // Made by another broker, or before this one's retention changed.
-      if (info->Config->MaxAge != stream_max_age_ns_) {
-        const auto wanted = stream_max_age_ns(store_.retention);
-        if (info->Config->MaxAge != 0 && (wanted == 0 || info->Config->MaxAge < wanted)) {
-          spdlog::warn(
-              "store: NATS stream {} keeps entries {} h, less than the {} this broker's retention "
-              "asks for: history ends there (the stream's MaxAge is set when it is created)",
-              nats_.stream, info->Config->MaxAge / kNanosecondsPerHour,
-              wanted == 0 ? std::string("forever")
-                          : fmt::format("{} h", wanted / kNanosecondsPerHour));
-        }
+      const auto wanted = stream_max_age_ns(store_.retention);
+      if (info->Config->MaxAge != 0 && (wanted == 0 || info->Config->MaxAge < wanted)) {
+        spdlog::warn(
+            "store: NATS stream {} keeps entries {} h, less than the {} this broker's retention "
+            "asks for: history ends there (the stream's MaxAge is set when it is created)",
+            nats_.stream, info->Config->MaxAge / kNanosecondsPerHour,
+            wanted == 0 ? std::string("forever")
+                        : fmt::format("{} h", wanted / kNanosecondsPerHour));
       }
     }
     stream_max_age_ns_ = info->Config->MaxAge;
@@ -759,9 +757,7 @@ class NatsEngine::Impl {
       }
       inflight_.reset();
     }
-    auto requests = queue_.take();
-    metrics_.unavailable.fetch_add(requests.size(), std::memory_order_relaxed);
-    for (auto& request : requests) request.done(unavailable(why));
+    refuse(queue_.take(), why);
     for (auto& read : waiting_reads_) {
       ReadResult result;
       result.not_recoverable = why;
@@ -805,11 +801,14 @@ class NatsEngine::Impl {
       schedule_queue_check();
       return;
     }
-    metrics_.unavailable.fetch_add(requests.size(), std::memory_order_relaxed);
-    for (auto& request : requests) {
-      request.done(unavailable("the shared log (NATS) is not reachable: nothing was stored"));
-    }
+    refuse(requests, "the shared log (NATS) is not reachable: nothing was stored");
     queued_since_.reset();
+  }
+
+  // Publishes never planned, answered UNAVAILABLE (and counted) with `why`.
+  void refuse(const std::vector<PublishRequest>& requests, const std::string& why) {
+    metrics_.unavailable.fetch_add(requests.size(), std::memory_order_relaxed);
+    for (auto& request : requests) request.done(unavailable(why));
   }
 
   void schedule_queue_check() {
