@@ -1,7 +1,8 @@
 // kabar-fuzz-seeds FIXTURES_DIR CORPUS_DIR: the seed corpora, made from the real ninjs fixtures:
 // CORPUS_DIR/ninjs/ gets each fixture as is; CORPUS_DIR/client_message/ gets every request
 // kind a client sends, publishes carrying each fixture's article; CORPUS_DIR/jwt/ gets tokens
-// (valid, expired, unsigned, wrong algorithm) whose claims carry the fixtures' topics.
+// (valid, expired, unsigned, wrong algorithm) whose claims carry the fixtures' topics;
+// CORPUS_DIR/routes/ a routing table, CORPUS_DIR/frame_reader/ WebSocket frames.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -32,6 +33,23 @@ int main(int argc, char** argv) {
   fs::create_directories(corpus / "client_message");
   fs::create_directories(corpus / "jwt");
   fs::create_directories(corpus / "routes");
+  fs::create_directories(corpus / "frame_reader");
+  // Frames as a client sends them (masked): a message, a fragmented one with a ping between its
+  // parts, a close; the first byte is the size of the reads (see frame_reader_fuzz.cpp).
+  const auto frame = [](unsigned char first, const std::string& payload) {
+    std::string out{static_cast<char>(first), static_cast<char>(0x80 | payload.size())};
+    const std::string key = "\x01\x02\x03\x04";
+    out += key;
+    for (std::size_t i = 0; i < payload.size(); ++i)
+      out.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+    return out;
+  };
+  write(corpus / "frame_reader" / "messages", "\x07" + frame(0x82, "\x08\x01\x12\x00") +
+                                                  frame(0x01, "frag") + frame(0x89, "p") +
+                                                  frame(0x80, "ment") +
+                                                  frame(0x88,
+                                                        "\x03\xe8"
+                                                        "bye"));
   write(corpus / "routes" / "table.toml",
         "# IPTC media topics -> topics\n[subjects]\n\"medtop:20000053\" = [\"defense\"]\n"
         "\"armed conflict\" = [\"defense\", \"international\"]\n"

@@ -50,6 +50,11 @@ void Shard::run(Engine& engine) {
   to_write_.clear();
 }
 
+std::span<char> Shard::read_buffer() {
+  if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
+  return {read_buffer_.get(), kReadBufferBytes};
+}
+
 void Shard::schedule_write(std::shared_ptr<Connection> connection, bool reply) {
   if (reply) {
     replies_to_write_.push_back(std::move(connection));

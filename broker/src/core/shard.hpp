@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include "core/routes.hpp"
 #include "core/send_ring.hpp"
+#include "core/timer_wheel.hpp"
 #include "kabar/broker/config.hpp"
 #include "kabar/broker/engine.hpp"
 #include "kabar/broker/fanout.hpp"
@@ -100,6 +102,12 @@ class Shard {
   void remove(Connection& connection) { connections_.erase(&connection); }
 
   boost::asio::io_context& io_context() { return ioc_; }
+  /// The deadlines of this shard's connections.
+  TimerWheel& timers() { return timers_; }
+  /// Where a connection reads what its socket holds, to handle it at once: one buffer for all of
+  /// them (the shard's thread reads one at a time).
+  std::span<char> read_buffer();
+  static constexpr std::size_t kReadBufferBytes = 64 * 1024;
   Fanout& fanout() { return fanout_; }
   ShardCounters& counters() { return counters_; }
   /// Where a write turn adds its send: null when each connection sends on its own.
@@ -122,7 +130,9 @@ class Shard {
   std::unique_ptr<SendRing> sends_;  // the pass's sends in one system call; null: sendmsg each
   std::shared_ptr<const Routes> routes_ = std::make_shared<const Routes>();
   bool stopping_ = false;
-  boost::asio::io_context ioc_{1};  // last: its handlers die before what they reference
+  std::unique_ptr<char[]> read_buffer_;
+  boost::asio::io_context ioc_{1};  // its handlers die before what they reference...
+  TimerWheel timers_{ioc_};         // ...but this, whose timer is one of the io_context's
 };
 
 /// "conn 12 127.0.0.1:5555": the prefix of every log line about one connection.

@@ -11,6 +11,10 @@ msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text, bool me
   iovecs_.clear();
   for (std::size_t begin = 0, end = 0; begin < chunks.size(); begin = end) {
     end = SendQueue::message_end(chunks, begin, merge_messages);
+    if (chunks[begin].is_frame) {  // built whole by the session
+      iovecs_.push_back({const_cast<char*>(chunks[begin].data), chunks[begin].size});
+      continue;
+    }
     std::size_t payload = 0;
     for (auto i = begin; i < end; ++i) payload += chunks[i].size;
     auto& header = headers_.emplace_back();
@@ -25,6 +29,13 @@ msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text, bool me
   message.msg_iov = iovecs_.data();
   message.msg_iovlen = std::min<std::size_t>(iovecs_.size(), IOV_MAX);  // more: a rest
   return message;
+}
+
+void FrameWriter::copy_to(std::string& out) const {
+  out.clear();
+  out.reserve(total());
+  for (const auto& part : iovecs_)
+    out.append(static_cast<const char*>(part.iov_base), part.iov_len);
 }
 
 std::size_t FrameWriter::total() const {
@@ -43,13 +54,6 @@ const std::vector<boost::asio::const_buffer>& FrameWriter::rest(std::size_t sent
     buffers_.emplace_back(static_cast<const char*>(part.iov_base) + sent, part.iov_len - sent);
     sent = 0;
   }
-  return buffers_;
-}
-
-const std::vector<boost::asio::const_buffer>& FrameWriter::payloads(
-    const std::vector<Chunk>& chunks) {
-  buffers_.clear();
-  for (const auto& chunk : chunks) buffers_.emplace_back(chunk.data, chunk.size);
   return buffers_;
 }
 

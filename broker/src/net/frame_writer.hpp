@@ -5,6 +5,7 @@
 
 #include <boost/asio/buffer.hpp>
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "kabar/broker/frames.hpp"
@@ -12,9 +13,10 @@
 
 namespace kabar::broker {
 
-/// Lays out a write's chunks as WebSocket frames for one sendmsg (the plain-TCP path, direct or
-/// through the shard's SendRing): a frame per message (SendQueue::message_end), its header built
-/// here, its payload the chunks themselves, never copied. What a partial send leaves is handed
+/// Lays out a write's chunks as WebSocket frames for one sendmsg (direct or through the shard's
+/// SendRing), or one copy for TLS: a frame per message (SendQueue::message_end), its header
+/// built here, its payload the chunks themselves, never copied; a frame the session built whole
+/// (a control frame) as it is. What a partial send leaves is handed
 /// over as buffers for an asynchronous write.
 /// @note No sockets: the session sends. Not thread-safe.
 class FrameWriter {
@@ -28,9 +30,9 @@ class FrameWriter {
   [[nodiscard]] std::size_t total() const;
   /// What is left of the frames once `sent` bytes of them are sent.
   [[nodiscard]] const std::vector<boost::asio::const_buffer>& rest(std::size_t sent);
-  /// The chunks as they are, for a write through Beast (which frames them itself).
-  [[nodiscard]] const std::vector<boost::asio::const_buffer>& payloads(
-      const std::vector<Chunk>& chunks);
+  /// The frames laid out, copied end to end into `out`: one buffer for TLS to encrypt in
+  /// records of 16 KiB, rather than a record per frame.
+  void copy_to(std::string& out) const;
 
  private:
   std::vector<FrameHeader> headers_;  // of the frames in iovecs_: never reallocated once laid out

@@ -29,6 +29,7 @@
 #include "net/publish_check.hpp"
 #include "net/query_string.hpp"
 #include "net/topic_list.hpp"
+#include "net/ws_handshake.hpp"
 #include "net/ws_session.hpp"
 
 namespace kabar::broker {
@@ -71,18 +72,6 @@ bool is_article_post(const http::request<http::string_body>& request) {
   const auto target = request.target();
   return request.method() == http::verb::post &&
          target.substr(0, target.find('?')) == article_post::kPath;
-}
-
-// RFC 6455 section 4.1: the key is the base64 of 16 random bytes, 24 characters ending in "==".
-bool valid_websocket_key(std::string_view key) {
-  constexpr std::string_view kBase64 =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  if (key.size() != 24 || !key.ends_with("==")) return false;
-  for (const char c : key.substr(0, 22)) {
-    if (kBase64.find(c) == std::string_view::npos) return false;
-  }
-  // The 22nd character carries the last 2 bits of the 16th byte and 4 zero bits.
-  return std::string_view("AQgw").find(key[21]) != std::string_view::npos;
 }
 
 // A token given at the upgrade: "Authorization: Bearer T" or "?access_token=T" (browsers
@@ -267,7 +256,15 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     if (path != "/v1/ws") {
       return respond(http::status::not_found, "no WebSocket endpoint here: use /v1/ws\n");
     }
-    if (!valid_websocket_key(request[http::field::sec_websocket_key])) {
+    if (request[http::field::sec_websocket_version] != ws_handshake::kVersion) {
+      context_.metrics.rejected(Rejected::kBadHttpRequest);
+      auto& response = start_response(http::status::upgrade_required,
+                                      "kabar speaks WebSocket version 13 (RFC 6455) only\n",
+                                      "text/plain; charset=utf-8");
+      response.set(http::field::sec_websocket_version, ws_handshake::kVersion);
+      return send();
+    }
+    if (!ws_handshake::valid_key(request[http::field::sec_websocket_key])) {
       context_.metrics.rejected(Rejected::kBadHttpRequest);
       return respond(http::status::bad_request,
                      "Sec-WebSocket-Key must be the base64 of 16 bytes (24 characters)\n");
@@ -297,7 +294,9 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     }
     auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, *codec, label_,
                                                std::move(ticket_), std::move(token));
-    session->run(parser_->release());
+    // Bytes the client sent after its request without waiting for the answer: its first frames.
+    const auto early = buffer_.data();
+    session->run(parser_->release(), {static_cast<const char*>(early.data()), early.size()});
     return;
   }
   if (path == article_post::kPath) return post_article(request);

@@ -46,6 +46,12 @@ void SendQueue::add_reply(std::shared_ptr<const std::string> bytes) {
   push({.owner = std::move(bytes), .data = data, .size = size, .is_reply = true});
 }
 
+void SendQueue::add_frame(std::shared_ptr<const std::string> frame) {
+  const auto* data = frame->data();
+  const auto size = frame->size();
+  push({.owner = std::move(frame), .data = data, .size = size, .is_frame = true});
+}
+
 void SendQueue::add_own_delivery(std::shared_ptr<const std::string> bytes) {
   const auto* data = bytes->data();
   const auto size = bytes->size();
@@ -96,9 +102,10 @@ void SendQueue::drop() {
 
 std::size_t SendQueue::message_end(const std::vector<Chunk>& chunks, std::size_t begin,
                                    bool merge_messages) {
-  if (!merge_messages) return std::min(begin + 1, chunks.size());
+  if (!merge_messages || chunks[begin].is_frame) return std::min(begin + 1, chunks.size());
   bool has_reply = false;
   for (auto end = begin; end < chunks.size(); ++end) {
+    if (chunks[end].is_frame) return end;
     if (chunks[end].is_reply) {
       if (has_reply) return end;
       has_reply = true;

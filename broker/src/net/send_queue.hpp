@@ -18,6 +18,7 @@ struct Chunk {
   const char* data = nullptr;
   std::size_t size = 0;
   bool is_reply = false;
+  bool is_frame = false;  ///< a whole WebSocket frame (a control frame), sent as it is
 };
 
 /// What one connection has to send, waiting for its write turn, and the write in flight.
@@ -55,6 +56,9 @@ class SendQueue {
   }
   /// Queues one encoded reply, a message of its own or riding with deliveries.
   void add_reply(std::shared_ptr<const std::string> bytes);
+  /// Queues a whole WebSocket frame the session built (a pong, a ping, a close), sent in its
+  /// place among the messages.
+  void add_frame(std::shared_ptr<const std::string> frame);
   /// Queues one delivery encoded for this connection alone (Codec::encode_delivery).
   void add_own_delivery(std::shared_ptr<const std::string> bytes);
 
@@ -76,7 +80,7 @@ class SendQueue {
 
   /// Where the message starting at chunks[begin] ends: it holds any number of deliveries and at
   /// most one reply (a ServerMessage has one reply field: two would merge), or with
-  /// `merge_messages` false, one chunk.
+  /// `merge_messages` false, one chunk. A frame is a message of its own.
   static std::size_t message_end(const std::vector<Chunk>& chunks, std::size_t begin,
                                  bool merge_messages = true);
   [[nodiscard]] bool merges_messages() const { return merge_messages_; }

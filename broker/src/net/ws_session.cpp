@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/websocket/error.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/asio/write.hpp>
 #include <cerrno>
 
 #include "kabar/common/article.hpp"
@@ -16,13 +14,29 @@
 #include "kabar/version.hpp"
 #include "net/post_back.hpp"
 #include "net/publish_check.hpp"
+#include "net/ws_handshake.hpp"
 
 namespace kabar::broker {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
-namespace websocket = beast::websocket;
+
+namespace {
+
+constexpr unsigned kOpClose = 0x8;
+constexpr unsigned kOpPing = 0x9;
+constexpr unsigned kOpPong = 0xa;
+constexpr std::size_t kMaxControlPayload = 125;
+
+// At most `size` bytes of `text`, cut before a UTF-8 sequence rather than inside one.
+std::string_view utf8_prefix(std::string_view text, std::size_t size) {
+  if (text.size() <= size) return text;
+  while (size > 0 && (static_cast<unsigned char>(text[size]) & 0xc0U) == 0x80) --size;
+  return text.substr(0, size);
+}
+
+}  // namespace
 
 WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context,
                      const Codec& codec, ConnectionLabel label, std::shared_ptr<const void> ticket,
@@ -31,12 +45,22 @@ WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& contex
       codec_(codec),
       queue_(context.config.send_queue_bytes, shard.counters().send_queue_bytes,
              codec.merges_messages()),
-      ws_(std::move(stream)),
+      socket_(shard.io_context()),
+      reader_(context.config.max_message_bytes),
       context_(context),
       label_(std::move(label)),
       ticket_(std::move(ticket)),
       upgrade_token_(std::move(upgrade_token)),
       publish_rate_(context.config.publish_rate) {
+  if (stream.is_tls()) {
+    tls_ = std::make_unique<Tls>(std::move(stream));
+    tls_->stream.next_layer().expires_never();  // the session's deadlines take over
+  } else {
+    // The bare socket, without the HTTP layer's timer state: the descriptor moves over.
+    auto& tcp = stream.next_layer().socket();
+    const auto protocol = tcp.local_endpoint().protocol();
+    socket_.assign(protocol, tcp.release());
+  }
   shard_.add(*this);
   // While it lives, the engines encode every batch to JSON as well (once per batch).
   if (codec_.encoding() == Codec::Encoding::kJson) context_.engine.demand().json_reader_joined();
@@ -49,122 +73,213 @@ WsSession::~WsSession() {
   if (open_) context_.metrics.connection_closed();
 }
 
-void WsSession::run(const http::request<http::string_body>& request) {
-  const auto& config = context_.config;
-  beast::get_lowest_layer(ws_).expires_never();  // the WebSocket timeouts take over
-  websocket::stream_base::timeout timeout{};
-  timeout.handshake_timeout = config.handshake_timeout;
-  timeout.idle_timeout = config.idle_timeout;
-  timeout.keep_alive_pings = true;
-  ws_.set_option(timeout);
-  ws_.set_option(
-      websocket::stream_base::decorator([&codec = codec_](websocket::response_type& response) {
-        response.set(http::field::server, kServerHeader);
-        response.set(http::field::sec_websocket_protocol, codec.subprotocol());
-      }));
-  ws_.read_message_max(config.max_message_bytes);
-  ws_.auto_fragment(false);  // a batch goes out as one frame, one send
-  ws_.binary(!codec_.text());
-  ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+void WsSession::run(const http::request<http::string_body>& request, std::string_view early) {
+  last_heard_ = Clock::now();
+  deadline_ = last_heard_ + context_.config.handshake_timeout;  // for the upgrade and Connect
+  schedule_deadline();
+  auto response = std::make_shared<const std::string>(ws_handshake::response(
+      request[http::field::sec_websocket_key], codec_.subprotocol(), kServerHeader));
+  auto done = [self = shared_from_this(), response, early = std::string(early)](
+                  beast::error_code ec, std::size_t) mutable {
+    self->on_handshake_written(ec);
+    if (!early.empty() && !ec && !self->socket_closed_) self->consume({early.data(), early.size()});
+    self->read_next();
+  };
+  writing_ = true;
+  if (tls_) return net::async_write(tls_->stream, net::buffer(*response), std::move(done));
+  net::async_write(socket_, net::buffer(*response), std::move(done));
 }
 
-void WsSession::on_accept(beast::error_code ec) {
-  if (ec) return end_connection("WebSocket handshake failed: " + ec.message());
-  if (closing_) return end_connection("broker shutting down");
+void WsSession::on_handshake_written(beast::error_code ec) {
+  writing_ = false;
+  if (ec) {
+    end_connection("WebSocket handshake failed: " + ec.message());
+    return close_socket();
+  }
+  if (closing_) {  // shut down meanwhile
+    end_connection("broker shutting down");
+    return close_socket();
+  }
   open_ = true;
   context_.metrics.connection_opened();
   spdlog::info("conn {} {} WebSocket open", label_.id, label_.remote);
-  await_connect();
-  read_next();
 }
 
-// An upgraded connection that never says who it is would hold its place and memory for as long
-// as it answers pings: Connect must come within the handshake timeout. The token's expiry timer
-// takes this one over once connected.
-void WsSession::await_connect() {
-  expiry_ =
-      std::make_unique<net::steady_timer>(ws_.get_executor(), context_.config.handshake_timeout);
-  expiry_->async_wait([weak = weak_from_this()](beast::error_code ec) {
-    auto self = weak.lock();
-    if (ec || !self || self->connected_) return;
-    spdlog::info("conn {} {} sent no accepted Connect within {} ms", self->label_.id,
-                 self->label_.remote, self->context_.config.handshake_timeout.count());
-    self->close(CloseCode::kPolicyViolation, "no Connect within the handshake timeout");
-  });
+// One entry in the shard's wheel stands for every deadline the connection has: the earliest.
+void WsSession::schedule_deadline() {
+  if (socket_closed_) return TimerWheel::cancel(*this);
+  auto due = Clock::time_point::max();
+  if (closing_ || !connected_) due = deadline_;
+  if (!closing_) {
+    const auto idle = context_.config.idle_timeout;
+    due = std::min(due, last_heard_ + (ping_sent_ ? idle : idle / 2));
+    if (claims_) {
+      // Counted in whole seconds (an exp may be years ahead, past what nanoseconds count), a day
+      // at a time.
+      constexpr std::chrono::seconds kMaxWait = std::chrono::hours(24);
+      const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+      const auto left = claims_->expires + context_.config.auth.leeway - now;
+      due = std::min(due, Clock::now() + std::clamp(left, std::chrono::seconds(0), kMaxWait));
+    }
+  }
+  shard_.timers().schedule(*this, due);
+}
+
+void WsSession::on_deadline() {
+  const auto self = shared_from_this();
+  const auto now = Clock::now();
+  if (closing_) {
+    if (now < deadline_) return schedule_deadline();
+    // A slow consumer's full socket, or a peer that never answers the close: dropped.
+    end_connection("the closing handshake did not complete within 1 s");
+    return close_socket();
+  }
+  if (!connected_ && now >= deadline_) {
+    spdlog::info("conn {} {} sent no accepted Connect within {} ms", label_.id, label_.remote,
+                 context_.config.handshake_timeout.count());
+    return close(CloseCode::kPolicyViolation, "no Connect within the handshake timeout");
+  }
+  if (claims_ &&
+      std::chrono::system_clock::now() >= claims_->expires + context_.config.auth.leeway) {
+    return close(CloseCode::kTokenExpired,
+                 "token expired: send Connect with a fresh token before exp");
+  }
+  const auto idle = context_.config.idle_timeout;
+  if (now - last_heard_ >= idle) {
+    end_connection(fmt::format("nothing heard from the peer in {} ms: dropped", idle.count()));
+    return close_socket();
+  }
+  if (now - last_heard_ >= idle / 2 && !ping_sent_ && open_) {
+    ping_sent_ = true;
+    send_control(kOpPing, {});
+  }
+  schedule_deadline();
 }
 
 void WsSession::read_next() {
-  // A publisher's messages are articles: read straight into the buffer it keeps.
-  if (large_read_.capacity() != 0) return read_rest_of_large_message();
-  ws_.async_read_some(net::buffer(small_read_),
-                      beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
-}
-
-void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
-  if (ec) return on_read_failed(ec);
-  shard_.counters().bytes_in.fetch_add(bytes, std::memory_order_relaxed);
-  if (ws_.is_message_done()) {
-    if (on_message({small_read_.data(), bytes})) read_next();
-    return;
+  if (socket_closed_) return;
+  if (tls_) {
+    return tls_->stream.async_read_some(
+        net::buffer(tls_->read_buffer),
+        [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+          self->on_tls_read(ec, bytes);
+        });
   }
-  net::buffer_copy(large_read_.prepare(bytes), net::buffer(small_read_.data(), bytes));
-  large_read_.commit(bytes);
-  read_rest_of_large_message();
+  // Readable again: read then. Until then the connection holds no buffer.
+  socket_.async_wait(net::socket_base::wait_read,
+                     [self = shared_from_this()](beast::error_code ec) { self->on_readable(ec); });
 }
 
-// Grows by doubling; Beast ends the message at --max-message-bytes (message_too_big).
-void WsSession::read_rest_of_large_message() {
-  ws_.async_read_some(large_read_.prepare(std::max<std::size_t>(large_read_.size(), 4096)),
-                      beast::bind_front_handler(&WsSession::on_read_large, shared_from_this()));
-}
-
-void WsSession::on_read_large(beast::error_code ec, std::size_t bytes) {
+// Reads until the socket is empty, into the shard's buffer, handling each read at once. The
+// socket's readiness is edge-triggered: waiting again before it is empty could wait forever.
+void WsSession::on_readable(beast::error_code ec) {
   if (ec) return on_read_failed(ec);
-  shard_.counters().bytes_in.fetch_add(bytes, std::memory_order_relaxed);
-  large_read_.commit(bytes);
-  if (!ws_.is_message_done()) return read_rest_of_large_message();
-  const bool go_on =
-      on_message({static_cast<const char*>(large_read_.data().data()), large_read_.size()});
-  large_read_.clear();
-  // Kept by a publisher (one allocation less per article), up to a size; given back by others.
-  if (!publisher_ || large_read_.capacity() > kKeptLargeReadBytes) large_read_.shrink_to_fit();
-  if (go_on) read_next();
+  const auto buffer = shard_.read_buffer();
+  for (int reads = 0; reads < kMaxReadsPerTurn; ++reads) {
+    if (socket_closed_) return;
+    const auto got = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (got > 0) {
+      consume(buffer.first(static_cast<std::size_t>(got)));
+      continue;
+    }
+    if (got == 0) return on_read_failed(net::error::eof);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return read_next();
+    if (errno != EINTR) return on_read_failed({errno, boost::system::system_category()});
+  }
+  // Still more: the other connections' turn first.
+  net::post(executor(), [self = shared_from_this()] { self->on_readable({}); });
+}
+
+void WsSession::on_tls_read(beast::error_code ec, std::size_t bytes) {
+  if (ec) return on_read_failed(ec);
+  consume({tls_->read_buffer.data(), bytes});
+  read_next();
+}
+
+void WsSession::consume(std::span<char> bytes) {
+  last_heard_ = Clock::now();
+  ping_sent_ = false;
+  shard_.counters().bytes_in.fetch_add(bytes.size(), std::memory_order_relaxed);
+  if (read_failed_ || close_received_) return;  // only the peer's end is awaited
+  reader_.feed(bytes);
+  while (true) {
+    const auto event = reader_.next();
+    switch (event.kind) {
+      case FrameReader::Event::Kind::kNeedMore:
+        reader_.trim(publisher_ ? kKeptReadBytes : 0);
+        return;
+      case FrameReader::Event::Kind::kMessage:
+        on_message(event.payload, event.text);
+        break;
+      case FrameReader::Event::Kind::kPing:
+        if (!closing_) send_control(kOpPong, event.payload);
+        break;
+      case FrameReader::Event::Kind::kPong:
+        break;
+      case FrameReader::Event::Kind::kClose:
+        return on_peer_close(event.code, event.payload);
+      case FrameReader::Event::Kind::kError: {
+        read_failed_ = true;
+        const auto code = static_cast<CloseCode>(event.code);
+        if (code == CloseCode::kMessageTooBig) {
+          spdlog::warn("conn {} {} sent a message over {} bytes: closed with 1009", label_.id,
+                       label_.remote, context_.config.max_message_bytes);
+          context_.metrics.rejected(Rejected::kMessageTooBig);
+        }
+        if (closing_) {  // our close frame is out, or the end of its write tears down
+          if (close_written()) teardown();
+          return;
+        }
+        closing_ = true;
+        start_closing_handshake(code, event.payload);
+        return;
+      }
+    }
+  }
 }
 
 void WsSession::on_read_failed(beast::error_code ec) {
-  if (ec == websocket::error::closed) {
-    const auto& reason = ws_.reason();
-    return end_connection(fmt::format("closed by peer ({}{}{})", reason.code,
-                                      reason.reason.empty() ? "" : " ",
-                                      log_safe(reason.reason.c_str())));
+  if (socket_closed_) return;
+  if (tls_ && torn_down_ && ec == net::error::operation_aborted) {
+    // The read teardown() cancelled: TLS's close_notify both ways, then the socket.
+    return tls_->stream.tls().async_shutdown(
+        [self = shared_from_this()](beast::error_code) { self->close_socket(); });
   }
-  if (ec == websocket::error::message_too_big) {
-    spdlog::warn("conn {} {} sent a message over {} bytes: closed with 1009", label_.id,
-                 label_.remote, context_.config.max_message_bytes);
-    context_.metrics.rejected(Rejected::kMessageTooBig);
-    return end_connection("message too big");
+  if (!ended_) {
+    end_connection(ec == net::error::eof
+                       ? std::string("the peer closed the connection without a closing handshake")
+                       : ec.message());
   }
-  end_connection(ec.message());
+  close_socket();
 }
 
-// A whole message, valid until this returns. Whether to read the next one.
-bool WsSession::on_message(std::string_view payload) {
-  if (closing_) return false;
+// A whole message, valid until this returns.
+void WsSession::on_message(std::string_view payload, bool text) {
+  if (closing_) return;
   // On the drain nothing read is handled any more: a publish read now would reach the store after
   // its final flush, be stored, and its acknowledgement be cut off by the close. Not handled, it
   // was neither stored nor acknowledged, and the publisher sends it again after reconnecting.
   // Reading goes on: the pending read keeps the session until the drain closes it with 4002.
   // Without it the session was released once its last write ended, its socket closed under a
   // client still sending, and the reset could cost the client acknowledgements already written.
-  if (draining_ || shard_.stopping()) return true;
+  if (draining_ || shard_.stopping()) return;
   v1::ClientMessage message;
-  if (auto error = codec_.decode(payload, ws_.got_binary(), message)) {
+  if (auto error = codec_.decode(payload, !text, message)) {
     context_.metrics.rejected(error->rejected);
-    close(error->close, error->reason);
-    return false;
+    return close(error->close, error->reason);
   }
   handle(message);
-  return !closing_;
+}
+
+void WsSession::send_control(unsigned opcode, std::string_view payload) {
+  payload = payload.substr(0, kMaxControlPayload);
+  auto frame = std::make_shared<std::string>();
+  frame->reserve(2 + payload.size());
+  frame->push_back(static_cast<char>(0x80U | opcode));
+  frame->push_back(static_cast<char>(payload.size()));
+  frame->append(payload);
+  queue_.add_frame(std::move(frame));
+  ask_write_turn(true);
 }
 
 void WsSession::handle(v1::ClientMessage& message) {
@@ -224,8 +339,8 @@ void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
     if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
       return send_error(id, v1::Error::UNAUTHORIZED, jwt::describe(*refusal));
     }
-    claims_ = std::move(std::get<jwt::Claims>(verified));
-    expire_at(claims_->expires);
+    claims_ = std::make_unique<jwt::Claims>(std::move(std::get<jwt::Claims>(verified)));
+    schedule_deadline();  // the token's expiry
     if (refresh) end_subscriptions_not_granted(*reply.mutable_connect());
   } else if (!context_.anonymous_allowed) {
     return send_error(id, v1::Error::UNAUTHORIZED,
@@ -233,7 +348,6 @@ void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
                                      "this broker needs a JWT in Connect.token (or Authorization: "
                                      "Bearer at the upgrade)"}));
   }
-  if (!claims_) expiry_.reset();  // anonymous: no token to expire, the timer is given back
   connected_ = true;
   upgrade_token_.clear();
   reply.set_id(id);
@@ -261,24 +375,6 @@ void WsSession::end_subscriptions_not_granted(v1::ConnectResult& result) {
     spdlog::info("conn {} {} subscription to '{}' ended: the refreshed token does not grant it",
                  label_.id, label_.remote, log_safe(pattern));
   }
-}
-
-// The connection ends with 4003 when its token expires, unless a fresh one came in time. Counted
-// in whole seconds (an exp may be years ahead, past what nanoseconds count), a day at a time.
-void WsSession::expire_at(std::chrono::sys_seconds expires) {
-  constexpr std::chrono::seconds kMaxWait = std::chrono::hours(24);
-  if (!expiry_) expiry_ = std::make_unique<net::steady_timer>(ws_.get_executor());
-  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  const auto left = expires + context_.config.auth.leeway - now;
-  expiry_->expires_after(std::clamp(left, std::chrono::seconds(0), kMaxWait));
-  expiry_->async_wait(
-      [weak = weak_from_this(), expires, later = left > kMaxWait](beast::error_code ec) {
-        auto self = weak.lock();
-        if (ec || !self) return;
-        if (later) return self->expire_at(expires);
-        self->close(CloseCode::kTokenExpired,
-                    "token expired: send Connect with a fresh token before exp");
-      });
 }
 
 bool WsSession::granted(const std::vector<std::string> jwt::Claims::*grants,
@@ -404,7 +500,7 @@ void WsSession::next_store_read() {
   auto [request, done] = std::move(waiting_reads_.front());
   waiting_reads_.pop_front();
   context_.engine.read(std::move(request),
-                       post_back(ws_.get_executor(), shared_from_this(),
+                       post_back(executor(), shared_from_this(),
                                  [done = std::move(done)](WsSession& self, ReadResult result) {
                                    self.store_read_in_flight_ = false;
                                    done(std::move(result));
@@ -479,7 +575,7 @@ void WsSession::handle_publish(std::uint32_t id, v1::Publish& request) {
   // Handed to the engine with the rest of this pass's publishes (Shard::run, Shard::publish).
   shard_.publish(context_.engine, {.article = std::move(article),
                                    .accepted_at = current_timestamp(),
-                                   .done = post_back(ws_.get_executor(), shared_from_this(),
+                                   .done = post_back(executor(), shared_from_this(),
                                                      [id](WsSession& self, PublishOutcome outcome) {
                                                        self.on_published(id, std::move(outcome));
                                                      })});
@@ -530,11 +626,12 @@ void WsSession::close_if_slow() {
   if (!queue_.over_limit() || closing_) return;
   // Called from inside Fanout::dispatch, which must not be re-entered: close from a fresh handler.
   closing_ = true;
+  deadline_ = Clock::now() + kCloseDeadline;
   context_.metrics.slow_consumer();
   spdlog::warn("conn {} {} is a slow consumer: {} bytes queued, limit {}: closing with 4001",
                label_.id, label_.remote, queue_.waiting_bytes(), context_.config.send_queue_bytes);
   queue_.drop();
-  net::post(ws_.get_executor(), [self = shared_from_this()] {
+  net::post(executor(), [self = shared_from_this()] {
     self->start_closing_handshake(CloseCode::kSlowConsumer,
                                   "slow consumer: send queue over its limit");
   });
@@ -547,7 +644,7 @@ void WsSession::end_of_batch() {
 // Writes wait for the session's turn in its shard's loop, so that everything queued meanwhile
 // goes out in one write; a reply (an acknowledgement) is written at the end of the next pass.
 void WsSession::ask_write_turn(bool reply) {
-  if (writing_ || closing_ || queue_.empty()) return;
+  if (writing_ || socket_closed_ || queue_.empty()) return;
   const auto wanted = reply ? WriteTurn::kWithReply : WriteTurn::kWithDeliveries;
   if (write_turn_asked_ >= wanted) return;
   // Moved up from the deliveries' queue: the entry left there finds nothing, or what came since.
@@ -557,34 +654,32 @@ void WsSession::ask_write_turn(bool reply) {
 
 void WsSession::write_turn() {
   write_turn_asked_ = WriteTurn::kNone;
-  if (!writing_ && !closing_ && !queue_.empty()) start_write();
+  if (!writing_ && !socket_closed_ && !queue_.empty()) start_write();
 }
 
+// Everything queued, a frame per message: on plain TCP in one system call when the socket takes
+// it (it nearly always does), over TLS as one buffer, encrypted in records of 16 KiB.
 void WsSession::start_write() {
-  auto& transport = ws_.next_layer();
-  // Straight to the socket (TcpStream) unless over TLS, or behind a control frame Beast is
-  // writing, or once Beast has begun closing.
-  const bool direct =
-      !transport.is_tls() && ws_.is_open() && transport.next_layer().can_write_now();
-  // Direct: everything, a frame per message; through Beast: one WebSocket message.
-  const auto& chunks = queue_.begin_write(!direct);
+  const auto& chunks = queue_.begin_write(false);
   if (replay_waiting_) continue_replay();
   writing_ = true;
-  if (direct) return send_frames();
-  ws_.async_write(frames_.payloads(chunks),
-                  beast::bind_front_handler(&WsSession::on_written, shared_from_this()));
-}
-
-// The whole write in one system call when the socket takes it (it nearly always does).
-void WsSession::send_frames() {
-  const auto message = frames_.lay_out(queue_.in_flight(), codec_.text(), codec_.merges_messages());
-  auto& tcp = ws_.next_layer().next_layer();
+  const auto message = frames_.lay_out(chunks, codec_.text(), codec_.merges_messages());
+  if (tls_) {
+    frames_.copy_to(tls_->out);
+    return net::async_write(tls_->stream, net::buffer(tls_->out),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                              self->on_written(ec, bytes);
+                            });
+  }
   if (auto* ring = shard_.sends();
-      ring != nullptr && ring->add(tcp.socket().native_handle(), message, shared_from_this())) {
+      ring != nullptr && ring->add(socket_.native_handle(), message, shared_from_this())) {
     return;
   }
+  const auto sent = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (sent >= 0) return after_send(static_cast<std::size_t>(sent), {});
   beast::error_code ec;
-  after_send(tcp.write_now(message, ec), ec);
+  if (errno != EAGAIN && errno != EINTR) ec.assign(errno, boost::system::system_category());
+  after_send(0, ec);
 }
 
 void WsSession::on_sent(int result) {
@@ -595,36 +690,42 @@ void WsSession::on_sent(int result) {
 
 void WsSession::after_send(std::size_t sent, beast::error_code ec) {
   if (ec) {  // reported from a handler of its own, like any failed write
-    return net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::on_written,
-                                                                   shared_from_this(), ec, sent));
+    return net::post(executor(),
+                     [self = shared_from_this(), ec, sent] { self->on_written(ec, sent); });
   }
   if (sent == frames_.total()) return on_written({}, sent);
   // The socket's buffer is full: the rest when it drains.
-  ws_.next_layer().next_layer().write_rest(
-      frames_.rest(sent),
-      [self = shared_from_this(), sent](beast::error_code error, std::size_t bytes) {
-        self->on_written(error, sent + bytes);
-      });
+  net::async_write(socket_, frames_.rest(sent),
+                   [self = shared_from_this(), sent](beast::error_code error, std::size_t bytes) {
+                     self->on_written(error, sent + bytes);
+                   });
 }
 
 void WsSession::on_written(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
   shard_.counters().bytes_out.fetch_add(bytes, std::memory_order_relaxed);
   queue_.end_write();
-  if (ec) return end_connection("write failed: " + ec.message());
+  if (tls_ && tls_->out.capacity() > kKeptReadBytes) std::string().swap(tls_->out);
+  if (ec) {
+    end_connection("write failed: " + ec.message());
+    return close_socket();
+  }
+  if (close_queued_ && queue_.empty()) {  // our close frame is out
+    if (close_received_ || read_failed_) teardown();
+    return;
+  }
   // What queued during this write: a reply goes out in the next pass, deliveries wait for their
   // turn like everyone's. Chained at once, a connection whose writes go asynchronous (a full
   // socket) would be written every time its socket drains while the others wait their turn.
-  if (!closing_ && !queue_.empty()) return ask_write_turn(queue_.has_reply());
+  if (!queue_.empty()) return ask_write_turn(closing_ || queue_.has_reply());
   if (draining_) close(CloseCode::kShuttingDown, kDrainReason);
 }
 
 void WsSession::shut_down() {
   if (!open_) {  // still in the handshake: nothing to say goodbye on
     closing_ = true;
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-    return;
+    end_connection("broker shutting down");
+    return close_socket();
   }
   // Drain: no new requests or deliveries; what is queued (acknowledgements of publishes already
   // committed among it) goes out first, then 4002 tells the client to reconnect now.
@@ -639,33 +740,83 @@ void WsSession::close(CloseCode code, std::string_view reason) {
   start_closing_handshake(code, reason);
 }
 
+// The close frame goes after the write in flight, in place of everything still waiting; the peer
+// answers with its own (or its end of the connection), within kCloseDeadline.
 void WsSession::start_closing_handshake(CloseCode code, std::string_view reason) {
-  if (ended_) return;
+  if (close_queued_ || socket_closed_) return;
   shard_.fanout().remove(*this);
   queue_.drop();
   spdlog::info("conn {} {} closing: {} ({})", label_.id, label_.remote, static_cast<int>(code),
                reason);
-  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                  [self = shared_from_this()](beast::error_code ec) {
-                    self->end_connection(ec ? "closing handshake failed: " + ec.message()
-                                            : std::string("closed"));
-                  });
-  close_deadline_ = std::make_unique<net::steady_timer>(ws_.get_executor(), kCloseDeadline);
-  close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || self->ended_) return;
-    beast::get_lowest_layer(self->ws_).close();  // the pending write and close fail now
-  });
+  send_close_frame(static_cast<std::uint16_t>(code), reason);
+  deadline_ = Clock::now() + kCloseDeadline;
+  schedule_deadline();
+}
+
+void WsSession::send_close_frame(std::uint16_t code, std::string_view reason) {
+  constexpr std::uint16_t kNoCode = 1005;  // none given: the close frame has no payload
+  std::string payload;
+  if (code != kNoCode) {
+    payload.push_back(static_cast<char>(code >> 8U));
+    payload.push_back(static_cast<char>(code & 0xffU));
+    payload.append(utf8_prefix(reason, kMaxControlPayload - 2));
+  }
+  close_queued_ = true;
+  send_control(kOpClose, payload);
+}
+
+void WsSession::on_peer_close(std::uint16_t code, std::string_view reason) {
+  close_received_ = true;
+  if (closing_) {  // the answer to ours, or a close crossing it
+    if (!ended_) end_connection("closed");
+    if (close_written()) teardown();
+    return;  // else once ours is written
+  }
+  closing_ = true;
+  end_connection(
+      fmt::format("closed by peer ({}{}{})", code, reason.empty() ? "" : " ", log_safe(reason)));
+  send_close_frame(code, {});  // the echo (RFC 6455 section 5.5.1)
+  deadline_ = Clock::now() + kCloseDeadline;
+  schedule_deadline();
+}
+
+// The closing handshake is over: our side of the connection shuts, and the peer's end (it closes
+// the TCP connection, RFC 6455 section 7.1.1) is read before the socket is closed. Closed at once
+// instead, a socket with unread bytes (the rest of an oversized message) sends a reset, and the
+// peer may never see the close frame just written.
+void WsSession::teardown() {
+  if (torn_down_ || socket_closed_) return;
+  torn_down_ = true;
+  if (!ended_) end_connection("closed");
+  if (tls_) {
+    // TLS's close_notify needs the read: the pending one is cancelled, and continues there.
+    beast::error_code ignored;
+    tls_->stream.next_layer().socket().cancel(ignored);
+    return;
+  }
+  beast::error_code ignored;
+  socket_.shutdown(net::socket_base::shutdown_send, ignored);
 }
 
 void WsSession::end_connection(std::string_view why) {
   if (ended_) return;
   ended_ = true;
   closing_ = true;
-  if (expiry_) expiry_->cancel();
-  if (close_deadline_) close_deadline_->cancel();
   shard_.fanout().remove(*this);
   queue_.drop();
   spdlog::info("conn {} {} ended: {}", label_.id, label_.remote, why);
+}
+
+void WsSession::close_socket() {
+  if (socket_closed_) return;
+  socket_closed_ = true;
+  TimerWheel::cancel(*this);
+  beast::error_code ignored;
+  if (tls_) {
+    tls_->stream.next_layer().socket().close(ignored);
+  } else {
+    socket_.close(ignored);
+  }
 }
 
 }  // namespace kabar::broker

@@ -1,25 +1,27 @@
 #pragma once
 
 #include <array>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 #include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/send_ring.hpp"
 #include "core/shard.hpp"
+#include "core/timer_wheel.hpp"
 #include "kabar/common/close_code.hpp"
 #include "net/admission.hpp"
 #include "net/codec.hpp"
+#include "net/frame_reader.hpp"
 #include "net/frame_writer.hpp"
 #include "net/recovery.hpp"
 #include "net/send_queue.hpp"
@@ -27,27 +29,36 @@
 
 namespace kabar::broker {
 
-/// One kabar WebSocket connection: its lifecycle and its requests. The jobs around it are
-/// classes of their own: the wire format (Codec), what waits to be sent (SendQueue), the frames
-/// of a direct write (FrameWriter), the replay of history (Recovery).
+/// One kabar WebSocket connection: its lifecycle, its frames and its requests. The jobs around it
+/// are classes of their own: the wire format (Codec), what waits to be sent (SendQueue), the
+/// frames read (FrameReader) and written (FrameWriter), the replay of history (Recovery).
+///
+/// It speaks WebSocket itself, on a bare socket: an idle connection holds its socket, this object
+/// and one pending wait for readability, no buffer and no timer. When the socket is readable, it
+/// reads into its shard's buffer until the socket is empty and handles every message there in
+/// place; only a frame split between reads is kept (FrameReader). Its deadlines (the wait for
+/// Connect, idle pings, the token's expiry, the closing handshake) are one entry in its shard's
+/// TimerWheel. Over TLS, the same frames go through the TLS stream, read into a buffer of the
+/// connection's own (issue 20 goes on there).
 ///
 /// Lives on its shard's thread; its lifetime rides on its pending operations (every handler
-/// holds shared_from_this()). Reads one message at a time. Writes when its shard's loop gives it
-/// its write turn (Shard::schedule_write), with one write in flight, each gathering everything
-/// queued since the last one: on plain TCP as frames laid out here and sent in one system call
-/// (a message per reply, deliveries riding along; see TcpStream), over TLS as one Beast message
-/// of any number of deliveries and at most one reply.
+/// holds shared_from_this()). Writes when its shard's loop gives it its write turn
+/// (Shard::schedule_write), with one write in flight, each gathering everything queued since the
+/// last one as frames laid out here: on plain TCP in one system call, over TLS as one buffer.
 class WsSession final : public Subscriber,
                         public Connection,
                         public SendTarget,
+                        public TimerWheel::Entry,
                         public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context, const Codec& codec,
             ConnectionLabel label, std::shared_ptr<const void> ticket, std::string upgrade_token);
   ~WsSession() override;
 
-  /// Completes the upgrade that `request` asked for, then serves.
-  void run(const boost::beast::http::request<boost::beast::http::string_body>& request);
+  /// Answers the upgrade that `request` asked for (HttpSession checked it), then serves; `early`:
+  /// bytes the client sent after the request, read with it.
+  void run(const boost::beast::http::request<boost::beast::http::string_body>& request,
+           std::string_view early);
 
   // Subscriber
   void enqueue(const std::shared_ptr<const DeliveryBatch>& batch, const DeliveryRef& ref) override;
@@ -59,21 +70,33 @@ class WsSession final : public Subscriber,
   void on_sent(int result) override;
 
  private:
+  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+                                                  boost::asio::io_context::executor_type>;
+  using Clock = TimerWheel::Clock;
+
   // Lifecycle
-  void on_accept(boost::beast::error_code ec);
-  void await_connect();
-  void expire_at(std::chrono::sys_seconds expires);
+  void on_handshake_written(boost::beast::error_code ec);
+  void on_deadline() override;
+  void schedule_deadline();
   void close(CloseCode code, std::string_view reason);
   void start_closing_handshake(CloseCode code, std::string_view reason);
+  void send_close_frame(std::uint16_t code, std::string_view reason);
+  void on_peer_close(std::uint16_t code, std::string_view reason);
+  void teardown();
+  // Our close frame is queued and written.
+  [[nodiscard]] bool close_written() const { return close_queued_ && !writing_ && queue_.empty(); }
   void end_connection(std::string_view why);
+  void close_socket();
 
   // Reading
   void read_next();
-  void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void read_rest_of_large_message();
-  void on_read_large(boost::beast::error_code ec, std::size_t bytes);
+  void on_readable(boost::beast::error_code ec);
+  void on_tls_read(boost::beast::error_code ec, std::size_t bytes);
+  // Parses and handles what a read brought.
+  void consume(std::span<char> bytes);
   void on_read_failed(boost::beast::error_code ec);
-  bool on_message(std::string_view payload);
+  void on_message(std::string_view payload, bool text);
+  void send_control(unsigned opcode, std::string_view payload);
 
   // Requests
   void handle(v1::ClientMessage& message);
@@ -102,49 +125,59 @@ class WsSession final : public Subscriber,
   void close_if_slow();
   void ask_write_turn(bool reply);
   void start_write();
-  void send_frames();
   /// What follows a direct send that took `sent` bytes of the frames laid out.
   void after_send(std::size_t sent, boost::beast::error_code ec);
   void on_written(boost::beast::error_code ec, std::size_t bytes);
 
-  // Touched for every delivery (Fanout::dispatch, enqueue): together, ahead of the kilobytes of
-  // the Beast stream, so that a batch reaching thousands of sessions misses the cache on as few
-  // lines of each as it can.
+  [[nodiscard]] auto executor() { return shard_.io_context().get_executor(); }
+
+  // Touched for every delivery (Fanout::dispatch, enqueue): together, first, so that a batch
+  // reaching thousands of sessions misses the cache on as few lines of each as it can.
   Shard& shard_;
   const Codec& codec_;
   SendQueue queue_;
-  bool closing_ = false;  // no more reads, writes or deliveries
+  bool closing_ = false;  // no more requests or deliveries: the closing handshake is under way
   bool writing_ = false;  // a write is in flight
   // Where the session waits in its shard's write queues: a reply moves it up.
   enum class WriteTurn : std::uint8_t { kNone, kWithDeliveries, kWithReply };
   WriteTurn write_turn_asked_ = WriteTurn::kNone;
   // The other flags, beside these rather than each padded to 8 bytes: an idle connection's
   // memory is counted in bytes.
-  bool open_ = false;                  // the WebSocket handshake completed
+  bool open_ = false;                  // the upgrade was answered
   bool connected_ = false;             // a Connect was accepted
   bool draining_ = false;              // shutting down: no more requests; close once written
   bool ended_ = false;                 // end_connection() ran
-  bool publisher_ = false;             // has published: keeps large_read_
+  bool publisher_ = false;             // has published: keeps the reader's buffers
   bool replay_waiting_ = false;        // the next page waits for the send queue to drain
   bool store_read_in_flight_ = false;  // see waiting_reads_
+  bool ping_sent_ = false;             // since the peer was last heard
+  bool close_queued_ = false;          // our close frame is queued or written
+  bool close_received_ = false;        // the peer's close frame came: nothing more is parsed
+  bool read_failed_ = false;           // a frame was malformed: nothing more is parsed
+  bool torn_down_ = false;             // our side of the socket is shut
+  bool socket_closed_ = false;
 
-  boost::beast::websocket::stream<SessionStream> ws_;
+  Socket socket_;  // plain TCP; closed over TLS, where tls_ holds the connection
+  // Over TLS: the stream and what a read of it brings.
+  struct Tls {
+    explicit Tls(SessionStream&& from) : stream(std::move(from)) {}
+    SessionStream stream;
+    std::array<char, 16 * 1024> read_buffer{};
+    std::string out;  // a write's frames, end to end
+  };
+  std::unique_ptr<Tls> tls_;
+  FrameReader reader_;
+  Clock::time_point last_heard_;  // the peer's last bytes
+  // Before Connect: when it must have come; while closing: when the socket is dropped.
+  Clock::time_point deadline_;
+
   BrokerContext& context_;
   const ConnectionLabel label_;
-  std::shared_ptr<const void> ticket_;  // the connection's place under the connection limits
-  std::string upgrade_token_;           // a token given with the upgrade, for Connect
-  std::optional<jwt::Claims> claims_;   // what the token grants; none: anonymous, all rights
-  // Until Connect: the deadline for it; then the token's exp, while authenticated.
-  std::unique_ptr<boost::asio::steady_timer> expiry_;
+  std::shared_ptr<const void> ticket_;   // the connection's place under the connection limits
+  std::string upgrade_token_;            // a token given with the upgrade, for Connect
+  std::unique_ptr<jwt::Claims> claims_;  // what the token grants; none: anonymous, all rights
   RateLimit publish_rate_;
-  // A message is read into small_read_, part of the session; one that does not fit goes on into
-  // large_read_, allocated for it and given back after it (kept by a connection that has
-  // published). A pending Beast read into a dynamic buffer holds a prepared 1.5 KiB: a fifth of
-  // an idle connection's memory.
-  static constexpr std::size_t kSmallReadBytes = 256;
-  std::array<char, kSmallReadBytes> small_read_;
-  boost::beast::flat_buffer large_read_;
-  static constexpr std::size_t kKeptLargeReadBytes = 64 * 1024;
+  static constexpr std::size_t kKeptReadBytes = 64 * 1024;  // by a publisher, for its articles
   std::string client_name_;
 
   Recoveries recoveries_;
@@ -155,12 +188,13 @@ class WsSession final : public Subscriber,
   static constexpr std::size_t kMaxSubscriptionBytes = 512 * 1024;
   static constexpr std::size_t kMaxResumePositions = 10'000;
 
-  FrameWriter frames_;  // of the direct write in flight
+  FrameWriter frames_;  // of the write in flight
 
   // A peer gets this long to complete a closing handshake; a slow consumer, whose socket is full,
   // never will, so past it the connection is dropped.
   static constexpr std::chrono::seconds kCloseDeadline{1};
-  std::unique_ptr<boost::asio::steady_timer> close_deadline_;  // only while closing
+  // Reads of the shard's buffer in one turn before others get theirs.
+  static constexpr int kMaxReadsPerTurn = 16;
 
   static constexpr std::string_view kDrainReason = "broker shutting down: reconnect now";
 };
