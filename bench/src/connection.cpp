@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,8 +37,9 @@ void set_flag(int fd, int level, int option) {
 
 }  // namespace
 
-Connection::Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, Wire wire)
-    : loop_(loop), events_(events), index_(index), wire_(wire) {}
+Connection::Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, Wire wire,
+                       SSL_CTX* tls)
+    : loop_(loop), events_(events), index_(index), wire_(wire), tls_(tls) {}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
@@ -74,6 +77,9 @@ void Connection::on_events(std::uint32_t events) {
     if (error != 0) return fail(std::string("connect: ") + std::strerror(error));
     if ((events & EPOLLOUT) == 0) return;
     on_connected();
+    if (ssl_ && !tls_ready_) return;
+  } else if (ssl_ && !tls_ready_) {
+    return continue_handshake();
   } else if ((events & EPOLLOUT) != 0 && !out_.empty()) {
     flush();  // the rest of a write the socket could not take at once
   }
@@ -84,6 +90,31 @@ void Connection::on_events(std::uint32_t events) {
 
 void Connection::on_connected() {
   connected_ = true;
+  if (tls_ == nullptr) return start_talking();
+  ssl_.reset(SSL_new(tls_));
+  if (!ssl_ || SSL_set_fd(ssl_.get(), fd_) != 1) return fail("TLS: cannot make a session");
+  SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_connect_state(ssl_.get());
+  continue_handshake();
+}
+
+// Verified against --tls-ca by the context, the broker's address by the session's parameters
+// (set by the run: loopback addresses only).
+void Connection::continue_handshake() {
+  const int result = SSL_do_handshake(ssl_.get());
+  if (result == 1) {
+    tls_ready_ = true;
+    return start_talking();
+  }
+  const int error = SSL_get_error(ssl_.get(), result);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return;  // the next event
+  char text[256] = "the broker closed the connection";
+  if (const auto code = ERR_get_error(); code != 0) ERR_error_string_n(code, text, sizeof text);
+  ERR_clear_error();
+  fail(std::string("TLS handshake: ") + text);
+}
+
+void Connection::start_talking() {
   if (http()) {  // no upgrade: requests go out from now on
     handshaken_ = true;
     open_ = true;
@@ -116,6 +147,7 @@ void Connection::close() {
   if (closed_) return;
   closed_ = true;
   open_ = false;
+  ssl_.reset();
   if (fd_ >= 0) ::close(fd_);  // leaves the epoll set with it
   fd_ = -1;
 }
@@ -152,6 +184,25 @@ void Connection::append_frame(std::uint8_t opcode, std::string_view payload) {
 }
 
 void Connection::flush() {
+  if (ssl_) {
+    while (!closed_ && tls_ready_ && out_sent_ < out_.size()) {
+      const auto size = static_cast<int>(std::min<std::size_t>(out_.size() - out_sent_, 1 << 30));
+      const int n = SSL_write(ssl_.get(), out_.data() + out_sent_, size);
+      if (n > 0) {
+        out_sent_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      const int error = SSL_get_error(ssl_.get(), n);
+      if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return;  // EPOLLOUT
+      ERR_clear_error();
+      return fail("TLS write failed");
+    }
+    if (out_sent_ == out_.size()) {
+      out_.clear();
+      out_sent_ = 0;
+    }
+    return;
+  }
   while (!closed_ && connected_ && out_sent_ < out_.size()) {
     const auto n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
     if (n < 0) {
@@ -169,7 +220,27 @@ void Connection::flush() {
 // others (EventLoop::read_soon); one that fills its buffer, or a hang-up, is read on here.
 void Connection::on_readable(bool hung_up) {
   hung_up_ = hung_up_ || hung_up;
+  if (ssl_) return read_tls();
   loop_.read_soon(fd_, *this);
+}
+
+// Through OpenSSL until it needs the socket again (it read the socket until empty).
+void Connection::read_tls() {
+  auto& buffer = shared_read_buffer();
+  while (!closed_) {
+    const int size = static_cast<int>(buffer.size());
+    const int n = SSL_read(ssl_.get(), buffer.data(), size);
+    if (n > 0) {
+      if (!take({buffer.data(), static_cast<std::size_t>(n)})) return;
+      continue;
+    }
+    const int error = SSL_get_error(ssl_.get(), n);
+    if (error == SSL_ERROR_WANT_READ) return;
+    if (error == SSL_ERROR_WANT_WRITE) return flush();
+    ERR_clear_error();
+    return fail(error == SSL_ERROR_ZERO_RETURN || error == SSL_ERROR_SYSCALL ? "closed by broker"
+                                                                             : "TLS read failed");
+  }
 }
 
 void Connection::on_read(long result, const char* data, std::size_t capacity) {

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -32,11 +34,14 @@ class ConnectionEvents {
 /// the loop's buffers (EventLoop::read_soon), so an idle connection costs a socket and a few
 /// dozen bytes. Answers pings, honours close; messages are never fragmented by the
 /// broker. Frames are masked with a zero key (RFC 6455 allows any key; the broker unmasks
-/// either way).
+/// either way). Over TLS (`tls` given: wss://), OpenSSL reads and writes the socket itself,
+/// each readable socket read through it until it asks for more.
 /// @note Single-threaded, like its loop. Lives as long as the loop may report its events.
 class Connection final : public EventLoop::Handler {
  public:
-  Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, Wire wire);
+  /// `tls`: the client context of a wss:// run, null for ws://.
+  Connection(EventLoop& loop, ConnectionEvents& events, std::uint32_t index, Wire wire,
+             SSL_CTX* tls = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -60,6 +65,9 @@ class Connection final : public EventLoop::Handler {
   void fail(std::string_view why);
   void fail_errno(std::string_view what);
   void on_connected();
+  void start_talking();       // the upgrade (or, on HTTP, the first requests)
+  void continue_handshake();  // TLS's, until it is done
+  void read_tls();
   void on_readable(bool hung_up);
   void read_rest(std::size_t have);           // recv() until the socket is empty (or at its end)
   bool take(std::string_view data);           // what a read brought; false once closed
@@ -74,6 +82,12 @@ class Connection final : public EventLoop::Handler {
   std::uint32_t index_;
   Wire wire_;
   int fd_ = -1;
+  SSL_CTX* tls_;
+  struct SslFree {
+    void operator()(SSL* ssl) const { SSL_free(ssl); }
+  };
+  std::unique_ptr<SSL, SslFree> ssl_;
+  bool tls_ready_ = false;
   std::string carry_;  // an incomplete frame left from the last read
   std::string out_;
   std::size_t out_sent_ = 0;  // of out_, written already (the rest waits for EPOLLOUT)

@@ -3,6 +3,8 @@
 // One thread, one epoll loop (event_loop.hpp), lean connections (connection.hpp): the bench
 // must cost less CPU than what it measures. Every run is bounded in time and count.
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
@@ -57,7 +59,33 @@ struct Options {
   bool json = false;              // report as one JSON object
   bool json_subscribers = false;  // --format json: subscribers speak kabar.v1.json
   bool http = false;              // ingest --http: publishers POST /v1/articles
+  bool tls = false;               // wss:// URLs
+  std::string tls_ca;             // --tls-ca: the CA the broker's certificate is checked against
 };
+
+struct SslContextFree {
+  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
+};
+
+// The client context of a wss:// run: TLS 1.2 or later, the broker's certificate checked against
+// `ca` (the system's CAs when empty) and for `host`, the loopback address connected to.
+std::unique_ptr<SSL_CTX, SslContextFree> make_tls_context(const std::string& ca,
+                                                          const std::string& host) {
+  std::unique_ptr<SSL_CTX, SslContextFree> context(SSL_CTX_new(TLS_client_method()));
+  if (!context) throw std::runtime_error("OpenSSL: cannot make a client context");
+  SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION);
+  // TLS 1.3's suites in the order browsers offer them (OpenSSL's own puts AES-256 first).
+  SSL_CTX_set_ciphersuites(context.get(),
+                           "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                           "TLS_CHACHA20_POLY1305_SHA256");
+  const bool loaded = ca.empty()
+                          ? SSL_CTX_set_default_verify_paths(context.get()) == 1
+                          : SSL_CTX_load_verify_locations(context.get(), ca.c_str(), nullptr) == 1;
+  if (!loaded) throw std::runtime_error("--tls-ca: cannot read certificates from " + ca);
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER, nullptr);
+  X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(context.get()), host.c_str());
+  return context;
+}
 
 std::string random_run_id() {
   std::random_device random;
@@ -81,6 +109,7 @@ class Run final : public ConnectionEvents {
     }
     publish_broker_ = broker_;
     if (o_.publish_port != 0) publish_broker_.sin_port = htons(o_.publish_port);
+    if (o_.tls) tls_ = make_tls_context(o_.tls_ca, o_.host);
     expected_.assign(std::size_t{o_.subscribers} * o_.topics_per_subscriber, 0);
     subscribers_per_topic_ =
         static_cast<double>(o_.subscribers) * o_.topics_per_subscriber / o_.topics;
@@ -100,7 +129,7 @@ class Run final : public ConnectionEvents {
     const auto publisher_wire = o_.http ? Wire::kHttp : Wire::kProto;
     for (std::uint32_t i = 0; i < total; ++i) {
       connections_.push_back(std::make_unique<Connection>(
-          loop_, *this, i, i < o_.subscribers ? subscriber_wire : publisher_wire));
+          loop_, *this, i, i < o_.subscribers ? subscriber_wire : publisher_wire, tls_.get()));
     }
     http_in_flight_.resize(o_.publishers);
     while (next_to_start_ < std::min(total, o_.connect_concurrency)) start_next();
@@ -490,6 +519,7 @@ class Run final : public ConnectionEvents {
   Options o_;
   const bool recovery_ = o_.scenario == Scenario::kRecovery;  // asked per delivery
   const std::string run_id_ = random_run_id();
+  std::unique_ptr<SSL_CTX, SslContextFree> tls_;  // wss://: before the connections using it
   EventLoop loop_;
   sockaddr_in broker_{};
   sockaddr_in publish_broker_{};  // where publishers connect: broker_ unless --publish-url
@@ -531,7 +561,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string url = "ws://127.0.0.1:8080/v1/ws";
   auto common = [&](CLI::App* s) {
-    s->add_option("--url", url, "broker WebSocket URL (loopback only)")->capture_default_str();
+    s->add_option("--url", url, "broker WebSocket URL, ws:// or wss:// (loopback only)")
+        ->capture_default_str();
+    s->add_option("--tls-ca", o.tls_ca,
+                  "wss://: the CA certificate (PEM) the broker's is checked against (default: "
+                  "the system's)")
+        ->check(CLI::ExistingFile);
     s->add_option("--source-addresses", o.source_addresses,
                   "spread connections over 127.0.0.1..N (0: one per 1 000 connections, the "
                   "broker's default per-address limit)");
@@ -627,14 +662,17 @@ int main(int argc, char** argv) {
     if (o.topics_per_subscriber > o.topics) {
       throw CLI::ValidationError("--topics-per-subscriber", "must not exceed --topics");
     }
-    // ws://127.x.y.z:PORT/..., loopback only: the host and port.
-    const auto parse_url = [](const std::string& flag, const std::string& value) {
-      const std::string prefix = "ws://";
+    // ws:// or wss://127.x.y.z:PORT/..., loopback only: TLS, the host and the port.
+    const auto parse_url = [&o](const std::string& flag, const std::string& value) {
+      const bool tls = value.rfind("wss://", 0) == 0;
+      const std::string prefix = tls ? "wss://" : "ws://";
       const auto rest = value.rfind(prefix, 0) == 0 ? value.substr(prefix.size()) : "";
       const auto colon = rest.find(':');
       if (colon == std::string::npos) {
-        throw CLI::ValidationError(flag, "expected ws://127.x.y.z:PORT/v1/ws");
+        throw CLI::ValidationError(flag, "expected ws:// or wss://127.x.y.z:PORT/v1/ws");
       }
+      if (flag == "--url") o.tls = tls;
+      if (tls != o.tls) throw CLI::ValidationError(flag, "must use --url's scheme");
       const auto host = rest.substr(0, colon);
       if (host.rfind("127.", 0) != 0) {
         throw CLI::ValidationError(flag, "kabar-bench only targets loopback (127.0.0.0/8)");
@@ -644,6 +682,10 @@ int main(int argc, char** argv) {
       return std::pair{host, static_cast<std::uint16_t>(port)};
     };
     std::tie(o.host, o.port) = parse_url("--url", url);
+    if (!o.tls_ca.empty() && !o.tls) {
+      throw CLI::ValidationError("--tls-ca", "is for a wss:// --url");
+    }
+    if (o.tls && o.http) throw CLI::ValidationError("--http", "speaks plain HTTP only");
     if (!publish_url.empty()) {
       const auto [host, port] = parse_url("--publish-url", publish_url);
       if (host != o.host) {

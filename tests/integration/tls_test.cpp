@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "broker.hpp"
 #include "client_support.hpp"
@@ -54,6 +57,187 @@ TEST_F(Tls, PublishAndSubscribeOverWss) {
     EXPECT_EQ(items[i].article().id(), "urn:tls:" + std::to_string(i + 1));
   }  // The drain closes TLS connections as it does plain ones, within the grace period.
   EXPECT_EQ(broker.stop(), 0);
+}
+
+// A masked client frame of `payload` (opcode binary unless told).
+std::string masked_frame(const std::string& payload, unsigned opcode = 0x2) {
+  std::string out{static_cast<char>(0x80U | opcode)};
+  if (payload.size() < 126) {
+    out.push_back(static_cast<char>(0x80U | payload.size()));
+  } else if (payload.size() < 65536) {
+    out.push_back(static_cast<char>(0x80U | 126U));
+    out.push_back(static_cast<char>(payload.size() >> 8));
+    out.push_back(static_cast<char>(payload.size() & 0xff));
+  } else {
+    out.push_back(static_cast<char>(0x80U | 127U));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out.push_back(static_cast<char>(payload.size() >> shift));
+  }
+  const std::string key = "\x5a\x6b\x7c\x8d";
+  out += key;
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    out.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+  return out;
+}
+
+// The broker takes the TLS session over from its HTTP layer at the upgrade: records the client
+// sent before the answer (each its own record here), a message spanning many records, a ping, and
+// the closing handshake with close_notify all go through the connection's own TLS.
+TEST_F(Tls, AWssConnectionIsServedFromItsFirstRecordToItsCloseNotify) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
+                                                            SSL_CTX_free);
+  const int fd = connect_loopback(broker.port());
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  const auto send = [&](const std::string& bytes) {
+    ASSERT_EQ(SSL_write(ssl.get(), bytes.data(), static_cast<int>(bytes.size())),
+              static_cast<int>(bytes.size()));
+  };
+  v1::ClientMessage connect;
+  connect.set_id(1);
+  connect.mutable_connect()->set_client_name("records");
+  v1::ClientMessage publish;
+  publish.set_id(2);
+  *publish.mutable_publish()->mutable_article() = article("urn:tls:records", {"international"});
+  publish.mutable_publish()->mutable_article()->set_body(std::string(100'000, 'b'));
+  send(
+      "GET /v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: kabar.v1.proto\r\n\r\n");
+  send(masked_frame(connect.SerializeAsString()));
+  send(masked_frame(publish.SerializeAsString()));  // 100 KB: seven records
+  send(masked_frame("tls ping", 0x9));
+  std::string received;
+  const auto read_until = [&](std::size_t size) {
+    char buffer[16384];
+    while (received.size() < size) {
+      const int got = SSL_read(ssl.get(), buffer, sizeof buffer);
+      if (got <= 0) return false;
+      received.append(buffer, static_cast<std::size_t>(got));
+    }
+    return true;
+  };
+  ASSERT_TRUE(read_until(4));
+  while (received.find("\r\n\r\n") == std::string::npos)
+    ASSERT_TRUE(read_until(received.size() + 1));
+  EXPECT_TRUE(received.starts_with("HTTP/1.1 101 ")) << received;
+  received.erase(0, received.find("\r\n\r\n") + 4);
+  // Three frames back: Connect's reply, then the pong and the publish's reply (acknowledged once
+  // stored: the pong may come first).
+  std::vector<v1::ServerMessage> messages;
+  std::vector<std::string> pongs;
+  while (messages.size() + pongs.size() < 3) {
+    ASSERT_TRUE(read_until(2));
+    const std::size_t length = static_cast<unsigned char>(received[1]) & 0x7fU;
+    ASSERT_LT(length, 126U);
+    ASSERT_TRUE(read_until(2 + length));
+    const auto payload = received.substr(2, length);
+    if ((static_cast<unsigned char>(received[0]) & 0x0fU) == 0xaU) {
+      pongs.push_back(payload);
+    } else {
+      ASSERT_TRUE(messages.emplace_back().ParseFromString(payload));
+    }
+    received.erase(0, 2 + length);
+  }
+  ASSERT_EQ(messages.size(), 2U);
+  EXPECT_TRUE(messages[0].reply().has_connect());
+  EXPECT_EQ(messages[1].reply().id(), 2U);
+  EXPECT_EQ(messages[1].reply().publish().offsets(0).offset(), 1U) << messages[1].DebugString();
+  EXPECT_EQ(pongs, std::vector<std::string>{"tls ping"});
+  // The closing handshake: our close, the broker's echo, then its close_notify.
+  send(masked_frame(std::string("\x03\xe8", 2), 0x8));
+  ASSERT_TRUE(read_until(4));
+  EXPECT_EQ(static_cast<unsigned char>(received[0]) & 0x0fU, 0x8U);
+  received.clear();
+  char rest[64];
+  EXPECT_EQ(SSL_read(ssl.get(), rest, sizeof rest), 0);
+  EXPECT_EQ(SSL_get_error(ssl.get(), 0), SSL_ERROR_ZERO_RETURN) << "close_notify, not a bare end";
+  ::close(fd);
+}
+
+// A wss:// reader that reads nothing while 6 MB are published, more than the sockets' buffers hold
+// between them (the reader's receive window stays at its first size while it reads nothing): the
+// broker's writes go on as the socket drains (the encrypted rest kept by the connection, past the
+// pass that encrypted it), and every article arrives, in order.
+TEST_F(Tls, AReaderThatFallsBehindOverTlsGetsEveryArticleInOrder) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
+                                                            SSL_CTX_free);
+  const int fd = connect_loopback(broker.port());
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  const auto send = [&](const std::string& bytes) {
+    ASSERT_EQ(SSL_write(ssl.get(), bytes.data(), static_cast<int>(bytes.size())),
+              static_cast<int>(bytes.size()));
+  };
+  std::string received;
+  const auto read_until = [&](std::size_t size) {
+    char buffer[16384];
+    while (received.size() < size) {
+      const int got = SSL_read(ssl.get(), buffer, sizeof buffer);
+      if (got <= 0) return false;
+      received.append(buffer, static_cast<std::size_t>(got));
+    }
+    return true;
+  };
+  // The next frame's payload (a server's frames are unmasked and never fragmented here).
+  const auto next_message = [&](v1::ServerMessage& message) {
+    if (!read_until(2)) return false;
+    std::size_t length = static_cast<unsigned char>(received[1]) & 0x7fU;
+    std::size_t header = 2;
+    if (length >= 126) {
+      header = length == 126 ? 4 : 10;
+      if (!read_until(header)) return false;
+      length = 0;
+      for (std::size_t i = 2; i < header; ++i) {
+        length = length << 8 | static_cast<unsigned char>(received[i]);
+      }
+    }
+    if (!read_until(header + length)) return false;
+    const bool parsed = message.ParseFromString(received.substr(header, length));
+    received.erase(0, header + length);
+    return parsed;
+  };
+  v1::ClientMessage connect;
+  connect.set_id(1);
+  connect.mutable_connect();
+  v1::ClientMessage subscribe;
+  subscribe.set_id(2);
+  subscribe.mutable_subscribe()->set_topic("international");
+  send(
+      "GET /v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: kabar.v1.proto\r\n\r\n");
+  while (received.find("\r\n\r\n") == std::string::npos) {
+    ASSERT_TRUE(read_until(received.size() + 1));
+  }
+  received.erase(0, received.find("\r\n\r\n") + 4);
+  send(masked_frame(connect.SerializeAsString()) + masked_frame(subscribe.SerializeAsString()));
+  v1::ServerMessage message;
+  ASSERT_TRUE(next_message(message));
+  ASSERT_TRUE(next_message(message));
+  ASSERT_TRUE(message.reply().has_subscribe()) << message.DebugString();
+
+  constexpr int kArticles = 60;
+  Connected desk(options("desk"));
+  for (int i = 1; i <= kArticles; ++i) {
+    auto story = article("urn:tls:slow:" + std::to_string(i), {"international"});
+    story.set_body(std::string(100'000, static_cast<char>('a' + i % 26)));
+    desk.publish(story);
+  }
+  int seen = 0;
+  while (seen < kArticles) {
+    ASSERT_TRUE(next_message(message)) << seen;
+    for (const auto& delivery : message.deliveries()) {
+      ++seen;
+      EXPECT_EQ(delivery.offset(), static_cast<std::uint64_t>(seen));
+      EXPECT_EQ(delivery.article().body(),
+                std::string(100'000, static_cast<char>('a' + seen % 26)));
+    }
+  }
+  EXPECT_EQ(seen, kArticles);
+  ::close(fd);
 }
 
 TEST_F(Tls, HttpsServesHealthzAndHistoryWithTls12OrLater) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 namespace kabar::broker {
@@ -43,6 +44,7 @@ void Shard::run(Engine& engine) {
       connection->write_turn();
     }
     if (sends_) sends_->submit();
+    send_arena_.reset();  // every send of the pass is answered
   }
   // Stopped with writes left (the grace period ran out): let go of their connections while the
   // io_context their sockets belong to is still here.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/routes.hpp"
+#include "core/send_arena.hpp"
 #include "core/send_ring.hpp"
 #include "core/timer_wheel.hpp"
 #include "kabar/broker/config.hpp"
@@ -108,6 +109,10 @@ class Shard {
   /// them (the shard's thread reads one at a time).
   std::span<char> read_buffer();
   static constexpr std::size_t kReadBufferBytes = 64 * 1024;
+  /// Where a TLS connection lays out a write to encrypt it into send_arena().
+  std::string& write_buffer() { return write_buffer_; }
+  /// Bytes this pass's sends read from; free again once the pass's sends are answered.
+  SendArena& send_arena() { return send_arena_; }
   Fanout& fanout() { return fanout_; }
   ShardCounters& counters() { return counters_; }
   /// Where a write turn adds its send: null when each connection sends on its own.
@@ -131,6 +136,8 @@ class Shard {
   std::shared_ptr<const Routes> routes_ = std::make_shared<const Routes>();
   bool stopping_ = false;
   std::unique_ptr<char[]> read_buffer_;
+  std::string write_buffer_;
+  SendArena send_arena_;
   boost::asio::io_context ioc_{1};  // its handlers die before what they reference...
   TimerWheel timers_{ioc_};         // ...but this, whose timer is one of the io_context's
 };

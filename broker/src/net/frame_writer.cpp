@@ -31,6 +31,14 @@ msghdr FrameWriter::lay_out(const std::vector<Chunk>& chunks, bool text, bool me
   return message;
 }
 
+msghdr FrameWriter::lay_out_bytes(std::string_view bytes) {
+  iovecs_.assign(1, {const_cast<char*>(bytes.data()), bytes.size()});
+  msghdr message{};
+  message.msg_iov = iovecs_.data();
+  message.msg_iovlen = 1;
+  return message;
+}
+
 void FrameWriter::copy_to(std::string& out) const {
   out.clear();
   out.reserve(total());

@@ -6,6 +6,7 @@
 #include <boost/asio/buffer.hpp>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kabar/broker/frames.hpp"
@@ -26,6 +27,9 @@ class FrameWriter {
   /// frames (a JSON subprotocol), else binary; `merge_messages` as in SendQueue.
   [[nodiscard]] msghdr lay_out(const std::vector<Chunk>& chunks, bool text = false,
                                bool merge_messages = true);
+  /// `bytes` (a write's frames, encrypted) as the message to send, in place of frames laid out:
+  /// total() and rest() then count them.
+  [[nodiscard]] msghdr lay_out_bytes(std::string_view bytes);
   /// Bytes in the frames laid out: headers and payloads.
   [[nodiscard]] std::size_t total() const;
   /// What is left of the frames once `sent` bytes of them are sent.

@@ -292,11 +292,12 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
         return respond(http::status::unauthorized, *refusal + "\n");
       }
     }
-    auto session = std::make_shared<WsSession>(std::move(stream_), shard_, context_, *codec, label_,
-                                               std::move(ticket_), std::move(token));
+    auto session = std::make_shared<WsSession>(shard_, context_, *codec, label_, std::move(ticket_),
+                                               std::move(token));
     // Bytes the client sent after its request without waiting for the answer: its first frames.
     const auto early = buffer_.data();
-    session->run(parser_->release(), {static_cast<const char*>(early.data()), early.size()});
+    session->run(stream_, parser_->release(),
+                 {static_cast<const char*>(early.data()), early.size()});
     return;
   }
   if (path == article_post::kPath) return post_article(request);

@@ -38,8 +38,8 @@ std::string_view utf8_prefix(std::string_view text, std::size_t size) {
 
 }  // namespace
 
-WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context,
-                     const Codec& codec, ConnectionLabel label, std::shared_ptr<const void> ticket,
+WsSession::WsSession(Shard& shard, BrokerContext& context, const Codec& codec,
+                     ConnectionLabel label, std::shared_ptr<const void> ticket,
                      std::string upgrade_token)
     : shard_(shard),
       codec_(codec),
@@ -52,15 +52,6 @@ WsSession::WsSession(SessionStream&& stream, Shard& shard, BrokerContext& contex
       ticket_(std::move(ticket)),
       upgrade_token_(std::move(upgrade_token)),
       publish_rate_(context.config.publish_rate) {
-  if (stream.is_tls()) {
-    tls_ = std::make_unique<Tls>(std::move(stream));
-    tls_->stream.next_layer().expires_never();  // the session's deadlines take over
-  } else {
-    // The bare socket, without the HTTP layer's timer state: the descriptor moves over.
-    auto& tcp = stream.next_layer().socket();
-    const auto protocol = tcp.local_endpoint().protocol();
-    socket_.assign(protocol, tcp.release());
-  }
   shard_.add(*this);
   // While it lives, the engines encode every batch to JSON as well (once per batch).
   if (codec_.encoding() == Codec::Encoding::kJson) context_.engine.demand().json_reader_joined();
@@ -73,33 +64,35 @@ WsSession::~WsSession() {
   if (open_) context_.metrics.connection_closed();
 }
 
-void WsSession::run(const http::request<http::string_body>& request, std::string_view early) {
+void WsSession::run(SessionStream& stream, const http::request<http::string_body>& request,
+                    std::string_view early) {
+  // The bare socket, without the HTTP layer's timer state (nor, over TLS, Asio's stream and its
+  // buffers): the descriptor moves over, and the TLS session with it.
+  std::string bytes(early);
+  auto& tcp = stream.next_layer().socket();
+  beast::error_code ec;
+  const auto protocol = tcp.local_endpoint(ec).protocol();
+  const auto fd = tcp.release(ec);
+  if (!ec) socket_.assign(protocol, fd, ec);
+  if (ec) return fail("could not take the socket: " + ec.message());
+  if (stream.is_tls()) {
+    std::string refusal;
+    tls_ = TlsSocket::take_over(stream.tls().native_handle(), fd, bytes, refusal);
+    if (!tls_) return fail(refusal);
+  }
   last_heard_ = Clock::now();
   deadline_ = last_heard_ + context_.config.handshake_timeout;  // for the upgrade and Connect
   schedule_deadline();
-  auto response = std::make_shared<const std::string>(ws_handshake::response(
-      request[http::field::sec_websocket_key], codec_.subprotocol(), kServerHeader));
-  auto done = [self = shared_from_this(), response, early = std::string(early)](
-                  beast::error_code ec, std::size_t) mutable {
-    self->on_handshake_written(ec);
-    if (!early.empty() && !ec && !self->socket_closed_) self->consume({early.data(), early.size()});
-    self->read_next();
-  };
-  writing_ = true;
-  if (tls_) return net::async_write(tls_->stream, net::buffer(*response), std::move(done));
-  net::async_write(socket_, net::buffer(*response), std::move(done));
+  // The answer is the connection's first write; what the client sent with its request is read
+  // meanwhile, its replies queued behind it.
+  queue_.add_frame(std::make_shared<const std::string>(ws_handshake::response(
+      request[http::field::sec_websocket_key], codec_.subprotocol(), kServerHeader)));
+  start_write();
+  if (!bytes.empty()) consume({bytes.data(), bytes.size()});
+  read_next();
 }
 
-void WsSession::on_handshake_written(beast::error_code ec) {
-  writing_ = false;
-  if (ec) {
-    end_connection("WebSocket handshake failed: " + ec.message());
-    return close_socket();
-  }
-  if (closing_) {  // shut down meanwhile
-    end_connection("broker shutting down");
-    return close_socket();
-  }
+void WsSession::on_open() {
   open_ = true;
   context_.metrics.connection_opened();
   spdlog::info("conn {} {} WebSocket open", label_.id, label_.remote);
@@ -131,8 +124,7 @@ void WsSession::on_deadline() {
   if (closing_) {
     if (now < deadline_) return schedule_deadline();
     // A slow consumer's full socket, or a peer that never answers the close: dropped.
-    end_connection("the closing handshake did not complete within 1 s");
-    return close_socket();
+    return fail("the closing handshake did not complete within 1 s");
   }
   if (!connected_ && now >= deadline_) {
     spdlog::info("conn {} {} sent no accepted Connect within {} ms", label_.id, label_.remote,
@@ -146,8 +138,7 @@ void WsSession::on_deadline() {
   }
   const auto idle = context_.config.idle_timeout;
   if (now - last_heard_ >= idle) {
-    end_connection(fmt::format("nothing heard from the peer in {} ms: dropped", idle.count()));
-    return close_socket();
+    return fail(fmt::format("nothing heard from the peer in {} ms: dropped", idle.count()));
   }
   if (now - last_heard_ >= idle / 2 && !ping_sent_ && open_) {
     ping_sent_ = true;
@@ -158,13 +149,6 @@ void WsSession::on_deadline() {
 
 void WsSession::read_next() {
   if (socket_closed_) return;
-  if (tls_) {
-    return tls_->stream.async_read_some(
-        net::buffer(tls_->read_buffer),
-        [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-          self->on_tls_read(ec, bytes);
-        });
-  }
   // Readable again: read then. Until then the connection holds no buffer.
   socket_.async_wait(net::socket_base::wait_read,
                      [self = shared_from_this()](beast::error_code ec) { self->on_readable(ec); });
@@ -177,6 +161,24 @@ void WsSession::on_readable(beast::error_code ec) {
   const auto buffer = shard_.read_buffer();
   for (int reads = 0; reads < kMaxReadsPerTurn; ++reads) {
     if (socket_closed_) return;
+    if (tls_) {
+      const auto [got, status] = tls_->read(buffer);
+      switch (status) {
+        case TlsSocket::Status::kDone:
+          consume(buffer.first(got));
+          continue;
+        case TlsSocket::Status::kWantRead:
+          return read_next();
+        case TlsSocket::Status::kWantWrite:  // TLS's own business (a key update): then read on
+          return socket_.async_wait(
+              net::socket_base::wait_write,
+              [self = shared_from_this()](beast::error_code error) { self->on_readable(error); });
+        case TlsSocket::Status::kClosed:
+          return on_read_failed(net::error::eof);
+        case TlsSocket::Status::kFailed:
+          return fail(tls_->error());
+      }
+    }
     const auto got = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (got > 0) {
       consume(buffer.first(static_cast<std::size_t>(got)));
@@ -188,12 +190,6 @@ void WsSession::on_readable(beast::error_code ec) {
   }
   // Still more: the other connections' turn first.
   net::post(executor(), [self = shared_from_this()] { self->on_readable({}); });
-}
-
-void WsSession::on_tls_read(beast::error_code ec, std::size_t bytes) {
-  if (ec) return on_read_failed(ec);
-  consume({tls_->read_buffer.data(), bytes});
-  read_next();
 }
 
 void WsSession::consume(std::span<char> bytes) {
@@ -240,16 +236,13 @@ void WsSession::consume(std::span<char> bytes) {
 
 void WsSession::on_read_failed(beast::error_code ec) {
   if (socket_closed_) return;
-  if (tls_ && torn_down_ && ec == net::error::operation_aborted) {
-    // The read teardown() cancelled: TLS's close_notify both ways, then the socket.
-    return tls_->stream.tls().async_shutdown(
-        [self = shared_from_this()](beast::error_code) { self->close_socket(); });
-  }
-  if (!ended_) {
-    end_connection(ec == net::error::eof
-                       ? std::string("the peer closed the connection without a closing handshake")
-                       : ec.message());
-  }
+  fail(ec == net::error::eof ? "the peer closed the connection without a closing handshake"
+                             : ec.message());
+}
+
+// The end of the connection, for `why` if it was not over already; the socket closes now.
+void WsSession::fail(std::string_view why) {
+  end_connection(why);
   close_socket();
 }
 
@@ -657,24 +650,30 @@ void WsSession::write_turn() {
   if (!writing_ && !socket_closed_ && !queue_.empty()) start_write();
 }
 
-// Everything queued, a frame per message: on plain TCP in one system call when the socket takes
-// it (it nearly always does), over TLS as one buffer, encrypted in records of 16 KiB.
+// Everything queued, a frame per message, in one system call when the socket takes it (it nearly
+// always does), through the shard's io_uring when it has one. Over TLS the frames are copied end
+// to end and encrypted in one go (records of 16 KiB, not one per message), then sent the same way.
 void WsSession::start_write() {
   const auto& chunks = queue_.begin_write(false);
   if (replay_waiting_) continue_replay();
   writing_ = true;
-  const auto message = frames_.lay_out(chunks, codec_.text(), codec_.merges_messages());
+  auto message = frames_.lay_out(chunks, codec_.text(), codec_.merges_messages());
+  auto* ring = shard_.sends();
   if (tls_) {
-    frames_.copy_to(tls_->out);
-    return net::async_write(tls_->stream, net::buffer(tls_->out),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-                              self->on_written(ec, bytes);
-                            });
+    auto& plain = shard_.write_buffer();
+    frames_.copy_to(plain);
+    auto& arena = shard_.send_arena();
+    const auto room = arena.reserve(TlsSocket::encrypted_size_bound(plain.size()));
+    const auto size = tls_->encrypt(plain, room);
+    arena.commit(size);
+    if (size == 0) {
+      writing_ = false;
+      queue_.end_write();
+      return fail("write failed: " + tls_->error());
+    }
+    message = frames_.lay_out_bytes({room.data(), size});
   }
-  if (auto* ring = shard_.sends();
-      ring != nullptr && ring->add(socket_.native_handle(), message, shared_from_this())) {
-    return;
-  }
+  if (ring != nullptr && ring->add(socket_.native_handle(), message, shared_from_this())) return;
   const auto sent = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (sent >= 0) return after_send(static_cast<std::size_t>(sent), {});
   beast::error_code ec;
@@ -694,7 +693,18 @@ void WsSession::after_send(std::size_t sent, beast::error_code ec) {
                      [self = shared_from_this(), ec, sent] { self->on_written(ec, sent); });
   }
   if (sent == frames_.total()) return on_written({}, sent);
-  // The socket's buffer is full: the rest when it drains.
+  // The socket's buffer is full: the rest when it drains. Encrypted bytes are the shard's only
+  // until the pass ends: the connection keeps a copy of what is left.
+  if (tls_) {
+    const auto& rest = frames_.rest(sent).front();
+    tls_->rest.assign(static_cast<const char*>(rest.data()), rest.size());
+    return net::async_write(
+        socket_, net::buffer(tls_->rest),
+        [self = shared_from_this(), sent](beast::error_code error, std::size_t bytes) {
+          std::string().swap(self->tls_->rest);  // idle: nothing kept
+          self->on_written(error, sent + bytes);
+        });
+  }
   net::async_write(socket_, frames_.rest(sent),
                    [self = shared_from_this(), sent](beast::error_code error, std::size_t bytes) {
                      self->on_written(error, sent + bytes);
@@ -705,11 +715,11 @@ void WsSession::on_written(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
   shard_.counters().bytes_out.fetch_add(bytes, std::memory_order_relaxed);
   queue_.end_write();
-  if (tls_ && tls_->out.capacity() > kKeptReadBytes) std::string().swap(tls_->out);
   if (ec) {
-    end_connection("write failed: " + ec.message());
-    return close_socket();
+    return fail(open_ ? "write failed: " + ec.message()
+                      : "WebSocket handshake failed: " + ec.message());
   }
+  if (!open_) on_open();                  // the 101 is out
   if (close_queued_ && queue_.empty()) {  // our close frame is out
     if (close_received_ || read_failed_) teardown();
     return;
@@ -722,11 +732,7 @@ void WsSession::on_written(beast::error_code ec, std::size_t bytes) {
 }
 
 void WsSession::shut_down() {
-  if (!open_) {  // still in the handshake: nothing to say goodbye on
-    closing_ = true;
-    end_connection("broker shutting down");
-    return close_socket();
-  }
+  if (!open_) return fail("broker shutting down");  // still in the handshake: no goodbye
   // Drain: no new requests or deliveries; what is queued (acknowledgements of publishes already
   // committed among it) goes out first, then 4002 tells the client to reconnect now.
   shard_.fanout().remove(*this);
@@ -788,12 +794,7 @@ void WsSession::teardown() {
   if (torn_down_ || socket_closed_) return;
   torn_down_ = true;
   if (!ended_) end_connection("closed");
-  if (tls_) {
-    // TLS's close_notify needs the read: the pending one is cancelled, and continues there.
-    beast::error_code ignored;
-    tls_->stream.next_layer().socket().cancel(ignored);
-    return;
-  }
+  if (tls_) tls_->shut_down();  // close_notify; the peer's is read with its end
   beast::error_code ignored;
   socket_.shutdown(net::socket_base::shutdown_send, ignored);
 }
@@ -812,11 +813,7 @@ void WsSession::close_socket() {
   socket_closed_ = true;
   TimerWheel::cancel(*this);
   beast::error_code ignored;
-  if (tls_) {
-    tls_->stream.next_layer().socket().close(ignored);
-  } else {
-    socket_.close(ignored);
-  }
+  socket_.close(ignored);
 }
 
 }  // namespace kabar::broker

@@ -26,6 +26,7 @@
 #include "net/recovery.hpp"
 #include "net/send_queue.hpp"
 #include "net/tcp_stream.hpp"
+#include "net/tls_socket.hpp"
 
 namespace kabar::broker {
 
@@ -51,13 +52,15 @@ class WsSession final : public Subscriber,
                         public TimerWheel::Entry,
                         public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(SessionStream&& stream, Shard& shard, BrokerContext& context, const Codec& codec,
-            ConnectionLabel label, std::shared_ptr<const void> ticket, std::string upgrade_token);
+  WsSession(Shard& shard, BrokerContext& context, const Codec& codec, ConnectionLabel label,
+            std::shared_ptr<const void> ticket, std::string upgrade_token);
   ~WsSession() override;
 
-  /// Answers the upgrade that `request` asked for (HttpSession checked it), then serves; `early`:
-  /// bytes the client sent after the request, read with it.
-  void run(const boost::beast::http::request<boost::beast::http::string_body>& request,
+  /// Takes the connection over from `stream` (its socket and TLS session; the rest stays with
+  /// the HTTP session), answers the upgrade that `request` asked for (HttpSession checked it),
+  /// then serves. `early`: bytes the client sent after the request, read with it.
+  void run(SessionStream& stream,
+           const boost::beast::http::request<boost::beast::http::string_body>& request,
            std::string_view early);
 
   // Subscriber
@@ -75,7 +78,7 @@ class WsSession final : public Subscriber,
   using Clock = TimerWheel::Clock;
 
   // Lifecycle
-  void on_handshake_written(boost::beast::error_code ec);
+  void on_open();
   void on_deadline() override;
   void schedule_deadline();
   void close(CloseCode code, std::string_view reason);
@@ -91,7 +94,7 @@ class WsSession final : public Subscriber,
   // Reading
   void read_next();
   void on_readable(boost::beast::error_code ec);
-  void on_tls_read(boost::beast::error_code ec, std::size_t bytes);
+  void fail(std::string_view why);
   // Parses and handles what a read brought.
   void consume(std::span<char> bytes);
   void on_read_failed(boost::beast::error_code ec);
@@ -157,15 +160,8 @@ class WsSession final : public Subscriber,
   bool torn_down_ = false;             // our side of the socket is shut
   bool socket_closed_ = false;
 
-  Socket socket_;  // plain TCP; closed over TLS, where tls_ holds the connection
-  // Over TLS: the stream and what a read of it brings.
-  struct Tls {
-    explicit Tls(SessionStream&& from) : stream(std::move(from)) {}
-    SessionStream stream;
-    std::array<char, 16 * 1024> read_buffer{};
-    std::string out;  // a write's frames, end to end
-  };
-  std::unique_ptr<Tls> tls_;
+  Socket socket_;
+  std::unique_ptr<TlsSocket> tls_;  // over TLS
   FrameReader reader_;
   Clock::time_point last_heard_;  // the peer's last bytes
   // Before Connect: when it must have come; while closing: when the socket is dropped.
