@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker_metrics.hpp"
 #include "connection.hpp"
 #include "histogram.hpp"
 #include "proc.hpp"
@@ -375,6 +376,7 @@ class Run final : public ConnectionEvents {
         broker_cpu_start_ = process_cpu_seconds(o_.broker_pid);
         broker_waits_start_ = thread_waits(o_.broker_pid);
       }
+      if (!o_.tls) metrics_start_ = scrape_metrics(o_.host, o_.port);
     }
     if (o_.rate > 0 && !publishing_done_) {
       // Publish what is due by now at the requested rate.
@@ -394,6 +396,7 @@ class Run final : public ConnectionEvents {
         if (cpu && broker_cpu_start_) broker_cpu_ = *cpu - *broker_cpu_start_;
         broker_wait_ = waited_between(broker_waits_start_, thread_waits(o_.broker_pid));
       }
+      if (metrics_start_) metrics_end_ = scrape_metrics(o_.host, o_.port);
       drain_deadline_ = now + std::chrono::seconds(5);
     }
     if (publishing_done_ && (all_delivered() || now >= drain_deadline_)) return finish();
@@ -459,7 +462,9 @@ class Run final : public ConnectionEvents {
         .setup_s = all_ready_ ? std::chrono::duration<double>(ready_at_ - started_).count() : 0,
         .broker_rss_kib_per_connection = rss_per_connection(),
         .flash = o_.flash,
-        .flash_last_ms = flash_ms()};
+        .flash_last_ms = flash_ms(),
+        .stages = metrics_start_ && metrics_end_ ? stages_between(*metrics_start_, *metrics_end_)
+                                                 : std::vector<Stage>{}};
     if (o_.json) {
       print_json(r);
     } else {
@@ -549,6 +554,7 @@ class Run final : public ConnectionEvents {
   std::optional<double> broker_cpu_start_;
   std::optional<ThreadWaits> self_waits_start_, broker_waits_start_;
   std::optional<double> rss_before_, rss_ready_;
+  std::optional<std::string> metrics_start_, metrics_end_;  // the broker's, over the measurement
 };
 
 }  // namespace

@@ -51,6 +51,26 @@ void print_latency(const char* label, const Latency& latency) {
 }
 
 // Cores used, and cores' worth of time spent waiting for one (runnable, not running).
+// The broker's stages, one line: where an article's time inside it went.
+void print_stages(const TrafficReport& report) {
+  if (report.stages.empty()) return;
+  std::printf("  broker stages   ");
+  for (const auto& stage : report.stages) {
+    std::printf(" %s p50 %.3f p99 %.3f ms;", stage.name.c_str(), stage.p50_ms, stage.p99_ms);
+  }
+  std::printf("\n");
+}
+
+Json stages_json(const TrafficReport& report) {
+  Json stages = Json::object();
+  for (const auto& stage : report.stages) {
+    stages[stage.name] = {{"count", stage.count},
+                          {"p50_ms", rounded(stage.p50_ms, 3)},
+                          {"p99_ms", rounded(stage.p99_ms, 3)}};
+  }
+  return stages;
+}
+
 void print_cpu(const TrafficReport& report) {
   std::printf("  cpu (cores)      bench %.2f (waited %.2f)", report.bench_cpu,
               report.bench_cpu_waited);
@@ -82,6 +102,7 @@ void print_table(const TrafficReport& r) {
       std::printf("  acks/s           %s (acknowledged publishes, stored)\n",
                   si(r.acks_per_s).c_str());
       print_latency("publish ack", r.ack_latency);
+      print_stages(r);
       print_cpu(r);
       break;
     case Scenario::kConnections:
@@ -102,6 +123,7 @@ void print_table(const TrafficReport& r) {
       print_latency("latency", r.latency);
       std::printf("  publish ack      p50 %s  p99 %s\n", ms(r.ack_latency.p50).c_str(),
                   ms(r.ack_latency.p99).c_str());
+      print_stages(r);
       print_cpu(r);
       break;
   }
@@ -130,6 +152,7 @@ void print_json(const TrafficReport& r) {
   json["setup_s"] = rounded(r.setup_s, 3);
   json["broker_rss_kib_per_connection"] = rounded(r.broker_rss_kib_per_connection, 3);
   json["flash_last_ms"] = rounded(r.flash_last_ms, 3);
+  json["broker_stages"] = stages_json(r);
   std::cout << json.dump() << std::endl;
 }
 

@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
+#include "broker_metrics.hpp"
 #include "histogram.hpp"
 #include "scenario.hpp"
 
@@ -43,6 +46,8 @@ struct TrafficReport {
   double broker_rss_kib_per_connection = 0;
   bool flash = false;
   double flash_last_ms = 0;
+  /// Where articles waited inside the broker (its /metrics; plain ws:// runs).
+  std::vector<Stage> stages;
 };
 
 /// recovery.

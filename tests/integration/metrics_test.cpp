@@ -48,6 +48,13 @@ TEST(Metrics, CountConnectionsSubscriptionsPublishesDeliveriesAndRejections) {
   EXPECT_EQ(metric_sample(text, "kabar_store_commit_seconds_bucket{le=\"+Inf\"}"),
             metric_sample(text, "kabar_store_commit_seconds_count"));
   EXPECT_GE(metric_sample(text, "kabar_fanout_seconds_count"), 1);
+  // Where articles waited: each of the three valid publishes was handed to the engine once (the
+  // refused one never was), and every write took a write turn.
+  EXPECT_EQ(metric_sample(text, "kabar_publish_wait_seconds_count"), 3);
+  EXPECT_GE(metric_sample(text, "kabar_write_wait_seconds_count"), 3);
+  EXPECT_EQ(metric_sample(text, "kabar_write_wait_seconds_bucket{le=\"+Inf\"}"),
+            metric_sample(text, "kabar_write_wait_seconds_count"));
+  EXPECT_GE(metric_sample(text, "kabar_write_wait_seconds_bucket{le=\"1e-05\"}"), 0);
   EXPECT_NE(text.find("# TYPE kabar_deliveries_total counter"), std::string::npos);
 }
 

@@ -80,109 +80,56 @@ std::string masked_frame(const std::string& payload, unsigned opcode = 0x2) {
   return out;
 }
 
-// The broker takes the TLS session over from its HTTP layer at the upgrade: records the client
-// sent before the answer (each its own record here), a message spanning many records, a ping, and
-// the closing handshake with close_notify all go through the connection's own TLS.
-TEST_F(Tls, AWssConnectionIsServedFromItsFirstRecordToItsCloseNotify) {
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
-                                                            SSL_CTX_free);
-  const int fd = connect_loopback(broker.port());
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), SSL_free);
-  SSL_set_fd(ssl.get(), fd);
-  ASSERT_EQ(SSL_connect(ssl.get()), 1);
-  const auto send = [&](const std::string& bytes) {
-    ASSERT_EQ(SSL_write(ssl.get(), bytes.data(), static_cast<int>(bytes.size())),
-              static_cast<int>(bytes.size()));
-  };
-  v1::ClientMessage connect;
-  connect.set_id(1);
-  connect.mutable_connect()->set_client_name("records");
-  v1::ClientMessage publish;
-  publish.set_id(2);
-  *publish.mutable_publish()->mutable_article() = article("urn:tls:records", {"international"});
-  publish.mutable_publish()->mutable_article()->set_body(std::string(100'000, 'b'));
-  send(
-      "GET /v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-      "Sec-WebSocket-Protocol: kabar.v1.proto\r\n\r\n");
-  send(masked_frame(connect.SerializeAsString()));
-  send(masked_frame(publish.SerializeAsString()));  // 100 KB: seven records
-  send(masked_frame("tls ping", 0x9));
-  std::string received;
-  const auto read_until = [&](std::size_t size) {
-    char buffer[16384];
-    while (received.size() < size) {
-      const int got = SSL_read(ssl.get(), buffer, sizeof buffer);
-      if (got <= 0) return false;
-      received.append(buffer, static_cast<std::size_t>(got));
-    }
-    return true;
-  };
-  ASSERT_TRUE(read_until(4));
-  while (received.find("\r\n\r\n") == std::string::npos)
-    ASSERT_TRUE(read_until(received.size() + 1));
-  EXPECT_TRUE(received.starts_with("HTTP/1.1 101 ")) << received;
-  received.erase(0, received.find("\r\n\r\n") + 4);
-  // Three frames back: Connect's reply, then the pong and the publish's reply (acknowledged once
-  // stored: the pong may come first).
-  std::vector<v1::ServerMessage> messages;
-  std::vector<std::string> pongs;
-  while (messages.size() + pongs.size() < 3) {
-    ASSERT_TRUE(read_until(2));
-    const std::size_t length = static_cast<unsigned char>(received[1]) & 0x7fU;
-    ASSERT_LT(length, 126U);
-    ASSERT_TRUE(read_until(2 + length));
-    const auto payload = received.substr(2, length);
-    if ((static_cast<unsigned char>(received[0]) & 0x0fU) == 0xaU) {
-      pongs.push_back(payload);
-    } else {
-      ASSERT_TRUE(messages.emplace_back().ParseFromString(payload));
-    }
-    received.erase(0, 2 + length);
+// A WebSocket client over a blocking TLS socket that sends and reads raw bytes, each read bounded
+// by the socket's 5 s time-out.
+class WssClient {
+ public:
+  explicit WssClient(std::uint16_t port) : fd_(connect_loopback(port)) {
+    SSL_set_fd(ssl_.get(), fd_);
+    connected_ = SSL_connect(ssl_.get()) == 1;
   }
-  ASSERT_EQ(messages.size(), 2U);
-  EXPECT_TRUE(messages[0].reply().has_connect());
-  EXPECT_EQ(messages[1].reply().id(), 2U);
-  EXPECT_EQ(messages[1].reply().publish().offsets(0).offset(), 1U) << messages[1].DebugString();
-  EXPECT_EQ(pongs, std::vector<std::string>{"tls ping"});
-  // The closing handshake: our close, the broker's echo, then its close_notify.
-  send(masked_frame(std::string("\x03\xe8", 2), 0x8));
-  ASSERT_TRUE(read_until(4));
-  EXPECT_EQ(static_cast<unsigned char>(received[0]) & 0x0fU, 0x8U);
-  received.clear();
-  char rest[64];
-  EXPECT_EQ(SSL_read(ssl.get(), rest, sizeof rest), 0);
-  EXPECT_EQ(SSL_get_error(ssl.get(), 0), SSL_ERROR_ZERO_RETURN) << "close_notify, not a bare end";
-  ::close(fd);
-}
+  ~WssClient() { ::close(fd_); }
+  WssClient(const WssClient&) = delete;
+  WssClient& operator=(const WssClient&) = delete;
 
-// A wss:// reader that reads nothing while 6 MB are published, more than the sockets' buffers hold
-// between them (the reader's receive window stays at its first size while it reads nothing): the
-// broker's writes go on as the socket drains (the encrypted rest kept by the connection, past the
-// pass that encrypted it), and every article arrives, in order.
-TEST_F(Tls, AReaderThatFallsBehindOverTlsGetsEveryArticleInOrder) {
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
-                                                            SSL_CTX_free);
-  const int fd = connect_loopback(broker.port());
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), SSL_free);
-  SSL_set_fd(ssl.get(), fd);
-  ASSERT_EQ(SSL_connect(ssl.get()), 1);
-  const auto send = [&](const std::string& bytes) {
-    ASSERT_EQ(SSL_write(ssl.get(), bytes.data(), static_cast<int>(bytes.size())),
-              static_cast<int>(bytes.size()));
-  };
+  [[nodiscard]] bool connected() const { return connected_; }
+  SSL* ssl() { return ssl_.get(); }
+  /// What was read and not consumed yet.
   std::string received;
-  const auto read_until = [&](std::size_t size) {
+
+  /// One SSL_write: a TLS record of its own (or several, past 16 KiB).
+  void send(const std::string& bytes) {
+    ASSERT_EQ(SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())),
+              static_cast<int>(bytes.size()));
+  }
+  void send_upgrade() {
+    send(
+        "GET /v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: kabar.v1.proto\r\n\r\n");
+  }
+  /// Reads until `received` holds `size` bytes; false when the connection ended first.
+  bool read_until(std::size_t size) {
     char buffer[16384];
     while (received.size() < size) {
-      const int got = SSL_read(ssl.get(), buffer, sizeof buffer);
+      const int got = SSL_read(ssl_.get(), buffer, sizeof buffer);
       if (got <= 0) return false;
       received.append(buffer, static_cast<std::size_t>(got));
     }
     return true;
-  };
-  // The next frame's payload (a server's frames are unmasked and never fragmented here).
-  const auto next_message = [&](v1::ServerMessage& message) {
+  }
+  /// The upgrade's answer, taken off `received`.
+  std::string read_response() {
+    while (received.find("\r\n\r\n") == std::string::npos) {
+      if (!read_until(received.size() + 1)) return received;
+    }
+    const auto end = received.find("\r\n\r\n") + 4;
+    auto response = received.substr(0, end);
+    received.erase(0, end);
+    return response;
+  }
+  /// The next frame (a server's are unmasked, never fragmented here): its opcode and payload.
+  bool read_frame(unsigned& opcode, std::string& payload) {
     if (!read_until(2)) return false;
     std::size_t length = static_cast<unsigned char>(received[1]) & 0x7fU;
     std::size_t header = 2;
@@ -195,25 +142,92 @@ TEST_F(Tls, AReaderThatFallsBehindOverTlsGetsEveryArticleInOrder) {
       }
     }
     if (!read_until(header + length)) return false;
-    const bool parsed = message.ParseFromString(received.substr(header, length));
+    opcode = static_cast<unsigned char>(received[0]) & 0x0fU;
+    payload = received.substr(header, length);
     received.erase(0, header + length);
-    return parsed;
-  };
+    return true;
+  }
+
+ private:
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context_{SSL_CTX_new(TLS_client_method()),
+                                                             SSL_CTX_free};
+  int fd_;
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_{SSL_new(context_.get()), SSL_free};
+  bool connected_ = false;
+};
+
+// The broker takes the TLS session over from its HTTP layer at the upgrade: records the client
+// sent before the answer (each its own record here), a message spanning many records, a ping, and
+// the closing handshake with close_notify all go through the connection's own TLS.
+TEST_F(Tls, AWssConnectionIsServedFromItsFirstRecordToItsCloseNotify) {
+  WssClient client(broker.port());
+  ASSERT_TRUE(client.connected());
+  v1::ClientMessage connect;
+  connect.set_id(1);
+  connect.mutable_connect()->set_client_name("records");
+  v1::ClientMessage publish;
+  publish.set_id(2);
+  *publish.mutable_publish()->mutable_article() = article("urn:tls:records", {"international"});
+  publish.mutable_publish()->mutable_article()->set_body(std::string(100'000, 'b'));
+  client.send_upgrade();
+  client.send(masked_frame(connect.SerializeAsString()));
+  client.send(masked_frame(publish.SerializeAsString()));  // 100 KB: seven records
+  client.send(masked_frame("tls ping", 0x9));
+  const auto response = client.read_response();
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 101 ")) << response;
+  // Three frames back: Connect's reply, then the pong and the publish's reply (acknowledged once
+  // stored: the pong may come first).
+  std::vector<v1::ServerMessage> messages;
+  std::vector<std::string> pongs;
+  while (messages.size() + pongs.size() < 3) {
+    unsigned opcode = 0;
+    std::string payload;
+    ASSERT_TRUE(client.read_frame(opcode, payload));
+    if (opcode == 0xaU) {
+      pongs.push_back(payload);
+    } else {
+      ASSERT_TRUE(messages.emplace_back().ParseFromString(payload));
+    }
+  }
+  ASSERT_EQ(messages.size(), 2U);
+  EXPECT_TRUE(messages[0].reply().has_connect());
+  EXPECT_EQ(messages[1].reply().id(), 2U);
+  EXPECT_EQ(messages[1].reply().publish().offsets(0).offset(), 1U) << messages[1].DebugString();
+  EXPECT_EQ(pongs, std::vector<std::string>{"tls ping"});
+  // The closing handshake: our close, the broker's echo, then its close_notify.
+  client.send(masked_frame(std::string("\x03\xe8", 2), 0x8));
+  unsigned opcode = 0;
+  std::string payload;
+  ASSERT_TRUE(client.read_frame(opcode, payload));
+  EXPECT_EQ(opcode, 0x8U);
+  char rest[64];
+  EXPECT_EQ(SSL_read(client.ssl(), rest, sizeof rest), 0);
+  EXPECT_EQ(SSL_get_error(client.ssl(), 0), SSL_ERROR_ZERO_RETURN)
+      << "close_notify, not a bare end";
+}
+
+// A wss:// reader that reads nothing while 6 MB are published, more than the sockets' buffers hold
+// between them (the reader's receive window stays at its first size while it reads nothing): the
+// broker's writes go on as the socket drains (the encrypted rest kept by the connection, past the
+// pass that encrypted it), and every article arrives, in order.
+TEST_F(Tls, AReaderThatFallsBehindOverTlsGetsEveryArticleInOrder) {
+  WssClient client(broker.port());
+  ASSERT_TRUE(client.connected());
   v1::ClientMessage connect;
   connect.set_id(1);
   connect.mutable_connect();
   v1::ClientMessage subscribe;
   subscribe.set_id(2);
   subscribe.mutable_subscribe()->set_topic("international");
-  send(
-      "GET /v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-      "Sec-WebSocket-Protocol: kabar.v1.proto\r\n\r\n");
-  while (received.find("\r\n\r\n") == std::string::npos) {
-    ASSERT_TRUE(read_until(received.size() + 1));
-  }
-  received.erase(0, received.find("\r\n\r\n") + 4);
-  send(masked_frame(connect.SerializeAsString()) + masked_frame(subscribe.SerializeAsString()));
+  client.send_upgrade();
+  EXPECT_TRUE(client.read_response().starts_with("HTTP/1.1 101 "));
+  client.send(masked_frame(connect.SerializeAsString()) +
+              masked_frame(subscribe.SerializeAsString()));
+  const auto next_message = [&client](v1::ServerMessage& message) {
+    unsigned opcode = 0;
+    std::string payload;
+    return client.read_frame(opcode, payload) && message.ParseFromString(payload);
+  };
   v1::ServerMessage message;
   ASSERT_TRUE(next_message(message));
   ASSERT_TRUE(next_message(message));
@@ -237,7 +251,6 @@ TEST_F(Tls, AReaderThatFallsBehindOverTlsGetsEveryArticleInOrder) {
     }
   }
   EXPECT_EQ(seen, kArticles);
-  ::close(fd);
 }
 
 TEST_F(Tls, HttpsServesHealthzAndHistoryWithTls12OrLater) {

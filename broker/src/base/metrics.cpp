@@ -162,9 +162,15 @@ std::string Metrics::render() const {
            "Publishes answered UNAVAILABLE: the shared log did not store them in time.",
            log_.unavailable.load(std::memory_order_relaxed));
   }
+  publish_wait_.render(out, "kabar_publish_wait_seconds",
+                       "From a publish read to its hand-over to the engine, with the rest of its "
+                       "pass's publishes.");
   fanout_latency_.render(out, "kabar_fanout_seconds",
                          "From a stored batch handed to the fan-out to its deliveries queued on a "
                          "shard.");
+  write_wait_.render(out, "kabar_write_wait_seconds",
+                     "From a connection asking for its write turn (deliveries or a reply queued) "
+                     "to its write.");
   return out;
 }
 

@@ -36,12 +36,13 @@ void Shard::run(Engine& engine) {
       // Read meanwhile: handed over now, or nothing may wake the loop for them.
       if (!publishes_.empty()) hand_over_publishes(engine);
     }
-    // flush_writes may schedule more: what it adds waits for the next pass.
-    for (auto& connection : std::exchange(replies_to_write_, {})) connection->write_turn();
+    // A write turn may ask for another: what it adds waits for the next pass.
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& turn : std::exchange(replies_to_write_, {})) give_write_turn(turn, now);
     for (auto n = std::min(to_write_.size(), kMaxWritesPerPass); n != 0; --n) {
-      const auto connection = std::move(to_write_.front());
+      const auto turn = std::move(to_write_.front());
       to_write_.pop_front();
-      connection->write_turn();
+      give_write_turn(turn, now);
     }
     if (sends_) sends_->submit();
     send_arena_.reset();  // every send of the pass is answered
@@ -58,11 +59,17 @@ std::span<char> Shard::read_buffer() {
 }
 
 void Shard::schedule_write(std::shared_ptr<Connection> connection, bool reply) {
+  WriteTurn turn{std::move(connection), std::chrono::steady_clock::now()};
   if (reply) {
-    replies_to_write_.push_back(std::move(connection));
+    replies_to_write_.push_back(std::move(turn));
   } else {
-    to_write_.push_back(std::move(connection));
+    to_write_.push_back(std::move(turn));
   }
+}
+
+void Shard::give_write_turn(const WriteTurn& turn, std::chrono::steady_clock::time_point now) {
+  metrics_.write_wait().record(now - turn.asked_at);
+  turn.connection->write_turn();
 }
 
 void Shard::publish(Engine& engine, PublishRequest request) {
@@ -72,6 +79,8 @@ void Shard::publish(Engine& engine, PublishRequest request) {
 }
 
 void Shard::hand_over_publishes(Engine& engine) {
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& request : publishes_) metrics_.publish_wait().record(now - request.read_at);
   engine.publish(std::exchange(publishes_, {}));
   publish_bytes_ = 0;
 }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -128,10 +129,16 @@ class Shard {
   ShardCounters& counters_;  // this shard's, in the broker's Metrics
   Metrics& metrics_;
   std::unordered_set<Connection*> connections_;
-  std::vector<PublishRequest> publishes_;                      // read in this pass
-  std::size_t publish_bytes_ = 0;                              // their articles' encoded size
-  std::vector<std::shared_ptr<Connection>> replies_to_write_;  // all written in the next pass
-  std::deque<std::shared_ptr<Connection>> to_write_;           // oldest first, a slice per pass
+  std::vector<PublishRequest> publishes_;  // read in this pass
+  std::size_t publish_bytes_ = 0;          // their articles' encoded size
+  // Who asked for a write turn, and when (the write-wait metric).
+  struct WriteTurn {
+    std::shared_ptr<Connection> connection;
+    std::chrono::steady_clock::time_point asked_at;
+  };
+  void give_write_turn(const WriteTurn& turn, std::chrono::steady_clock::time_point now);
+  std::vector<WriteTurn> replies_to_write_;  // all written in the next pass
+  std::deque<WriteTurn> to_write_;           // oldest first, a slice per pass
   std::unique_ptr<SendRing> sends_;  // the pass's sends in one system call; null: sendmsg each
   std::shared_ptr<const Routes> routes_ = std::make_shared<const Routes>();
   bool stopping_ = false;

@@ -63,6 +63,8 @@ struct PublishRequest {
   v1::Article article;  ///< validated
   google::protobuf::Timestamp accepted_at;
   std::function<void(PublishOutcome)> done;
+  /// When it was read (the publish-wait metric).
+  std::chrono::steady_clock::time_point read_at = std::chrono::steady_clock::now();
 };
 
 /// One topic as the engine knows it.

@@ -22,8 +22,9 @@ namespace kabar::broker {
 /// Durations in fixed buckets, safe to record from any thread.
 class LatencyHistogram {
  public:
-  static constexpr std::array<double, 14> kBounds{
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+  static constexpr std::array<double, 17> kBounds{
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+      0.01,    0.025,    0.05,    0.1,    0.25,    0.5,    1.0,   2.5};
   void record(std::chrono::nanoseconds duration);
   /// Appends the _bucket, _sum and _count lines of `name`.
   void render(std::string& out, const std::string& name, const std::string& help) const;
@@ -97,6 +98,11 @@ class Metrics {
 
   LatencyHistogram& commit_latency() { return commit_latency_; }
   LatencyHistogram& fanout_latency() { return fanout_latency_; }
+  /// Where an article waits inside the broker, stage by stage (with commit_latency, the engine's
+  /// own, and fanout_latency): from its read to its hand-over to the engine, and from a
+  /// connection's deliveries queued to its write turn.
+  LatencyHistogram& publish_wait() { return publish_wait_; }
+  LatencyHistogram& write_wait() { return write_wait_; }
   LogMetrics& log() { return log_; }
 
   /// The whole exposition, text format 0.0.4.
@@ -113,6 +119,8 @@ class Metrics {
   std::map<std::string, std::int64_t> subscriptions_;  // guarded by subscriptions_mutex_
   LatencyHistogram commit_latency_;
   LatencyHistogram fanout_latency_;
+  LatencyHistogram publish_wait_;
+  LatencyHistogram write_wait_;
   LogMetrics log_;
 };
 
