@@ -73,6 +73,7 @@ class Wire {
   Wire& operator=(const Wire&) = delete;
 
   [[nodiscard]] const std::string& response() const { return response_; }
+  [[nodiscard]] int fd() const { return fd_; }
   void send(const std::string& bytes) const {
     ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(bytes.size()));
@@ -248,6 +249,29 @@ TEST(WebSocket, MalformedFramesCloseWithTheirCodeAndOthersAreStillServed) {
   ASSERT_EQ(bytes.size(), 2048U);
   fine.send(client_frame(0x2, bytes));
   EXPECT_EQ(fine.read_message().reply().id(), 7U);
+}
+
+// Every ping is answered with a pong, and pongs wait in the send queue like messages: a client
+// that pings without reading is closed as a slow consumer (4001) instead of growing the broker's
+// memory, and everyone else is served.
+TEST(WebSocket, APingFloodThatReadsNothingIsClosedAsASlowConsumer) {
+  BrokerProcess broker({"--send-queue-bytes", "1048576"});
+  {
+    Wire flood(broker.port());
+    flood.send(client_frame(0x2, message_bytes(1, true)));
+    std::string pings;
+    for (int i = 0; i < 1000; ++i) pings += client_frame(0x9, std::string(125, 'p'));
+    // 50 000 pings, 6.5 MB of pongs: more than the sockets' buffers and the queue's 1 MiB.
+    for (int round = 0; round < 50; ++round) {
+      if (::send(flood.fd(), pings.data(), pings.size(), MSG_NOSIGNAL) < 0) break;
+    }
+    EXPECT_TRUE(broker.process().wait_for_output("is a slow consumer", 10s));
+  }
+  Wire fine(broker.port());
+  fine.send(client_frame(0x2, message_bytes(1, true)));
+  EXPECT_TRUE(fine.read_message().reply().has_connect());
+  const auto metrics = http_get(broker.port(), "/metrics");
+  EXPECT_EQ(metric_sample(metrics.body, "kabar_slow_consumer_disconnects_total"), 1);
 }
 
 TEST(WebSocket, AnotherProtocolVersionGets426NamingVersion13) {

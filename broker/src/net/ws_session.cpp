@@ -272,6 +272,7 @@ void WsSession::send_control(unsigned opcode, std::string_view payload) {
   frame->push_back(static_cast<char>(payload.size()));
   frame->append(payload);
   queue_.add_frame(std::move(frame));
+  close_if_slow();  // pongs count against the limit: a ping flood that reads nothing is closed
   ask_write_turn(true);
 }
 
