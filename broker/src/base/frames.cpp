@@ -83,10 +83,8 @@ void append_delivery(std::string& out, const DeliveryHeader& header,
   append_bytes_field(out, 5, accepted_at);
 }
 
-std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload, bool text) {
-  constexpr char kFinalText = static_cast<char>(0x81);    // FIN, opcode 1
-  constexpr char kFinalBinary = static_cast<char>(0x82);  // FIN, opcode 2
-  out[0] = text ? kFinalText : kFinalBinary;
+std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload, std::uint8_t frame_opcode) {
+  out[0] = static_cast<char>(0x80U | frame_opcode);  // FIN
   if (payload < 126) {
     out[1] = static_cast<char>(payload);
     return 2;

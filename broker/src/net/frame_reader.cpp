@@ -8,13 +8,13 @@
 namespace kabar::broker {
 namespace {
 
-constexpr unsigned kContinuation = 0x0;
-constexpr unsigned kText = 0x1;
-constexpr unsigned kBinary = 0x2;
-constexpr unsigned kClose = 0x8;
-constexpr unsigned kPing = 0x9;
-constexpr unsigned kPong = 0xa;
-constexpr std::size_t kMaxControlPayload = 125;
+using opcode::kBinary;
+using opcode::kClose;
+using opcode::kContinuation;
+using opcode::kMaxControlPayload;
+using opcode::kPing;
+using opcode::kPong;
+using opcode::kText;
 
 constexpr std::uint16_t kProtocolError = 1002;
 constexpr std::uint16_t kInvalidPayload = 1007;

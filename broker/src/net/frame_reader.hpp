@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "kabar/broker/ws_opcode.hpp"
+
 namespace kabar::broker {
 
 /// Parses what a WebSocket client sends (RFC 6455 section 5) into messages and control frames.

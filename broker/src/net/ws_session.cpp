@@ -24,11 +24,6 @@ namespace net = boost::asio;
 
 namespace {
 
-constexpr unsigned kOpClose = 0x8;
-constexpr unsigned kOpPing = 0x9;
-constexpr unsigned kOpPong = 0xa;
-constexpr std::size_t kMaxControlPayload = 125;
-
 // At most `size` bytes of `text`, cut before a UTF-8 sequence rather than inside one.
 std::string_view utf8_prefix(std::string_view text, std::size_t size) {
   if (text.size() <= size) return text;
@@ -142,7 +137,7 @@ void WsSession::on_deadline() {
   }
   if (now - last_heard_ >= idle / 2 && !ping_sent_ && open_) {
     ping_sent_ = true;
-    send_control(kOpPing, {});
+    send_control(opcode::kPing, {});
   }
   schedule_deadline();
 }
@@ -208,7 +203,7 @@ void WsSession::consume(std::span<char> bytes) {
         on_message(event.payload, event.text);
         break;
       case FrameReader::Event::Kind::kPing:
-        if (!closing_) send_control(kOpPong, event.payload);
+        if (!closing_) send_control(opcode::kPong, event.payload);
         break;
       case FrameReader::Event::Kind::kPong:
         break;
@@ -264,12 +259,11 @@ void WsSession::on_message(std::string_view payload, bool text) {
   handle(message);
 }
 
-void WsSession::send_control(unsigned opcode, std::string_view payload) {
-  payload = payload.substr(0, kMaxControlPayload);
-  auto frame = std::make_shared<std::string>();
-  frame->reserve(2 + payload.size());
-  frame->push_back(static_cast<char>(0x80U | opcode));
-  frame->push_back(static_cast<char>(payload.size()));
+void WsSession::send_control(std::uint8_t frame_opcode, std::string_view payload) {
+  payload = payload.substr(0, opcode::kMaxControlPayload);
+  FrameHeader header{};
+  const auto header_size = write_frame_header(header, payload.size(), frame_opcode);
+  auto frame = std::make_shared<std::string>(header.data(), header_size);
   frame->append(payload);
   queue_.add_frame(std::move(frame));
   close_if_slow();  // pongs count against the limit: a ping flood that reads nothing is closed
@@ -766,10 +760,10 @@ void WsSession::send_close_frame(std::uint16_t code, std::string_view reason) {
   if (code != kNoCode) {
     payload.push_back(static_cast<char>(code >> 8U));
     payload.push_back(static_cast<char>(code & 0xffU));
-    payload.append(utf8_prefix(reason, kMaxControlPayload - 2));
+    payload.append(utf8_prefix(reason, opcode::kMaxControlPayload - 2));
   }
   close_queued_ = true;
-  send_control(kOpClose, payload);
+  send_control(opcode::kClose, payload);
 }
 
 void WsSession::on_peer_close(std::uint16_t code, std::string_view reason) {

@@ -99,7 +99,7 @@ class WsSession final : public Subscriber,
   void consume(std::span<char> bytes);
   void on_read_failed(boost::beast::error_code ec);
   void on_message(std::string_view payload, bool text);
-  void send_control(unsigned opcode, std::string_view payload);
+  void send_control(std::uint8_t frame_opcode, std::string_view payload);
 
   // Requests
   void handle(v1::ClientMessage& message);

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "kabar/broker/ws_opcode.hpp"
 #include "kabar/v1/kabar.pb.h"
 
 /// Building the broker's outgoing bytes without re-encoding articles.
@@ -30,9 +31,14 @@ void append_delivery(std::string& out, const DeliveryHeader& header,
 /// A WebSocket frame header as a server sends it (RFC 6455 section 5.2): final, unmasked.
 using FrameHeader = std::array<char, 10>;
 
-/// Writes the header of a frame carrying `payload` bytes into `out` (a binary frame, or a text
-/// one); returns its size (2, 4 or 10 bytes).
-std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload, bool text = false);
+/// Writes the header of a frame of `frame_opcode` carrying `payload` bytes into `out`; returns
+/// its size (2, 4 or 10 bytes).
+std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload, std::uint8_t frame_opcode);
+
+/// The same for a message's frame: binary, or text.
+inline std::size_t write_frame_header(FrameHeader& out, std::uint64_t payload, bool text = false) {
+  return write_frame_header(out, payload, text ? opcode::kText : opcode::kBinary);
+}
 
 /// One encoded ServerMessage holding only `reply`.
 [[nodiscard]] std::string encode_reply(const v1::Reply& reply);
