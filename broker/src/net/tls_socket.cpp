@@ -29,8 +29,8 @@ std::unique_ptr<TlsSocket> TlsSocket::take_over(SSL* ssl, int fd, std::string& e
   // The stream frees its reference when the HTTP session goes; this one is the connection's.
   SSL_up_ref(ssl);
   std::unique_ptr<TlsSocket> socket(new TlsSocket(ssl));
-  // One BIO each way: encrypt() puts a memory BIO in place of the writing one for a while. The
-  // pair's BIO is freed.
+  // One BIO each way: encrypt() puts its sink in place of the writing one for a while. The pair's
+  // BIO is freed.
   BIO* in = BIO_new_socket(fd, BIO_NOCLOSE);
   BIO* out = BIO_new_socket(fd, BIO_NOCLOSE);
   if (in == nullptr || out == nullptr) {

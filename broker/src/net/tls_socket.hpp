@@ -32,7 +32,7 @@ class TlsSocket {
 
   enum class Status : std::uint8_t { kDone, kWantRead, kWantWrite, kClosed, kFailed };
   struct Result {
-    std::size_t bytes = 0;  ///< read into the span, or taken from the data written
+    std::size_t bytes = 0;  ///< read into the span
     Status status = Status::kDone;
   };
 
