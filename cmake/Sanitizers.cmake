@@ -16,6 +16,9 @@ elseif(KABAR_SANITIZERS)
   target_compile_options(kabar_sanitizers INTERFACE ${_kabar_san})
   target_link_options(kabar_sanitizers INTERFACE ${_kabar_san})
 endif()
+# What a program built on kabar's installed libraries needs to link them (tests/package).
+set(KABAR_SANITIZER_FLAGS "${_kabar_san}")
+string(REPLACE ";" " " KABAR_SANITIZER_FLAGS "${KABAR_SANITIZER_FLAGS}")
 
 # The translation units that instantiate Beast's WebSocket and HTTP streams: UndefinedBehavior
 # Sanitizer's null and alignment checks on every pointer use in those templates took 30% of their

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "broker_metrics.hpp"
+#include "kabar/version.hpp"
 #include "connection.hpp"
 #include "histogram.hpp"
 #include "proc.hpp"
@@ -564,6 +565,7 @@ int main(int argc, char** argv) {
   using kabar::bench::Scenario;
   kabar::bench::Options o;
   CLI::App app{"kabar-bench: load-test a kabar broker over loopback"};
+  app.set_version_flag("--version", kabar::version_line());
   app.require_subcommand(1);
   std::string url = "ws://127.0.0.1:8080/v1/ws";
   auto common = [&](CLI::App* s) {

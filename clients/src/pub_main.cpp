@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   int timeout_ms = 10'000;
 
   CLI::App app{"kabar-pub: publish news articles to a kabar broker"};
-  app.set_version_flag("--version", std::string(kabar::kVersion));
+  app.set_version_flag("--version", kabar::version_line());
   kabar::cli::add_connection_options(app, options);
   app.add_option("--topic,-t", topics, "topic to publish to (repeat for several)")->required();
   auto* file_option = app.add_option("--file,-f", files,

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   int timeout_ms = 10'000;
 
   CLI::App app{"kabar-sub: print the articles a kabar broker delivers, as they arrive"};
-  app.set_version_flag("--version", std::string(kabar::kVersion));
+  app.set_version_flag("--version", kabar::version_line());
   kabar::cli::add_connection_options(app, options);
   app.add_option("--topic,-t", topics,
                  "topic or pattern ('*' one segment, trailing '>' the rest); repeat for several")

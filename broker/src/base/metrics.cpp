@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "kabar/version.hpp"
+
 namespace kabar::broker {
 
 void LatencyHistogram::record(std::chrono::nanoseconds duration) {
@@ -97,6 +99,11 @@ std::string Metrics::render() const {
   auto metric = [&](const char* name, const char* type, const char* help, auto value) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
   };
+  out += fmt::format(
+      "# HELP kabar_build_info The broker's version and commit (always 1).\n"
+      "# TYPE kabar_build_info gauge\n"
+      "kabar_build_info{{version=\"{}\",commit=\"{}\"}} 1\n",
+      kVersion, build_commit());
   metric("kabar_connections", "gauge", "Open WebSocket connections.",
          connections_.load(std::memory_order_relaxed));
   metric("kabar_publishes_total", "counter", "Articles accepted and stored (duplicates included).",

@@ -102,7 +102,7 @@ void raise_file_limit() {
 int main(int argc, char** argv) {
   kabar::broker::Config config;
   CLI::App app{"kabar-broker: real-time news feed broker (WebSocket, kabar.v1 protobuf)"};
-  app.set_version_flag("--version", std::string(kabar::kVersion));
+  app.set_version_flag("--version", kabar::version_line());
   std::string listen = config.listen_host + ":" + std::to_string(config.listen_port);
   app.add_option("--listen", listen, "address to listen on, HOST:PORT (port 0: any free port)")
       ->capture_default_str();
@@ -358,7 +358,7 @@ int main(int argc, char** argv) {
     const auto endpoint = server.local_endpoint();
     // Tests and scripts read the port from this line: keep its shape.
     spdlog::info("kabar-broker {} listening on {}:{} ({}://{}:{}/v1/ws), {} I/O threads",
-                 kabar::kVersion, endpoint.address().to_string(), endpoint.port(),
+                 kabar::version_line(), endpoint.address().to_string(), endpoint.port(),
                  config.tls.enabled() ? "wss" : "ws", endpoint.address().to_string(),
                  endpoint.port(), server.io_threads());
     server.run();
