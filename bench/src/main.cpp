@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "broker_metrics.hpp"
-#include "kabar/version.hpp"
 #include "connection.hpp"
 #include "histogram.hpp"
+#include "kabar/version.hpp"
 #include "proc.hpp"
 #include "report.hpp"
 #include "scenario.hpp"

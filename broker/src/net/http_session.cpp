@@ -1,5 +1,7 @@
 #include "net/http_session.hpp"
 
+#include "base/log.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -131,13 +133,14 @@ void HttpSession::run() {
 
 void HttpSession::on_detected(beast::error_code ec, bool tls) {
   if (ec == beast::error::timeout) {
-    spdlog::info("conn {} {} began no TLS handshake within {} ms: closed", label_.id, label_.remote,
-                 context_.config.handshake_timeout.count());
+    logging::info({"tls.handshake_not_begun", label_.id, label_.remote},
+                  "began no TLS handshake within {} ms: closed",
+                  context_.config.handshake_timeout.count());
   }
   if (ec) return;
   if (!tls) {
-    spdlog::info("conn {} {} spoke plain HTTP to the TLS listener: answered 400", label_.id,
-                 label_.remote);
+    logging::info({"tls.plain_http", label_.id, label_.remote},
+                  "spoke plain HTTP to the TLS listener: answered 400");
     context_.metrics.rejected(Rejected::kTlsHandshake);
     boost::asio::async_write(stream_.next_layer(), boost::asio::buffer(speaks_tls_response()),
                              [self = shared_from_this()](beast::error_code, std::size_t) {
@@ -155,13 +158,15 @@ void HttpSession::on_detected(beast::error_code ec, bool tls) {
 void HttpSession::on_tls_handshake(beast::error_code ec, std::size_t bytes_used) {
   buffer_.consume(bytes_used);
   if (ec == beast::error::timeout) {
-    spdlog::info("conn {} {} did not complete the TLS handshake within {} ms: closed", label_.id,
-                 label_.remote, context_.config.handshake_timeout.count());
+    logging::info({"tls.handshake_timeout", label_.id, label_.remote},
+                  "did not complete the TLS handshake within {} ms: closed",
+                  context_.config.handshake_timeout.count());
     return;
   }
   if (ec == boost::asio::error::operation_aborted) return;
   if (ec) {
-    spdlog::info("conn {} {} TLS handshake failed: {}", label_.id, label_.remote, ec.message());
+    logging::info({"tls.handshake_failed", label_.id, label_.remote}, "TLS handshake failed: {}",
+                  ec.message());
     context_.metrics.rejected(Rejected::kTlsHandshake);
     return;
   }
@@ -219,8 +224,9 @@ void HttpSession::read_body() {
 void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || ec == boost::asio::error::operation_aborted) return;
   if (ec == beast::error::timeout) {
-    spdlog::info("conn {} {} sent no complete HTTP request within {} ms: closed", label_.id,
-                 label_.remote, context_.config.handshake_timeout.count());
+    logging::info({"http.request_timeout", label_.id, label_.remote},
+                  "sent no complete HTTP request within {} ms: closed",
+                  context_.config.handshake_timeout.count());
     return;
   }
   if (ec == http::error::header_limit) {
@@ -239,7 +245,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
                    "request body too large: " + ec.message() + "\n");
   }
   if (ec) {
-    spdlog::info("conn {} {} sent a bad HTTP request: {}", label_.id, label_.remote, ec.message());
+    logging::info({"http.bad_request", label_.id, label_.remote}, "sent a bad HTTP request: {}",
+                  ec.message());
     context_.metrics.rejected(Rejected::kBadHttpRequest);
     return respond(http::status::bad_request, "bad HTTP request: " + ec.message() + "\n");
   }
@@ -279,8 +286,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
     const auto& allowed = context_.config.allowed_origins;
     if (!origin.empty() && !allowed.empty() &&
         std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) {
-      spdlog::info("conn {} {} upgrade from origin '{}' refused", label_.id, label_.remote,
-                   log_safe(origin));
+      logging::info({"ws.origin_refused", label_.id, label_.remote},
+                    "upgrade from origin '{}' refused", log_safe(origin));
       context_.metrics.rejected(Rejected::kForbiddenOrigin);
       return respond(http::status::forbidden,
                      "origin '" + std::string(origin) + "' is not allowed here\n");
@@ -320,8 +327,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 std::variant<jwt::Claims, std::string> HttpSession::verify(const std::string& token) {
   auto verified = context_.verifier->verify(token);
   if (const auto* refusal = std::get_if<jwt::Refusal>(&verified)) {
-    spdlog::info("conn {} {} token refused ({}): {}", label_.id, label_.remote, refusal->reason,
-                 log_safe(refusal->message));
+    logging::info({"ws.token_refused", label_.id, label_.remote}, "token refused ({}): {}",
+                  refusal->reason, log_safe(refusal->message));
     context_.metrics.rejected(Rejected::kUnauthorized);
     return jwt::describe(*refusal);
   }
@@ -518,8 +525,8 @@ void HttpSession::on_published(PublishOutcome outcome) {
 }
 
 void HttpSession::refuse_article(unsigned status, const Rejection& error, bool counted) {
-  spdlog::info("conn {} {} POST {} refused ({}): {}", label_.id, label_.remote, article_post::kPath,
-               status, log_safe(error.message));
+  logging::info({"http.post_refused", label_.id, label_.remote}, "POST {} refused ({}): {}",
+                article_post::kPath, status, log_safe(error.message));
   if (!counted) context_.metrics.rejected(Metrics::rejected_for(error.code));
   respond(static_cast<http::status>(status), article_post::error_json(error), "application/json");
 }

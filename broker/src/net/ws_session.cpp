@@ -1,5 +1,7 @@
 #include "net/ws_session.hpp"
 
+#include "base/log.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -90,7 +92,7 @@ void WsSession::run(SessionStream& stream, const http::request<http::string_body
 void WsSession::on_open() {
   open_ = true;
   context_.metrics.connection_opened();
-  spdlog::info("conn {} {} WebSocket open", label_.id, label_.remote);
+  logging::info({"ws.open", label_.id, label_.remote}, "WebSocket open");
 }
 
 // One entry in the shard's wheel stands for every deadline the connection has: the earliest.
@@ -122,8 +124,9 @@ void WsSession::on_deadline() {
     return fail("the closing handshake did not complete within 1 s");
   }
   if (!connected_ && now >= deadline_) {
-    spdlog::info("conn {} {} sent no accepted Connect within {} ms", label_.id, label_.remote,
-                 context_.config.handshake_timeout.count());
+    logging::info({"ws.connect_timeout", label_.id, label_.remote},
+                  "sent no accepted Connect within {} ms",
+                  context_.config.handshake_timeout.count());
     return close(CloseCode::kPolicyViolation, "no Connect within the handshake timeout");
   }
   if (claims_ &&
@@ -213,8 +216,9 @@ void WsSession::consume(std::span<char> bytes) {
         read_failed_ = true;
         const auto code = static_cast<CloseCode>(event.code);
         if (code == CloseCode::kMessageTooBig) {
-          spdlog::warn("conn {} {} sent a message over {} bytes: closed with 1009", label_.id,
-                       label_.remote, context_.config.max_message_bytes);
+          logging::warn({"ws.message_too_big", label_.id, label_.remote},
+                        "sent a message over {} bytes: closed with 1009",
+                        context_.config.max_message_bytes);
           context_.metrics.rejected(Rejected::kMessageTooBig);
         }
         if (closing_) {  // our close frame is out, or the end of its write tears down
@@ -340,9 +344,9 @@ void WsSession::handle_connect(std::uint32_t id, const v1::Connect& request) {
   upgrade_token_.clear();
   reply.set_id(id);
   if (!refresh) client_name_ = request.client_name().substr(0, 100);
-  spdlog::info("conn {} {} {} as '{}'{}", label_.id, label_.remote,
-               refresh ? "refreshed its token" : "connected", log_safe(client_name_),
-               claims_ ? " (sub " + log_safe(claims_->subject) + ")" : std::string());
+  logging::info({"ws.connected", label_.id, label_.remote}, "{} as '{}'{}",
+                refresh ? "refreshed its token" : "connected", log_safe(client_name_),
+                claims_ ? " (sub " + log_safe(claims_->subject) + ")" : std::string());
   auto* result = reply.mutable_connect();
   result->set_session_id(std::to_string(label_.id));
   result->set_broker_version(std::string(kVersion));
@@ -360,8 +364,9 @@ void WsSession::end_subscriptions_not_granted(v1::ConnectResult& result) {
     ended->set_code(v1::Error::FORBIDDEN);
     ended->set_message("subscription to '" + pattern +
                        "' ended: the refreshed token does not grant it");
-    spdlog::info("conn {} {} subscription to '{}' ended: the refreshed token does not grant it",
-                 label_.id, label_.remote, log_safe(pattern));
+    logging::info({"ws.subscription_revoked", label_.id, label_.remote},
+                  "subscription to '{}' ended: the refreshed token does not grant it",
+                  log_safe(pattern));
   }
 }
 
@@ -513,8 +518,9 @@ void WsSession::on_page(ReadResult page) {
                    "recovery lost its place: " + page.not_recoverable->substr(0, 80));
     }
     // No partial replay: live from here, nothing at or before the positions given.
-    spdlog::info("conn {} {} cannot recover '{}': {}", label_.id, label_.remote, recovery.pattern,
-                 log_safe(*page.not_recoverable));  // names the client's epoch
+    logging::info({"ws.recovery_failed", label_.id, label_.remote}, "cannot recover '{}': {}",
+                  recovery.pattern,
+                  log_safe(*page.not_recoverable));  // names the client's epoch
     Recovery::give_up(page, *catchup);
     reply_positions(recovery.request_id, page.topics, false, *page.not_recoverable);
     return next_recovery();
@@ -581,8 +587,8 @@ void WsSession::on_published(std::uint32_t id, PublishOutcome outcome) {
 }
 
 void WsSession::send_error(std::uint32_t id, v1::Error::Code code, std::string message) {
-  spdlog::info("conn {} {} request {} refused: {}", label_.id, label_.remote, id,
-               log_safe(message));
+  logging::info({"ws.request_refused", label_.id, label_.remote}, "request {} refused: {}", id,
+                log_safe(message));
   context_.metrics.rejected(Metrics::rejected_for(code));
   v1::Reply reply;
   reply.set_id(id);
@@ -616,8 +622,9 @@ void WsSession::close_if_slow() {
   closing_ = true;
   deadline_ = Clock::now() + kCloseDeadline;
   context_.metrics.slow_consumer();
-  spdlog::warn("conn {} {} is a slow consumer: {} bytes queued, limit {}: closing with 4001",
-               label_.id, label_.remote, queue_.waiting_bytes(), context_.config.send_queue_bytes);
+  logging::warn({"ws.slow_consumer", label_.id, label_.remote},
+                "is a slow consumer: {} bytes queued, limit {}: closing with 4001",
+                queue_.waiting_bytes(), context_.config.send_queue_bytes);
   queue_.drop();
   net::post(executor(), [self = shared_from_this()] {
     self->start_closing_handshake(CloseCode::kSlowConsumer,
@@ -747,8 +754,8 @@ void WsSession::start_closing_handshake(CloseCode code, std::string_view reason)
   if (close_queued_ || socket_closed_) return;
   shard_.fanout().remove(*this);
   queue_.drop();
-  spdlog::info("conn {} {} closing: {} ({})", label_.id, label_.remote, static_cast<int>(code),
-               reason);
+  logging::info({"ws.closing", label_.id, label_.remote}, "closing: {} ({})",
+                static_cast<int>(code), reason);
   send_close_frame(static_cast<std::uint16_t>(code), reason);
   deadline_ = Clock::now() + kCloseDeadline;
   schedule_deadline();
@@ -800,7 +807,7 @@ void WsSession::end_connection(std::string_view why) {
   closing_ = true;
   shard_.fanout().remove(*this);
   queue_.drop();
-  spdlog::info("conn {} {} ended: {}", label_.id, label_.remote, why);
+  logging::info({"ws.ended", label_.id, label_.remote}, "ended: {}", why);
 }
 
 void WsSession::close_socket() {

@@ -1,4 +1,5 @@
 // kabar-broker: the command line in front of kabar::broker::Server.
+
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/log.hpp"
 #include "kabar/broker/server.hpp"
 #include "kabar/broker/sqlite_engine.hpp"
 #include "kabar/version.hpp"
@@ -318,6 +320,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text (the default) or json: one JSON object per line (time, level, event, conn, "
+                 "remote, msg), for log shippers")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConfigError& e) {
@@ -327,6 +336,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  kabar::broker::logging::set_format(log_format == "json" ? kabar::broker::logging::Format::kJson
+                                                          : kabar::broker::logging::Format::kText);
   if (print_config) {
     std::cout << effective_config(app);
     return 0;
@@ -353,24 +364,26 @@ int main(int argc, char** argv) {
     if (!public_key_file.empty()) config.auth.public_key_pem = read_file(public_key_file);
     raise_file_limit();
     spdlog::set_level(spdlog::level::from_str(log_level));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     kabar::broker::Server server(config);
     const auto endpoint = server.local_endpoint();
     // Tests and scripts read the port from this line: keep its shape.
-    spdlog::info("kabar-broker {} listening on {}:{} ({}://{}:{}/v1/ws), {} I/O threads",
-                 kabar::version_line(), endpoint.address().to_string(), endpoint.port(),
-                 config.tls.enabled() ? "wss" : "ws", endpoint.address().to_string(),
-                 endpoint.port(), server.io_threads());
+    kabar::broker::logging::info(
+        {"broker.listening"},
+        "kabar-broker {} listening on {}:{} ({}://{}:{}/v1/ws), {} I/O threads",
+        kabar::version_line(), endpoint.address().to_string(), endpoint.port(),
+        config.tls.enabled() ? "wss" : "ws", endpoint.address().to_string(), endpoint.port(),
+        server.io_threads());
     server.run();
     return 0;
   } catch (const CLI::ValidationError& e) {
-    spdlog::error("{}", e.what());
+    kabar::broker::logging::error({"broker.bad_option"}, "{}", e.what());
   } catch (const kabar::broker::StoreError& e) {
-    spdlog::error("cannot open the article store: {}", e.what());
+    kabar::broker::logging::error({"broker.store_failed"}, "cannot open the article store: {}",
+                                  e.what());
   } catch (const std::system_error& e) {
-    spdlog::error("cannot start: {}", e.what());
+    kabar::broker::logging::error({"broker.start_failed"}, "cannot start: {}", e.what());
   } catch (const std::exception& e) {
-    spdlog::error("cannot start: {}", e.what());
+    kabar::broker::logging::error({"broker.start_failed"}, "cannot start: {}", e.what());
   }
   return 1;
 }

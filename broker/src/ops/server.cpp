@@ -1,5 +1,7 @@
 #include "kabar/broker/server.hpp"
 
+#include "base/log.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
@@ -35,6 +37,7 @@
 #include "net/admission.hpp"
 #include "net/http_session.hpp"
 #include "net/tls_context.hpp"
+#include "ops/service_notify.hpp"
 
 namespace kabar::broker {
 
@@ -78,12 +81,12 @@ void warn_if_descriptors_short(const Config& config) {
   }
   const auto needed = static_cast<rlim_t>(config.max_connections) + kOwnDescriptors;
   if (needed <= limit.rlim_cur) return;
-  spdlog::warn(
-      "--max-connections {} needs about {} file descriptors but the open-file limit is "
-      "{} (about {} connections): raise it (ulimit -n, LimitNOFILE= in a systemd unit) "
-      "or lower --max-connections",
-      config.max_connections, needed, limit.rlim_cur,
-      limit.rlim_cur > kOwnDescriptors ? limit.rlim_cur - kOwnDescriptors : 0);
+  logging::warn({"broker.file_limit_low"},
+                "--max-connections {} needs about {} file descriptors but the open-file limit is "
+                "{} (about {} connections): raise it (ulimit -n, LimitNOFILE= in a systemd unit) "
+                "or lower --max-connections",
+                config.max_connections, needed, limit.rlim_cur,
+                limit.rlim_cur > kOwnDescriptors ? limit.rlim_cur - kOwnDescriptors : 0);
 }
 
 std::unique_ptr<jwt::Verifier> make_verifier(const AuthOptions& auth) {
@@ -140,8 +143,9 @@ struct Server::Impl {
         std::error_code error;
         sends = SendRing::open(error);
         if (error && i == 0) {
-          spdlog::warn("io_uring unavailable ({}): sending with one sendmsg per connection",
-                       error.message());
+          logging::warn({"broker.io_uring_unavailable"},
+                        "io_uring unavailable ({}): sending with one sendmsg per connection",
+                        error.message());
         }
       }
       shards.emplace_back(metrics, i, std::move(sends));
@@ -240,12 +244,13 @@ struct Server::Impl {
     ++accept_failures;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_accept_failure_log < std::chrono::seconds(1)) return;
-    spdlog::warn("accept failed {} time(s) in the last second, the last: {}{}", accept_failures,
-                 ec.message(),
-                 ec == net::error::no_descriptors || ec.value() == ENFILE
-                     ? " (out of file descriptors: raise ulimit -n / LimitNOFILE, or lower "
-                       "--max-connections)"
-                     : "");
+    logging::warn({"broker.accept_failed"},
+                  "accept failed {} time(s) in the last second, the last: {}{}", accept_failures,
+                  ec.message(),
+                  ec == net::error::no_descriptors || ec.value() == ENFILE
+                      ? " (out of file descriptors: raise ulimit -n / LimitNOFILE, or lower "
+                        "--max-connections)"
+                      : "");
     accept_failures = 0;
     last_accept_failure_log = now;
   }
@@ -264,8 +269,9 @@ struct Server::Impl {
       ++refused;
       const auto now = std::chrono::steady_clock::now();
       if (now - last_refusal_log >= std::chrono::seconds(1)) {  // a flood must not flood the log
-        spdlog::warn("refused {} connection(s), the last from {}: {}", refused,
-                     remote.address().to_string(), why);
+        logging::warn({"broker.connections_refused"},
+                      "refused {} connection(s), the last from {}: {}", refused,
+                      remote.address().to_string(), why);
         refused = 0;
         last_refusal_log = now;
       }
@@ -331,6 +337,9 @@ struct Server::Impl {
     }
     net::post(shards.front().io_context(), [this] { do_accept(); });
 
+    // Listening since construction and accepting from now on: systemd may start what needs us.
+    service_notify::send("READY=1");
+    if (const auto interval = service_notify::watchdog_interval()) watch(*interval);
     wait_for_signal();
     signals_ioc.run();  // until SIGTERM or SIGINT
 
@@ -356,7 +365,8 @@ struct Server::Impl {
       auto committed = std::make_shared<std::promise<void>>();
       engine->flush([committed] { committed->set_value(); });
       if (committed->get_future().wait_until(deadline) != std::future_status::ready) {
-        spdlog::warn("store commits still running at the end of the grace period");
+        logging::warn({"broker.commits_unfinished"},
+                      "store commits still running at the end of the grace period");
       }
     }
     for (auto& shard : shards) {
@@ -366,13 +376,14 @@ struct Server::Impl {
     {
       std::unique_lock lock(mutex);
       if (!cv.wait_until(lock, deadline, [&] { return running == 0; })) {
-        spdlog::warn("closing handshakes still open after {} ms: dropping them",
-                     config.shutdown_grace.count());
+        logging::warn({"broker.handshakes_dropped"},
+                      "closing handshakes still open after {} ms: dropping them",
+                      config.shutdown_grace.count());
         for (auto& shard : shards) shard.io_context().stop();
       }
     }
     for (auto& thread : threads) thread.join();
-    spdlog::info("stopped");
+    logging::info({"broker.stopped"}, "stopped");
   }
 
   // SIGHUP reloads the routing table and waits on; SIGTERM and SIGINT end the wait.
@@ -380,10 +391,32 @@ struct Server::Impl {
     signals.async_wait([this](boost::system::error_code ec, int signal) {
       if (ec) return;
       if (signal == SIGHUP) {
+        service_notify::send("RELOADING=1");
         reload_routes();
+        service_notify::send("READY=1");
         return wait_for_signal();
       }
-      spdlog::info("received {}: shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+      logging::info({"broker.signal"}, "received {}: shutting down",
+                    signal == SIGINT ? "SIGINT" : "SIGTERM");
+      service_notify::send("STOPPING=1");
+      watchdog.cancel();
+    });
+  }
+
+  // WATCHDOG=1 every half interval, and only when every shard's loop ran the probe posted to it
+  // the half interval before: an I/O thread that is stuck stops the pings, and systemd restarts
+  // the broker (WatchdogSec= in the unit).
+  void watch(std::chrono::microseconds interval) {
+    if (watchdog_answers.exchange(0) == shards.size()) service_notify::send("WATCHDOG=1");
+    const auto round = ++watchdog_round;
+    for (auto& shard : shards) {
+      net::post(shard.io_context(), [this, round] {
+        if (watchdog_round.load() == round) ++watchdog_answers;
+      });
+    }
+    watchdog.expires_after(interval / 2);
+    watchdog.async_wait([this, interval](boost::system::error_code ec) {
+      if (!ec) watch(interval);
     });
   }
 
@@ -391,7 +424,8 @@ struct Server::Impl {
   // shard is handed the new table to use from its next publish on. A bad file changes nothing.
   void reload_routes() {
     if (config.routes_file.empty()) {
-      return spdlog::info("received SIGHUP: nothing to reload (no --routes)");
+      return logging::info({"routes.nothing_to_reload"},
+                           "received SIGHUP: nothing to reload (no --routes)");
     }
     try {
       auto routes = std::make_shared<const Routes>(Routes::load(config.routes_file));
@@ -399,11 +433,12 @@ struct Server::Impl {
       for (auto& shard : shards) {
         net::post(shard.io_context(), [&shard, routes] { shard.set_routes(routes); });
       }
-      spdlog::info("received SIGHUP: routing table {} reloaded ({} subjects)",
-                   config.routes_file.string(), subjects);
+      logging::info({"routes.reloaded"}, "received SIGHUP: routing table {} reloaded ({} subjects)",
+                    config.routes_file.string(), subjects);
     } catch (const std::exception& e) {
-      spdlog::error("received SIGHUP: routing table not reloaded, the previous one stays: {}",
-                    e.what());
+      logging::error({"routes.reload_failed"},
+                     "received SIGHUP: routing table not reloaded, the previous one stays: {}",
+                     e.what());
     }
   }
 
@@ -412,6 +447,9 @@ struct Server::Impl {
   // is a clean shutdown, not a kill.
   net::io_context signals_ioc{1};
   net::signal_set signals{signals_ioc, SIGINT, SIGTERM, SIGHUP};
+  net::steady_timer watchdog{signals_ioc};
+  std::atomic<std::uint64_t> watchdog_round{0};
+  std::atomic<std::size_t> watchdog_answers{0};
   Metrics metrics;
   std::deque<Shard> shards;
   ReceiverCensus census{shards};
@@ -448,17 +486,18 @@ Server::Server(Config config) {
   // Before the store is opened: a bad certificate is a configuration error, found first.
   auto tls = config.tls.enabled() ? make_tls_context(config.tls) : nullptr;
   if (!address.is_loopback() && !tls) {
-    spdlog::warn(
-        "serving plain ws:// and http:// on {}: give --tls-cert and --tls-key, or "
-        "terminate TLS in front of the broker",
-        address.to_string());
+    logging::warn({"broker.plain_listener"},
+                  "serving plain ws:// and http:// on {}: give --tls-cert and --tls-key, or "
+                  "terminate TLS in front of the broker",
+                  address.to_string());
   }
   // Read before the store is opened too: a bad table is a configuration error.
   auto routes = config.routes_file.empty()
                     ? std::make_shared<const Routes>()
                     : std::make_shared<const Routes>(Routes::load(config.routes_file));
   if (routes->size() != 0) {
-    spdlog::info("routing table {}: {} subjects", config.routes_file.string(), routes->size());
+    logging::info({"routes.loaded"}, "routing table {}: {} subjects", config.routes_file.string(),
+                  routes->size());
   }
   impl_ = std::make_unique<Impl>(std::move(config), std::move(tls), routes);
 }

@@ -1,5 +1,7 @@
 #include "store/log_index.hpp"
 
+#include "base/log.hpp"
+
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -164,14 +166,16 @@ bool LogIndex::apply(std::uint64_t seq, std::int64_t at_ns, const log::v1::Entry
     v1::PublishResult* result = results != nullptr ? &results->emplace_back() : nullptr;
     if (!article.ParseFromString(stored.article()) ||
         stored.offsets_size() != (stored.held() ? 0 : article.topics_size())) {
-      spdlog::error("store: log entry {} holds an article that does not parse: skipped", seq);
+      logging::error({"store.entry_unparsable"},
+                     "store: log entry {} holds an article that does not parse: skipped", seq);
       continue;
     }
     const Where where{seq, static_cast<std::uint32_t>(i)};
     if (stored.releases_seq() != 0) {
       const auto held = held_.find({stored.releases_seq(), stored.releases_index()});
       if (held == held_.end()) continue;  // released already, or superseded
-      spdlog::info("store: embargo lifted on '{}' version {}", article.id(), article.version());
+      logging::info({"store.embargo_lifted"}, "store: embargo lifted on '{}' version {}",
+                    article.id(), article.version());
       held_.erase(held);
       add_version(article, where, {stored.article(), stored.accepted_at_ns(), stored.offsets()},
                   at_ns, epoch, with_json, batch, nullptr);
@@ -201,7 +205,8 @@ void LogIndex::supersede_held(const v1::Article& article) {
   if (versions == articles_.end()) return;
   for (auto& version : versions->second) {
     if (version.number >= article.version() || !version.held) continue;
-    spdlog::info(
+    logging::info(
+        {"store.embargo_superseded"},
         "store: '{}' version {} is superseded by version {} while under embargo: it will never "
         "be released",
         article.id(), version.number, article.version());
@@ -225,8 +230,9 @@ void LogIndex::add_version(const v1::Article& article, Where where, const Stored
     if (offset != topic.last_offset + 1) {
       // Entries the stream no longer holds (its MaxAge) came before: history starts here.
       if (offset <= topic.last_offset) {
-        spdlog::error("store: log entry {} gives '{}' offset {} again (last {}): skipped",
-                      where.first, name, offset, topic.last_offset);
+        logging::error({"store.entry_out_of_order"},
+                       "store: log entry {} gives '{}' offset {} again (last {}): skipped",
+                       where.first, name, offset, topic.last_offset);
         continue;
       }
       topic.stored.clear();

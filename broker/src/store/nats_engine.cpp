@@ -1,5 +1,7 @@
 #include "kabar/broker/nats_engine.hpp"
 
+#include "base/log.hpp"
+
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 #include <nats/nats.h>
@@ -302,10 +304,11 @@ class NatsEngine::Impl {
     if (status == NATS_OK) {
       char url[256] = {};
       natsConnection_GetConnectedUrl(connection_, url, sizeof url);
-      spdlog::info("store: connected to NATS at {}", redacted({url}));
+      logging::info({"nats.connected"}, "store: connected to NATS at {}", redacted({url}));
     } else if (status == NATS_NOT_YET_CONNECTED) {
-      spdlog::warn("store: NATS ({}) is not reachable yet: retrying in the background",
-                   redacted(nats_.urls));
+      logging::warn({"nats.unreachable"},
+                    "store: NATS ({}) is not reachable yet: retrying in the background",
+                    redacted(nats_.urls));
     } else {
       check(status, "cannot connect to NATS (" + redacted(nats_.urls) + ")");
     }
@@ -317,13 +320,13 @@ class NatsEngine::Impl {
 
   static void on_disconnected(natsConnection* /*connection*/, void* self) {
     static_cast<Impl*>(self)->connected_.store(false);
-    spdlog::warn("store: disconnected from NATS; reconnecting");
+    logging::warn({"nats.disconnected"}, "store: disconnected from NATS; reconnecting");
   }
   static void on_reconnected(natsConnection* connection, void* self) {
     static_cast<Impl*>(self)->connected_.store(true);
     char url[256] = {};
     natsConnection_GetConnectedUrl(connection, url, sizeof url);
-    spdlog::info("store: reconnected to NATS at {}", redacted({url}));
+    logging::info({"nats.reconnected"}, "store: reconnected to NATS at {}", redacted({url}));
   }
 
   // ------------------------------------------------------------------ the stream (writer thread)
@@ -346,14 +349,16 @@ class NatsEngine::Impl {
     StreamInfo info(raw);
     if (status != NATS_OK && code == JSStreamNotFoundErr) {
       if (attached_) {
-        spdlog::error("store: NATS stream {} is gone (deleted?): creating it again, a new epoch",
-                      nats_.stream);
+        logging::error({"nats.stream_gone"},
+                       "store: NATS stream {} is gone (deleted?): creating it again, a new epoch",
+                       nats_.stream);
       }
       info = create_stream();
       if (!info) return;
     } else if (status != NATS_OK) {
       if (attached_ || !reported_unreachable_) {
-        spdlog::warn("store: cannot read NATS stream {}: {}", nats_.stream, last_error(status));
+        logging::warn({"nats.stream_unreadable"}, "store: cannot read NATS stream {}: {}",
+                      nats_.stream, last_error(status));
         reported_unreachable_ = true;
       }
       return;
@@ -363,7 +368,8 @@ class NatsEngine::Impl {
     const auto* description = info->Config->Description;
     std::string_view text = description != nullptr ? description : "";
     if (!text.starts_with(kEpochPrefix)) {
-      spdlog::error(
+      logging::error(
+          {"nats.stream_foreign"},
           "store: NATS stream {} was not made by kabar (its description is '{}'): not using it",
           nats_.stream, text.substr(0, 80));
       return;
@@ -372,11 +378,13 @@ class NatsEngine::Impl {
                                   info->Created};
     const auto last_seq = info->State.LastSeq;
     if (attached_ && identity != identity_) {
-      spdlog::error("store: NATS stream {} was created again: its history is new (epoch {})",
-                    nats_.stream, identity.epoch());
+      logging::error({"nats.stream_recreated"},
+                     "store: NATS stream {} was created again: its history is new (epoch {})",
+                     nats_.stream, identity.epoch());
       detach();
     } else if (attached_ && last_seq < index_.applied_seq()) {
-      spdlog::error(
+      logging::error(
+          {"nats.history_lost"},
           "store: NATS stream {} ends at sequence {}, before {} already applied here: its "
           "history was lost; following it again from its start",
           nats_.stream, last_seq, index_.applied_seq());
@@ -387,7 +395,8 @@ class NatsEngine::Impl {
       // Made by another broker, or before this one's retention changed.
       const auto wanted = stream_max_age_ns(store_.retention);
       if (info->Config->MaxAge != 0 && (wanted == 0 || info->Config->MaxAge < wanted)) {
-        spdlog::warn(
+        logging::warn(
+            {"nats.max_age_short"},
             "store: NATS stream {} keeps entries {} h, less than the {} this broker's retention "
             "asks for: history ends there (the stream's MaxAge is set when it is created)",
             nats_.stream, info->Config->MaxAge / kNanosecondsPerHour,
@@ -418,16 +427,18 @@ class NatsEngine::Impl {
     jsStreamInfo* raw = nullptr;
     auto status = js_AddStream(&raw, js_, &config, nullptr, &code);
     if (status == NATS_OK) {
-      spdlog::info("store: created NATS stream {} (subject {}, {} replicas)", nats_.stream,
-                   subject_, nats_.replicas);
+      logging::info({"nats.stream_created"},
+                    "store: created NATS stream {} (subject {}, {} replicas)", nats_.stream,
+                    subject_, nats_.replicas);
       return StreamInfo(raw);
     }
     if (code == JSStreamNameExistErr) {  // another broker created it first: use theirs
       status = js_GetStreamInfo(&raw, js_, nats_.stream.c_str(), nullptr, &code);
       if (status == NATS_OK) return StreamInfo(raw);
     }
-    spdlog::error("store: cannot create NATS stream {} ({} replicas): {}", nats_.stream,
-                  nats_.replicas, last_error(status));
+    logging::error({"nats.stream_create_failed"},
+                   "store: cannot create NATS stream {} ({} replicas): {}", nats_.stream,
+                   nats_.replicas, last_error(status));
     return nullptr;
   }
 
@@ -453,7 +464,8 @@ class NatsEngine::Impl {
     const auto status = js_Subscribe(&raw, js_, subject_.c_str(), &Impl::on_entry_message, follower,
                                      nullptr, &options, &code);
     if (status != NATS_OK) {
-      spdlog::warn("store: cannot follow NATS stream {}: {}", nats_.stream, last_error(status));
+      logging::warn({"nats.follow_failed"}, "store: cannot follow NATS stream {}: {}", nats_.stream,
+                    last_error(status));
       return;
     }
     follower_.reset(raw);
@@ -461,8 +473,8 @@ class NatsEngine::Impl {
     natsSubscription_SetPendingLimits(raw, -1, 256 << 20);
     natsSubscription_SetOnCompleteCB(raw, &Impl::on_follower_complete, follower);
     attached_ = true;
-    spdlog::info("store: following NATS stream {} from sequence {} (epoch {})", nats_.stream,
-                 options.Config.OptStartSeq, epoch_);
+    logging::info({"nats.following"}, "store: following NATS stream {} from sequence {} (epoch {})",
+                  nats_.stream, options.Config.OptStartSeq, epoch_);
   }
 
   void detach() {
@@ -519,7 +531,8 @@ class NatsEngine::Impl {
                 if (generation != impl->generation_) return;  // from a stream since left
                 log::v1::Entry entry;
                 if (!entry.ParseFromString(data)) {
-                  spdlog::error("store: NATS stream entry {} does not parse: skipped", seq);
+                  logging::error({"nats.entry_unparsable"},
+                                 "store: NATS stream entry {} does not parse: skipped", seq);
                   entry.Clear();
                 }
                 impl->apply(seq, at, entry, std::move(data));
@@ -548,8 +561,9 @@ class NatsEngine::Impl {
   void after_progress() {
     if (attached_ && !ready_ && index_.applied_seq() >= target_seq_) {
       ready_ = true;
-      spdlog::info("store: caught up with NATS stream {} at sequence {} ({} topics)", nats_.stream,
-                   index_.applied_seq(), index_.topic_count());
+      logging::info({"nats.caught_up"},
+                    "store: caught up with NATS stream {} at sequence {} ({} topics)", nats_.stream,
+                    index_.applied_seq(), index_.topic_count());
     }
     serve_reads();
     if (inflight_ && inflight_->wait_for_seq != 0 &&
@@ -688,8 +702,9 @@ class NatsEngine::Impl {
   void retry_later(const std::string& why) {
     auto& group = *inflight_;
     if (steady_clock::now() >= group.deadline) {
-      spdlog::warn("store: {} publishes not stored within {} ms: {}", unanswered(),
-                   nats_.publish_timeout.count(), why);
+      logging::warn({"nats.publishes_unanswered"},
+                    "store: {} publishes not stored within {} ms: {}", unanswered(),
+                    nats_.publish_timeout.count(), why);
       for (std::size_t i = 0; i < group.requests.size(); ++i) {
         if (!group.answered[i] && !group.same_as[i]) {
           answer(i, unavailable("the shared log (NATS) did not store it within " +
@@ -1075,7 +1090,8 @@ class NatsEngine::Impl {
     sweep_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       if (const auto dropped = index_.trim(store_.retention, current_nanoseconds())) {
-        spdlog::debug("store: retention trimmed {} deliveries", dropped);
+        logging::debug({"nats.retention_trimmed"}, "store: retention trimmed {} deliveries",
+                       dropped);
       }
       schedule_sweep();
     });

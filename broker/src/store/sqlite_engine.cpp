@@ -1,5 +1,7 @@
 #include "kabar/broker/sqlite_engine.hpp"
 
+#include "base/log.hpp"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -152,7 +154,8 @@ class SqliteEngine::Impl {
       try {
         result = read_now(request);
       } catch (const SQLite::Exception& e) {
-        spdlog::error("store: history read of '{}' failed: {}", request.pattern, e.what());
+        logging::error({"store.history_read_failed"}, "store: history read of '{}' failed: {}",
+                       request.pattern, e.what());
         result = {};
         result.not_recoverable = std::string("the store could not be read: ") + e.what();
       }
@@ -251,7 +254,8 @@ class SqliteEngine::Impl {
       }
     } catch (const SQLite::Exception& e) {
       reset_statements();
-      spdlog::error("store: commit of {} publishes failed: {}", publishes.size(), e.what());
+      logging::error({"store.commit_failed"}, "store: commit of {} publishes failed: {}",
+                     publishes.size(), e.what());
       abandon_topics();
       batch = std::make_shared<DeliveryBatch>();
       for (auto& outcome : outcomes) {
@@ -370,10 +374,10 @@ class SqliteEngine::Impl {
     supersede_held_.bind(1, id);
     supersede_held_.bind(2, version);
     while (supersede_held_.executeStep()) {
-      spdlog::info(
-          "store: '{}' version {} is superseded by version {} while under embargo: it "
-          "will never be released",
-          id, supersede_held_.getColumn(0).getUInt(), version);
+      logging::info({"store.embargo_superseded"},
+                    "store: '{}' version {} is superseded by version {} while under embargo: it "
+                    "will never be released",
+                    id, supersede_held_.getColumn(0).getUInt(), version);
     }
   }
 
@@ -434,7 +438,8 @@ class SqliteEngine::Impl {
     try {
       load_topics();
     } catch (const SQLite::Exception& e) {
-      spdlog::error("store: cannot reload topics after a failed commit: {}", e.what());
+      logging::error({"store.reload_failed"},
+                     "store: cannot reload topics after a failed commit: {}", e.what());
     }
   }
 
@@ -469,16 +474,17 @@ class SqliteEngine::Impl {
         article.ParseFromString(body);
         // Held rows of a store written before superseding was kept: a newer version wins there too.
         if (due.getColumn(5).getInt() != 0) {
-          spdlog::info(
-              "store: embargo of '{}' version {} ended: superseded by a newer version, "
-              "never released",
-              article.id(), article.version());
+          logging::info({"store.embargo_superseded"},
+                        "store: embargo of '{}' version {} ended: superseded by a newer version, "
+                        "never released",
+                        article.id(), article.version());
         } else {
           release(seq, article.topics(),
                   {body, due.getColumn(1).getInt64(), due.getColumn(2).getUInt(),
                    due.getColumn(3).getText()},
                   *batch, nullptr);
-          spdlog::info("store: embargo lifted on '{}' version {}", article.id(), article.version());
+          logging::info({"store.embargo_lifted"}, "store: embargo lifted on '{}' version {}",
+                        article.id(), article.version());
         }
         clear.reset();
         clear.bind(1, seq);
@@ -489,7 +495,8 @@ class SqliteEngine::Impl {
       reset_statements();
     } catch (const SQLite::Exception& e) {
       reset_statements();
-      spdlog::error("store: lifting embargoes failed (retrying in 1 s): {}", e.what());
+      logging::error({"store.embargo_lift_failed"},
+                     "store: lifting embargoes failed (retrying in 1 s): {}", e.what());
       abandon_topics();
       embargo_timer_.expires_after(std::chrono::seconds(1));
       embargo_timer_.async_wait([this](boost::system::error_code ec) {
@@ -511,7 +518,7 @@ class SqliteEngine::Impl {
       try {
         sweep();
       } catch (const SQLite::Exception& e) {
-        spdlog::error("store: retention sweep failed: {}", e.what());
+        logging::error({"store.retention_failed"}, "store: retention sweep failed: {}", e.what());
       }
       schedule_sweep();
     });
@@ -577,7 +584,8 @@ class SqliteEngine::Impl {
     mark.bind(2, topic);
     mark.exec();
     transaction.commit();
-    spdlog::debug("store: retention trimmed '{}' through offset {}", topic, through);
+    logging::debug({"store.retention_trimmed"}, "store: retention trimmed '{}' through offset {}",
+                   topic, through);
   }
 
   // ------------------------------------------------------------------ reader thread

@@ -41,10 +41,11 @@ int main(int argc, char** argv) {
       kabar::v1::Subscribe subscribe;
       subscribe.set_topic(argv[2]);
       client
-          .subscribe(subscribe, [&delivered, once = std::make_shared<std::once_flag>()](
-                                    const kabar::v1::Delivery& delivery) {
-            std::call_once(*once, [&] { delivered.set_value(delivery); });
-          })
+          .subscribe(subscribe,
+                     [&delivered, once = std::make_shared<std::once_flag>()](
+                         const kabar::v1::Delivery& delivery) {
+                       std::call_once(*once, [&] { delivered.set_value(delivery); });
+                     })
           .get();
       const auto ack = client.publish(article).get();
       if (arrived.wait_for(std::chrono::seconds(10)) == std::future_status::ready) {
