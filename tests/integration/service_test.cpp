@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -138,6 +139,49 @@ TEST(Service, TheUnitFilePassesSystemdAnalyzeVerify) {
   std::ofstream(path) << std::regex_replace(unit, std::regex("Type=notify"), "Type=notfy");
   const auto broken = run({"/usr/bin/systemd-analyze", "verify", "--man=no", path.string()});
   EXPECT_NE(broken.err, "") << "the check would not see a broken unit";
+}
+
+TEST(Service, TheExampleConfigNamesEveryOptionWithItsDefaultAndIsAccepted) {
+  const auto example = std::string(KABAR_SOURCE_DIR) + "/packaging/kabar.toml";
+  std::ifstream in(example);
+  std::stringstream text;
+  text << in.rdbuf();
+  // "key = value" or "# key = value" (a default left as it is), by long option name.
+  std::map<std::string, std::string> keys;
+  const std::regex setting(R"(^(?:# )?([a-z0-9-]+) = (.+)$)");
+  std::string line;
+  while (std::getline(text, line)) {
+    std::smatch parts;
+    if (std::regex_match(line, parts, setting)) keys[parts[1]] = parts[2];
+  }
+  const auto help = run({broker_path(), "--help"});
+  const std::regex option(R"(^\s+--([a-z0-9-]+))");
+  int options = 0;
+  std::istringstream help_lines(help.out);
+  while (std::getline(help_lines, line)) {
+    std::smatch parts;
+    if (!std::regex_search(line, parts, option)) continue;
+    const std::string name = parts[1];
+    if (name == "help" || name == "version" || name == "config" || name == "print-config") continue;
+    ++options;
+    EXPECT_TRUE(keys.contains(name)) << "packaging/kabar.toml does not mention --" << name;
+  }
+  EXPECT_GT(options, 40);
+  // Each default it states is the broker's (what --print-config prints without a file).
+  const auto defaults = run({broker_path(), "--print-config"});
+  std::istringstream default_lines(defaults.out);
+  while (std::getline(default_lines, line)) {
+    const auto equals = line.find('=');
+    if (line.empty() || line[0] == '#' || equals == std::string::npos) continue;
+    const auto name = line.substr(0, equals);
+    if (name == "listen" || name == "data-dir") continue;  // set for the service on purpose
+    ASSERT_TRUE(keys.contains(name)) << name;
+    EXPECT_EQ(keys[name], line.substr(equals + 1)) << "the default of " << name;
+  }
+  // And the broker takes the file as it is shipped.
+  const auto read = run({broker_path(), "--config", example, "--print-config"});
+  EXPECT_EQ(read.status, 0) << read.err;
+  EXPECT_NE(read.out.find("data-dir=\"/var/lib/kabar\""), std::string::npos) << read.out;
 }
 
 TEST(Service, JsonLogsAreOneObjectPerLineWithTheConnectionsFields) {

@@ -45,7 +45,7 @@ struct EchoEngine final : Engine {
 // engine too: nothing else may come to wake the loop for it (found by kabar-bench as articles
 // that never arrived).
 TEST(ShardLoop, HandsOverAPublishReadAfterThePassHandOver) {
-  Metrics metrics(1);
+  Metrics metrics(1, 0);
   Shard shard(metrics, 0);
   EchoEngine engine;
   engine.shard = &shard;
@@ -76,7 +76,7 @@ struct RecordingConnection final : Connection {
 // reading of the next publish: a pass writes every reply, then a slice of the rest, and the
 // loop goes on without waiting for events while writes are left.
 TEST(ShardLoop, WritesRepliesFirstThenDeliveriesASliceAPass) {
-  Metrics metrics(1);
+  Metrics metrics(1, 0);
   Shard shard(metrics, 0);
   NullEngine engine;
   constexpr std::size_t kSubscribers = 3 * Shard::kMaxWritesPerPass + 5;
@@ -122,7 +122,7 @@ struct TimerConnection final : Connection {
 // Stopped while writes wait (the drain's grace period ran out), the loop must let go of the
 // connections it holds before the io_context goes: a socket outliving it is a use after free.
 TEST(ShardLoop, StoppedWithWritesLeftReleasesTheirConnectionsWhileTheIoContextLives) {
-  Metrics metrics(1);
+  Metrics metrics(1, 0);
   auto shard = std::make_unique<Shard>(metrics, 0);
   NullEngine engine;
   std::weak_ptr<TimerConnection> last;

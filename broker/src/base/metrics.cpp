@@ -34,8 +34,10 @@ void LatencyHistogram::render(std::string& out, const std::string& name,
                      cumulative);
 }
 
-Metrics::Metrics(std::size_t shards)
-    : shards_(std::make_unique<ShardCounters[]>(shards)), shard_count_(shards) {}
+Metrics::Metrics(std::size_t shards, std::size_t max_connections)
+    : shards_(std::make_unique<ShardCounters[]>(shards)),
+      shard_count_(shards),
+      max_connections_(max_connections) {}
 
 Rejected Metrics::rejected_for(v1::Error::Code code) {
   switch (code) {
@@ -106,6 +108,8 @@ std::string Metrics::render() const {
       kVersion, build_commit());
   metric("kabar_connections", "gauge", "Open WebSocket connections.",
          connections_.load(std::memory_order_relaxed));
+  metric("kabar_connections_max", "gauge",
+         "The --max-connections limit: more are answered 503 (0: unlimited).", max_connections_);
   metric("kabar_publishes_total", "counter", "Articles accepted and stored (duplicates included).",
          publishes_.load(std::memory_order_relaxed));
   metric("kabar_deliveries_total", "counter", "Deliveries queued to subscribers.", deliveries);

@@ -105,7 +105,7 @@ struct Server::Impl {
   Impl(Config c, std::unique_ptr<net::ssl::context> tls_context,
        const std::shared_ptr<const Routes>& routes)
       : config(std::move(c)),
-        metrics(shard_count(config)),
+        metrics(shard_count(config), config.max_connections),
         shards(make_shards(config, metrics)),
         engine(make_engine(
             config, [this](const std::shared_ptr<const DeliveryBatch>& batch) { fan_out(batch); },

@@ -81,7 +81,8 @@ enum class Rejected {
 
 class Metrics {
  public:
-  explicit Metrics(std::size_t shards);
+  /// `max_connections`: the --max-connections limit (0: unlimited), exported beside the count.
+  Metrics(std::size_t shards, std::size_t max_connections);
 
   ShardCounters& shard(std::size_t index) { return shards_[index]; }
 
@@ -111,6 +112,7 @@ class Metrics {
  private:
   std::unique_ptr<ShardCounters[]> shards_;
   std::size_t shard_count_;
+  std::size_t max_connections_;
   std::atomic<std::int64_t> connections_{0};
   std::atomic<std::uint64_t> publishes_{0};
   std::atomic<std::uint64_t> slow_consumers_{0};
