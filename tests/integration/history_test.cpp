@@ -191,6 +191,78 @@ TEST(History, AnEmbargoedArticleIsDeliveredWhenItLiftsEvenAfterARestart) {
   EXPECT_EQ(items[0].offset(), 1U);
 }
 
+// README "Backups": kabar-broker --backup-to while the broker runs, the file restored as kabar.db.
+TEST(History, ABackupTakenWhileServingRestoresItsArticlesUnderNewEpochs) {
+  TempDir data, restored, backups;
+  const auto backup = backups.path() / "kabar-backup.db";
+  std::string old_epoch;
+  {
+    BrokerProcess broker(data.path(), {});
+    Connected cms(broker.url(), "cms");
+    old_epoch = cms.publish(article("urn:test:before-1", {"defense"})).epoch();
+    cms.publish(article("urn:test:before-2", {"defense"}));
+    const auto copied =
+        run({broker_path(), "--data-dir", data.path().string(), "--backup-to", backup.string()});
+    ASSERT_EQ(copied.status, 0) << copied.err;
+    EXPECT_NE(copied.out.find("2 article versions in 1 topics"), std::string::npos) << copied.out;
+    // Stored after the backup: not in it.
+    EXPECT_EQ(cms.publish(article("urn:test:after", {"defense"})).offsets(0).offset(), 3U);
+    // A backup is never written over.
+    const auto again =
+        run({broker_path(), "--data-dir", data.path().string(), "--backup-to", backup.string()});
+    EXPECT_EQ(again.status, 1);
+    EXPECT_NE(again.err.find("exists already"), std::string::npos) << again.err;
+  }
+  std::filesystem::copy_file(backup, restored.path() / "kabar.db");
+  BrokerProcess broker(restored.path(), {});
+  EXPECT_NE(broker.process().out().find("is a backup taken at"), std::string::npos)
+      << broker.process().out();
+
+  // Everything up to the backup is there, under a new epoch.
+  Connected reader(broker.url());
+  Inbox all;
+  subscribe_from_start(reader, "defense", all);
+  ASSERT_TRUE(all.wait_for(2));
+  const auto items = all.items();
+  EXPECT_EQ(items[0].article().id(), "urn:test:before-1");
+  EXPECT_EQ(items[1].article().id(), "urn:test:before-2");
+  EXPECT_NE(items[0].epoch(), old_epoch);
+
+  // A reader that had the article stored after the backup is told it cannot be recovered,
+  // rather than skipping whatever is stored under offset 3 from now on.
+  Connected ahead(broker.url());
+  Inbox inbox;
+  auto result = ahead->subscribe(since("defense", 3, old_epoch), inbox.handler()).get();
+  EXPECT_FALSE(result.recovered());
+  Connected cms(broker.url(), "cms");
+  const auto ack = cms.publish(article("urn:test:restored", {"defense"}));
+  EXPECT_EQ(ack.offsets(0).offset(), 3U);
+  EXPECT_NE(ack.epoch(), old_epoch);
+  ASSERT_TRUE(inbox.wait_for(1));
+  EXPECT_EQ(inbox.items()[0].article().id(), "urn:test:restored");
+
+  // The mark is gone once used: the next start keeps the epoch it drew.
+  EXPECT_EQ(broker.stop(), 0);
+  BrokerProcess again(restored.path(), {});
+  EXPECT_EQ(again.process().out().find("is a backup taken at"), std::string::npos);
+  Connected after(again.url());
+  auto resumed = after->subscribe(since("defense", 3, ack.epoch()), inbox.handler()).get();
+  EXPECT_TRUE(resumed.recovered()) << resumed.not_recovered_reason();
+}
+
+TEST(History, ABackupOfAnythingButTheSqliteStoreIsRefusedClearly) {
+  TempDir data;
+  const auto memory =
+      run({broker_path(), "--store", "memory", "--backup-to", (data.path() / "x.db").string()});
+  EXPECT_EQ(memory.status, 2);
+  EXPECT_NE(memory.err.find("copies the SQLite store"), std::string::npos) << memory.err;
+  const auto nothing = run({broker_path(), "--data-dir", (data.path() / "none").string(),
+                            "--backup-to", (data.path() / "x.db").string()});
+  EXPECT_EQ(nothing.status, 1);
+  EXPECT_NE(nothing.err.find("no store to back up"), std::string::npos) << nothing.err;
+  EXPECT_FALSE(std::filesystem::exists(data.path() / "x.db"));
+}
+
 TEST(History, AWipedDataDirectoryMeansANewEpochAndRecoveredFalse) {
   TempDir data;
   std::string old_epoch;

@@ -315,6 +315,12 @@ int main(int argc, char** argv) {
   bool print_config = false;
   app.add_flag("--print-config", print_config,
                "print the effective configuration as TOML (usable as --config) and exit");
+  std::string backup_to;
+  app.add_option("--backup-to", backup_to,
+                 "copy the SQLite store of --data-dir to this new file and exit; online: the "
+                 "broker may be running (see README, Backups)")
+      ->type_name("FILE")
+      ->configurable(false);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
@@ -341,6 +347,22 @@ int main(int argc, char** argv) {
   if (print_config) {
     std::cout << effective_config(app);
     return 0;
+  }
+  if (!backup_to.empty()) {
+    if (store_kind != "sqlite") {
+      std::cerr << "kabar-broker: --backup-to copies the SQLite store (--store sqlite); a NATS "
+                   "stream is backed up with the nats tool (nats stream backup)\n";
+      return 2;
+    }
+    try {
+      const auto held = kabar::broker::SqliteEngine::backup(data_dir, backup_to);
+      std::cout << "backed up " << data_dir << "/kabar.db to " << backup_to << ": " << held
+                << std::endl;
+      return 0;
+    } catch (const kabar::broker::StoreError& e) {
+      std::cerr << "kabar-broker: " << e.what() << "\n";
+      return 1;
+    }
   }
 
   try {

@@ -2,9 +2,12 @@
 
 #include "base/log.hpp"
 
+#include <SQLiteCpp/Backup.h>
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -173,6 +176,32 @@ class SqliteEngine::Impl {
 
   // ------------------------------------------------------------------ opening
 
+  // A copy made by SqliteEngine::backup() holds the history up to the backup, but its offsets
+  // may since have been handed out again to other articles by the store it was taken from:
+  // readers resuming from after the backup would skip the articles stored here under their
+  // offsets. So the first broker to open it draws every topic a new epoch: resuming readers are
+  // told what they missed cannot be recovered, never given a silent gap.
+  void forget_epochs_if_restored(SQLite::Database& db) {
+    SQLite::Statement marker(db, "SELECT value FROM meta WHERE key = 'backup_taken_at'");
+    if (!marker.executeStep()) return;
+    const auto taken_at = marker.getColumn(0).getInt64();
+    SQLite::Statement topics(db, "SELECT name FROM topics");
+    SQLite::Statement update(db, "UPDATE topics SET epoch = ? WHERE name = ?");
+    std::size_t count = 0;
+    while (topics.executeStep()) {
+      update.bind(1, random_epoch());
+      update.bind(2, topics.getColumn(0).getString());
+      update.exec();
+      update.reset();
+      ++count;
+    }
+    db.exec("DELETE FROM meta WHERE key = 'backup_taken_at'");
+    logging::warn({"store.restored"},
+                  "store: {} is a backup taken at {}: its {} topics begin new epochs, and readers "
+                  "resuming from before are told that what they missed cannot be recovered",
+                  path_, TimeUtil::ToString(TimeUtil::NanosecondsToTimestamp(taken_at)), count);
+  }
+
   SQLite::Database open_writer() {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -212,6 +241,7 @@ class SqliteEngine::Impl {
         db.exec("INSERT INTO meta VALUES('schema_version', " + std::to_string(kSchemaVersion) +
                 ")");
       }
+      forget_epochs_if_restored(db);
       // Proves the file is writable now, not at the first publish.
       SQLite::Statement opened(db, "INSERT OR REPLACE INTO meta VALUES('opened_at', ?)");
       opened.bind(1, now_ns());
@@ -733,6 +763,48 @@ SqliteEngine::SqliteEngine(StoreOptions options, BatchSink sink, LatencyHistogra
 }
 
 SqliteEngine::~SqliteEngine() = default;
+
+std::string SqliteEngine::backup(const std::filesystem::path& data_dir,
+                                 const std::filesystem::path& to) {
+  namespace fs = std::filesystem;
+  const auto from = (data_dir / "kabar.db").string();
+  std::error_code ec;
+  if (!fs::is_regular_file(from, ec)) throw StoreError("no store to back up: " + from);
+  if (fs::exists(to, ec)) throw StoreError(to.string() + " exists already: not overwritten");
+  const auto partial = to.string() + ".partial";
+  fs::remove(partial, ec);
+  try {
+    // Read in one transaction of SQLite's backup API: a consistent copy while a broker writes
+    // (WAL mode), without stopping it.
+    SQLite::Database source(from, SQLite::OPEN_READWRITE, 5000);
+    std::size_t articles = 0, topics = 0;
+    {
+      SQLite::Database copy(partial, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      SQLite::Backup(copy, source).executeStep(-1);
+      // One self-contained file, marked as a backup for the broker that opens it.
+      copy.exec("PRAGMA journal_mode=DELETE");
+      SQLite::Statement mark(copy, "INSERT OR REPLACE INTO meta VALUES('backup_taken_at', ?)");
+      mark.bind(1, current_nanoseconds());
+      mark.exec();
+      articles =
+          static_cast<std::size_t>(copy.execAndGet("SELECT count(*) FROM articles").getInt64());
+      topics = static_cast<std::size_t>(copy.execAndGet("SELECT count(*) FROM topics").getInt64());
+    }
+    // On disk before it has its name: a backup that exists is a whole one.
+    if (const int fd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+    fs::rename(partial, to);
+    return std::to_string(articles) + " article versions in " + std::to_string(topics) + " topics";
+  } catch (const SQLite::Exception& e) {
+    fs::remove(partial, ec);
+    throw StoreError("cannot back up " + from + " to " + to.string() + ": " + one_line(e.what()));
+  } catch (const fs::filesystem_error& e) {
+    fs::remove(partial, ec);
+    throw StoreError("cannot back up " + from + " to " + to.string() + ": " + e.what());
+  }
+}
 
 void SqliteEngine::publish(std::vector<PublishRequest> requests) {
   impl_->publish(std::move(requests));

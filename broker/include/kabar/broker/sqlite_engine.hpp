@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -35,6 +36,13 @@ class SqliteEngine final : public Engine {
   ~SqliteEngine() override;
   SqliteEngine(const SqliteEngine&) = delete;
   SqliteEngine& operator=(const SqliteEngine&) = delete;
+
+  /// Copies the store in `data_dir` to the new file `to` (never overwritten), online: a broker
+  /// may be writing it. Restored as `kabar.db` in a data directory, the copy's topics begin new
+  /// epochs when a broker first opens it (what was stored after the backup is gone, and resuming
+  /// readers must be told so). Returns what it holds ("12 article versions in 3 topics").
+  /// @throws StoreError naming the file and the reason.
+  static std::string backup(const std::filesystem::path& data_dir, const std::filesystem::path& to);
 
   void publish(std::vector<PublishRequest> requests) override;
   void read(ReadRequest request, ReadCallback done) override;
