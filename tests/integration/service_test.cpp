@@ -253,6 +253,10 @@ TEST(Service, VersionAndCommitAgreeInVersionFlagStartupLineMetricsAndChangelog) 
     }
   }
   EXPECT_EQ(newest, number) << "CHANGELOG.md's newest release";
+  // And the Debian package's changelog, whose first entry is the package's version.
+  std::ifstream debian(std::string(KABAR_SOURCE_DIR) + "/packaging/debian/changelog");
+  std::getline(debian, line);
+  EXPECT_EQ(line.rfind("kabar (" + number + ") ", 0), 0U) << line;
 }
 
 }  // namespace

@@ -7,12 +7,8 @@
 set -euo pipefail
 build=$1 source=$2 fixture=$3 flags=${4:-}
 work=$(mktemp -d)
-broker=
-cleanup() {
-  [ -n "$broker" ] && kill "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$source/scripts/lib/broker.sh"
+trap 'stop_broker; rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 prefix=$work/prefix
@@ -33,15 +29,7 @@ g++ -std=c++20 $flags "$source/tests/package/consumer/publish_fixture.cpp" -o "$
   $(pkg-config --cflags --libs kabar)
 
 # --store memory keeps no history, so the second build's publish is not a duplicate of the first's.
-"$prefix/bin/kabar-broker" --listen 127.0.0.1:0 --store memory >"$work/broker.log" 2>&1 &
-broker=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/broker.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "the installed broker did not start:" >&2; cat "$work/broker.log" >&2; exit 1; }
+start_broker "$prefix/bin/kabar-broker" --store memory
 
 id=$(sed -n 's/.*"uri" *: *"\([^"]*\)".*/\1/p' "$fixture" | head -1)
 for program in with-cmake/publish_fixture with-pkg-config; do

@@ -7,30 +7,15 @@ set -euo pipefail
 broker_bin=$1 source=$2
 monitoring=$source/docs/monitoring
 work=$(mktemp -d)
-broker=
-cleanup() {
-  [ -n "$broker" ] && kill "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$source/scripts/lib/broker.sh"
+trap 'stop_broker; rm -rf "$work"' EXIT
 
 promtool check rules "$monitoring/kabar-alerts.yml"
 (cd "$monitoring" && promtool test rules kabar-alerts.test.yml)
 /usr/bin/python3 -m json.tool "$monitoring/kabar-dashboard.json" >/dev/null
 
-"$broker_bin" --listen 127.0.0.1:0 --store memory >"$work/broker.log" 2>&1 &
-broker=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/broker.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "the broker did not start:" >&2; cat "$work/broker.log" >&2; exit 1; }
-exec 3<>"/dev/tcp/127.0.0.1/$port"
-printf 'GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n' >&3
-sed '1,/^\r$/d' <&3 >"$work/metrics"
-exec 3<&-
+start_broker "$broker_bin" --store memory
+http_get /metrics >"$work/metrics"
 grep -q '^kabar_build_info{' "$work/metrics" || { echo "no kabar_build_info in the scrape" >&2; exit 1; }
 
 # promtool prints each problem it finds and exits 0 on some of them: nothing may be printed.
