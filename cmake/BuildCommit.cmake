@@ -1,6 +1,9 @@
 # cmake -DSOURCE_DIR=... -DOUTPUT=file.cpp [-DCOMMIT=...] -P BuildCommit.cmake
 # Writes kabar::build_commit() with the checkout's commit, at every build (a commit changes no
 # CMake input), touching the file only when the commit changed.
+if(COMMIT AND NOT COMMIT MATCHES "^[0-9A-Za-z._-]+$")
+  message(FATAL_ERROR "KABAR_COMMIT '${COMMIT}': letters, digits, '.', '_' and '-' only")
+endif()
 if(NOT COMMIT)
   execute_process(COMMAND git -C "${SOURCE_DIR}" rev-parse --short=12 HEAD
                   OUTPUT_VARIABLE COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE
