@@ -1,9 +1,5 @@
 #include "net/http_session.hpp"
 
-#include "base/log.hpp"
-
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <optional>
 #include <string_view>
@@ -18,6 +14,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/none.hpp>
 
+#include "base/log.hpp"
 #include "core/census.hpp"
 #include "kabar/common/article.hpp"
 #include "kabar/common/log_safe.hpp"

@@ -1,14 +1,11 @@
 #include "net/ws_session.hpp"
 
-#include "base/log.hpp"
-
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 
+#include "base/log.hpp"
 #include "kabar/common/article.hpp"
 #include "kabar/common/log_safe.hpp"
 #include "kabar/common/time.hpp"

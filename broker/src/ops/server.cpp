@@ -1,9 +1,5 @@
 #include "kabar/broker/server.hpp"
 
-#include "base/log.hpp"
-
-#include <spdlog/spdlog.h>
-
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -28,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/log.hpp"
 #include "core/census.hpp"
 #include "core/shard.hpp"
 #include "kabar/broker/memory_engine.hpp"

@@ -1,12 +1,12 @@
 #include "ops/service_notify.hpp"
 
-#include "base/log.hpp"
-
 #include <systemd/sd-daemon.h>
 
 #include <cstdint>
 #include <cstring>
 #include <string>
+
+#include "base/log.hpp"
 
 namespace kabar::broker::service_notify {
 

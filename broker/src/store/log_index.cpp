@@ -1,14 +1,12 @@
 #include "store/log_index.hpp"
 
-#include "base/log.hpp"
-
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <unordered_set>
 
+#include "base/log.hpp"
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
 

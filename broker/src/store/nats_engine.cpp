@@ -1,11 +1,8 @@
 #include "kabar/broker/nats_engine.hpp"
 
-#include "base/log.hpp"
-
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 #include <nats/nats.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -18,6 +15,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "base/log.hpp"
 #include "kabar/broker/sqlite_engine.hpp"  // StoreError
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"

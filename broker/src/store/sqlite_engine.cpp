@@ -1,12 +1,9 @@
 #include "kabar/broker/sqlite_engine.hpp"
 
-#include "base/log.hpp"
-
 #include <SQLiteCpp/Backup.h>
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <google/protobuf/util/time_util.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/log.hpp"
 #include "kabar/broker/frames.hpp"
 #include "kabar/common/time.hpp"
 #include "kabar/common/topic.hpp"
