@@ -50,7 +50,6 @@ void print_latency(const char* label, const Latency& latency) {
               ms(latency.max).c_str());
 }
 
-// Cores used, and cores' worth of time spent waiting for one (runnable, not running).
 // The broker's stages, one line: where an article's time inside it went.
 void print_stages(const TrafficReport& report) {
   if (report.stages.empty()) return;
@@ -71,6 +70,7 @@ Json stages_json(const TrafficReport& report) {
   return stages;
 }
 
+// Cores used, and cores' worth of time spent waiting for one (runnable, not running).
 void print_cpu(const TrafficReport& report) {
   std::printf("  cpu (cores)      bench %.2f (waited %.2f)", report.bench_cpu,
               report.bench_cpu_waited);

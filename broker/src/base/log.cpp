@@ -2,7 +2,6 @@
 
 #include <fmt/chrono.h>
 #include <spdlog/formatter.h>
-#include <spdlog/pattern_formatter.h>
 
 #include <nlohmann/json.hpp>
 

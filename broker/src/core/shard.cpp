@@ -7,7 +7,7 @@
 namespace kabar::broker {
 
 Shard::Shard(Metrics& metrics, std::size_t index, std::unique_ptr<SendRing> sends)
-    : counters_(metrics.shard(index)), metrics_(metrics), sends_(std::move(sends)) {
+    : counters_(metrics.shard(index)), sends_(std::move(sends)) {
   fanout_.on_change([&metrics](const std::string& pattern, int delta) {
     metrics.subscriptions_changed(pattern, delta);
   });
@@ -67,7 +67,7 @@ void Shard::schedule_write(std::shared_ptr<Connection> connection, bool reply) {
 }
 
 void Shard::give_write_turn(const WriteTurn& turn, std::chrono::steady_clock::time_point now) {
-  metrics_.write_wait().record(now - turn.asked_at);
+  counters_.write_wait.record(now - turn.asked_at);
   turn.connection->write_turn();
 }
 
@@ -79,7 +79,7 @@ void Shard::publish(Engine& engine, PublishRequest request) {
 
 void Shard::hand_over_publishes(Engine& engine) {
   const auto now = std::chrono::steady_clock::now();
-  for (const auto& request : publishes_) metrics_.publish_wait().record(now - request.read_at);
+  for (const auto& request : publishes_) counters_.publish_wait.record(now - request.read_at);
   engine.publish(std::exchange(publishes_, {}));
   publish_bytes_ = 0;
 }
@@ -91,7 +91,7 @@ void Shard::dispatch(const std::shared_ptr<const DeliveryBatch>& batch) {
       std::make_shared<std::shared_ptr<const DeliveryBatch>>(batch), batch.get());
   const auto queued = fanout_.dispatch(local);
   counters_.deliveries.fetch_add(queued, std::memory_order_relaxed);
-  metrics_.fanout_latency().record(std::chrono::steady_clock::now() - batch->stored_at);
+  counters_.fanout.record(std::chrono::steady_clock::now() - batch->stored_at);
 }
 
 void Shard::stop_requests(Engine& engine) {

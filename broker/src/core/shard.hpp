@@ -127,7 +127,6 @@ class Shard {
 
   Fanout fanout_;
   ShardCounters& counters_;  // this shard's, in the broker's Metrics
-  Metrics& metrics_;
   std::unordered_set<Connection*> connections_;
   std::vector<PublishRequest> publishes_;  // read in this pass
   std::size_t publish_bytes_ = 0;          // their articles' encoded size

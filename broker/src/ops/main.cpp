@@ -1,5 +1,4 @@
 // kabar-broker: the command line in front of kabar::broker::Server.
-
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 

@@ -26,6 +26,8 @@ class LatencyHistogram {
       0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
       0.01,    0.025,    0.05,    0.1,    0.25,    0.5,    1.0,   2.5};
   void record(std::chrono::nanoseconds duration);
+  /// Adds this one's counts into `total` (a scrape summing the shards' histograms).
+  void add_to(LatencyHistogram& total) const;
   /// Appends the _bucket, _sum and _count lines of `name`.
   void render(std::string& out, const std::string& name, const std::string& help) const;
 
@@ -51,6 +53,12 @@ struct alignas(64) ShardCounters {
   std::atomic<std::uint64_t> bytes_in{0};
   std::atomic<std::uint64_t> bytes_out{0};
   std::atomic<std::int64_t> send_queue_bytes{0};
+  // Where an article waits on this shard (with the engine's commit): from its read to its
+  // hand-over to the engine, from a stored batch handed to the fan-out to its deliveries queued,
+  // and from a connection's deliveries or reply queued to its write turn.
+  LatencyHistogram publish_wait;
+  LatencyHistogram fanout;
+  LatencyHistogram write_wait;
 };
 
 /// Why an input was refused: each has its own series.
@@ -98,12 +106,6 @@ class Metrics {
   void subscriptions_changed(const std::string& pattern, int delta);
 
   LatencyHistogram& commit_latency() { return commit_latency_; }
-  LatencyHistogram& fanout_latency() { return fanout_latency_; }
-  /// Where an article waits inside the broker, stage by stage (with commit_latency, the engine's
-  /// own, and fanout_latency): from its read to its hand-over to the engine, and from a
-  /// connection's deliveries queued to its write turn.
-  LatencyHistogram& publish_wait() { return publish_wait_; }
-  LatencyHistogram& write_wait() { return write_wait_; }
   LogMetrics& log() { return log_; }
 
   /// The whole exposition, text format 0.0.4.
@@ -120,9 +122,6 @@ class Metrics {
   mutable std::mutex subscriptions_mutex_;
   std::map<std::string, std::int64_t> subscriptions_;  // guarded by subscriptions_mutex_
   LatencyHistogram commit_latency_;
-  LatencyHistogram fanout_latency_;
-  LatencyHistogram publish_wait_;
-  LatencyHistogram write_wait_;
   LogMetrics log_;
 };
 
